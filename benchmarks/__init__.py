@@ -1,0 +1,1 @@
+"""Benchmarks: training speed and quality against the lab's loop, app latency, scaling."""

@@ -1,0 +1,100 @@
+"""The lab's reference training loop, kept as it was (Sigmoid + BCELoss, torch.distributions KL, DataLoader(ToTensor)).
+
+It is the baseline the benchmarks compare against; its parameter names match training.model.VAE so that the
+same `evaluate` scores both.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.distributions import Normal, kl_divergence
+from torch.utils.data import DataLoader
+
+
+class LabEncoder(nn.Module):
+    def __init__(self, im_chan=1, output_chan=32, hidden_dim=16):
+        super().__init__()
+        self.z_dim = output_chan
+        self.net = nn.Sequential(
+            self.make_disc_block(im_chan, hidden_dim),
+            self.make_disc_block(hidden_dim, hidden_dim * 2),
+            self.make_disc_block(hidden_dim * 2, output_chan * 2, final_layer=True),
+        )
+
+    def make_disc_block(self, input_channels, output_channels, kernel_size=4, stride=2, final_layer=False):
+        if not final_layer:
+            return nn.Sequential(
+                nn.Conv2d(input_channels, output_channels, kernel_size, stride),
+                nn.BatchNorm2d(output_channels),
+                nn.LeakyReLU(0.2, inplace=True),
+            )
+        return nn.Conv2d(input_channels, output_channels, kernel_size, stride)
+
+    def forward(self, image):
+        disc_pred = self.net(image)
+        encoding = disc_pred.view(len(disc_pred), -1)
+        return encoding[:, : self.z_dim], encoding[:, self.z_dim :].exp()
+
+
+class LabDecoder(nn.Module):
+    def __init__(self, z_dim=32, im_chan=1, hidden_dim=64):
+        super().__init__()
+        self.z_dim = z_dim
+        self.net = nn.Sequential(
+            self.make_gen_block(z_dim, hidden_dim * 4),
+            self.make_gen_block(hidden_dim * 4, hidden_dim * 2, kernel_size=4, stride=1),
+            self.make_gen_block(hidden_dim * 2, hidden_dim),
+            self.make_gen_block(hidden_dim, im_chan, kernel_size=4, final_layer=True),
+        )
+
+    def make_gen_block(self, input_channels, output_channels, kernel_size=3, stride=2, final_layer=False):
+        if not final_layer:
+            return nn.Sequential(
+                nn.ConvTranspose2d(input_channels, output_channels, kernel_size, stride),
+                nn.BatchNorm2d(output_channels),
+                nn.ReLU(inplace=True),
+            )
+        return nn.Sequential(nn.ConvTranspose2d(input_channels, output_channels, kernel_size, stride), nn.Sigmoid())
+
+    def forward(self, noise):
+        return self.net(noise.view(len(noise), self.z_dim, 1, 1))
+
+
+class LabVAE(nn.Module):
+    def __init__(self, z_dim=32, im_chan=1):
+        super().__init__()
+        self.encoder = LabEncoder(im_chan, z_dim)
+        self.decoder = LabDecoder(z_dim, im_chan)
+
+    def forward(self, images):
+        q_mean, q_stddev = self.encoder(images)
+        q_dist = Normal(q_mean, q_stddev)
+        z_sample = q_dist.rsample()
+        return self.decoder(z_sample), q_dist
+
+
+reconstruction_loss = nn.BCELoss(reduction="sum")
+
+
+def kl_divergence_loss(q_dist):
+    return kl_divergence(q_dist, Normal(torch.zeros_like(q_dist.mean), torch.ones_like(q_dist.stddev))).sum(-1)
+
+
+def lab_dataloader(dataset, batch_size=1024, seed=0) -> DataLoader:
+    """The lab's pipeline: a torchvision dataset with transform=ToTensor(), shuffled, one PIL image at a time."""
+    return DataLoader(dataset, shuffle=True, batch_size=batch_size, generator=torch.Generator().manual_seed(seed))
+
+
+def lab_step(vae: LabVAE, opt: torch.optim.Optimizer, images: torch.Tensor) -> float:
+    opt.zero_grad()
+    recon_images, encoding = vae(images)
+    loss = reconstruction_loss(recon_images, images) + kl_divergence_loss(encoding).sum()
+    loss.backward()
+    opt.step()
+    return loss.item()
+
+
+def make_lab(seed=0, lr=0.002):
+    torch.manual_seed(seed)
+    vae = LabVAE()
+    return vae, torch.optim.Adam(vae.parameters(), lr=lr)

@@ -1,0 +1,33 @@
+import pytest
+import torch
+
+from tests.helpers import synthetic_digits
+from training.config import ModelConfig, RunConfig, TrainConfig
+from training.train import train
+
+SMALL_MODEL = ModelConfig(z_dim=4, encoder_hidden=4, decoder_hidden=8)
+
+
+def small_run(epochs: int = 1, **train_kw) -> RunConfig:
+    kw = dict(epochs=epochs, batch_size=64, lr=0.005, seed=0, channels_last=False)
+    kw.update(train_kw)
+    return RunConfig(model=SMALL_MODEL, train=TrainConfig(**kw), data={"dataset": "synthetic"})
+
+
+@pytest.fixture(scope="session")
+def train_split():
+    return synthetic_digits(256, seed=1)
+
+
+@pytest.fixture(scope="session")
+def test_split():
+    return synthetic_digits(120, seed=2)
+
+
+@pytest.fixture(scope="session")
+def trained_checkpoint(tmp_path_factory, train_split, test_split):
+    """A real checkpoint folder written by training/ (tiny model, synthetic digits, t-SNE included)."""
+    out = tmp_path_factory.mktemp("ckpt") / "tiny"
+    torch.set_num_threads(2)
+    train(small_run(epochs=2), train_split, test_split, out, progress=False, log=lambda s: None)
+    return out

@@ -1,0 +1,38 @@
+"""Small real inputs for the tests: MNIST-format IDX files and synthetic digit-like images."""
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import torch
+
+from training.data import MnistSplit
+
+
+def synthetic_digits(n: int, seed: int = 0) -> MnistSplit:
+    """uint8 28×28 images of bright strokes whose position depends on the label, so there is something to learn."""
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 10, (n,), generator=g)
+    images = torch.zeros(n, 28, 28, dtype=torch.uint8)
+    for i, label in enumerate(labels.tolist()):
+        row = 4 + 2 * label
+        col = int(torch.randint(4, 12, (1,), generator=g))
+        images[i, row : row + 3, col : col + 12] = 255
+        images[i, 4:24, 20 - label // 2 : 22 - label // 2] = 200
+    return MnistSplit(images, labels)
+
+
+def write_idx(path: Path, tensor: torch.Tensor) -> None:
+    """Write a uint8 tensor in the IDX format MNIST ships in (magic 0x08, ndim, big-endian dims)."""
+    header = struct.pack(">HBB", 0, 0x08, tensor.dim()) + b"".join(struct.pack(">I", d) for d in tensor.shape)
+    path.write_bytes(header + tensor.numpy().tobytes())
+
+
+def write_tiny_mnist(root: Path, n_train: int = 64, n_test: int = 32) -> Path:
+    """A folder in torchvision's MNIST layout (MNIST/raw/*-ubyte) holding synthetic digits."""
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for prefix, split in (("train", synthetic_digits(n_train, 1)), ("t10k", synthetic_digits(n_test, 2))):
+        write_idx(raw / f"{prefix}-images-idx3-ubyte", split.images)
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte", split.labels.to(torch.uint8))
+    return root

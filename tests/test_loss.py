@@ -1,0 +1,63 @@
+import torch
+from torch import nn
+from torch.distributions import Normal, kl_divergence
+
+from training.config import ModelConfig
+from training.loss import elbo_terms, iwae_bound, kl_per_dim, reconstruction_per_image
+from training.model import VAE
+
+
+def _posterior(batch=6, z=5, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return Normal(torch.randn(batch, z, generator=g), torch.rand(batch, z, generator=g) + 0.2)
+
+
+def test_kl_matches_the_closed_form_and_torch_distributions():
+    q = _posterior()
+    mu, sigma = q.mean, q.stddev
+    closed_form = 0.5 * (mu**2 + sigma**2 - 1 - torch.log(sigma**2))
+    assert torch.allclose(kl_per_dim(q), closed_form, atol=1e-6)
+    reference = kl_divergence(q, Normal(torch.zeros_like(mu), torch.ones_like(sigma)))
+    assert torch.allclose(kl_per_dim(q), reference, atol=1e-6)
+
+
+def test_kl_matches_a_monte_carlo_estimate():
+    torch.manual_seed(0)
+    q = _posterior(batch=2, z=3)
+    z = q.sample((200_000,))
+    prior = Normal(0.0, 1.0)
+    estimate = (q.log_prob(z) - prior.log_prob(z)).mean(0)
+    assert torch.allclose(kl_per_dim(q), estimate, atol=0.02)
+
+
+def test_bce_on_logits_equals_the_labs_sigmoid_plus_bce_sum():
+    torch.manual_seed(0)
+    logits = torch.randn(4, 1, 28, 28) * 3
+    x = torch.rand(4, 1, 28, 28)
+    lab = nn.BCELoss(reduction="sum")(torch.sigmoid(logits), x) / 4
+    assert torch.allclose(reconstruction_per_image(logits, x).mean(), lab, rtol=1e-5)
+
+
+def test_elbo_total_is_recon_plus_beta_kl():
+    torch.manual_seed(0)
+    logits, x, q = torch.randn(3, 1, 28, 28), torch.rand(3, 1, 28, 28), _posterior(batch=3)
+    terms = elbo_terms(logits, x, q, beta=4.0)
+    assert torch.allclose(terms.total, terms.recon + 4.0 * terms.kl)
+    mse = elbo_terms(logits, x, q, kind="mse")
+    assert torch.allclose(mse.recon, ((torch.sigmoid(logits) - x) ** 2).sum() / 3)
+
+
+def test_iwae_bound_is_tighter_than_the_elbo():
+    torch.manual_seed(0)
+    model = VAE(ModelConfig(z_dim=4, encoder_hidden=4, decoder_hidden=8)).eval()
+    x = (torch.rand(3, 1, 28, 28) > 0.7).float()
+    with torch.no_grad():
+        elbo = torch.stack([-elbo_terms(*_forward(model, x)).total for _ in range(50)]).mean()
+    log_px = iwae_bound(model, x, k=200, chunk=64).mean()
+    assert log_px >= elbo - 0.5
+    assert log_px <= 0
+
+
+def _forward(model, x):
+    logits, q = model(x)
+    return logits, x, q

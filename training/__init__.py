@@ -1,0 +1,1 @@
+"""Train the MNIST VAE and write checkpoint folders that the explorer loads."""

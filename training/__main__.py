@@ -1,0 +1,108 @@
+"""`python -m training`: parse flags, load MNIST, train, and print one clear line on any user error."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .config import ModelConfig, RunConfig, TrainConfig
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    d_model, d_train = ModelConfig(), TrainConfig()
+    p = argparse.ArgumentParser(prog="python -m training", description="Train the MNIST VAE and write a checkpoint folder.")
+    p.add_argument("--data-dir", default="data", help="folder with torchvision's MNIST layout (downloaded there when missing)")
+    p.add_argument("--download", action=argparse.BooleanOptionalAction, default=True, help="download MNIST when it is missing")
+    p.add_argument("--out", default="checkpoints/latest", help="checkpoint folder to write")
+    p.add_argument("--resume", action="store_true", help="continue the checkpoint in --out from its last saved epoch")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing checkpoint in --out")
+    p.add_argument("--epochs", type=positive_int, default=d_train.epochs)
+    p.add_argument("--batch-size", type=positive_int, default=d_train.batch_size)
+    p.add_argument("--lr", type=positive_float, default=d_train.lr)
+    p.add_argument("--beta", type=non_negative_float, default=d_train.beta, help="weight of the KL term")
+    p.add_argument("--recon", choices=["bce", "mse"], default=d_train.reconstruction, help="reconstruction loss")
+    p.add_argument("--z-dim", type=positive_int, default=d_model.z_dim)
+    p.add_argument("--encoder-hidden", type=positive_int, default=d_model.encoder_hidden)
+    p.add_argument("--decoder-hidden", type=positive_int, default=d_model.decoder_hidden)
+    p.add_argument("--seed", type=int, default=d_train.seed)
+    p.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), cpu, cuda, cuda:1, mps")
+    p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
+                   help="bfloat16 autocast (default: on where the device supports bfloat16)")
+    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=d_train.channels_last)
+    p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=d_train.compile, help="torch.compile the step")
+    p.add_argument("--tsne", action=argparse.BooleanOptionalAction, default=True, help="compute the t-SNE map at the end")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="tqdm progress bars")
+    p.add_argument("--dry-run", action="store_true", help="one batch of one epoch, to check that everything runs")
+    return p
+
+
+def run_config_from_args(args: argparse.Namespace, argv: list[str], bf16_default: bool) -> RunConfig:
+    from .train import versions
+
+    model = ModelConfig(z_dim=args.z_dim, encoder_hidden=args.encoder_hidden, decoder_hidden=args.decoder_hidden)
+    train = TrainConfig(
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, beta=args.beta, reconstruction=args.recon,
+        seed=args.seed, bf16=bf16_default if args.bf16 is None else args.bf16, channels_last=args.channels_last, compile=args.compile,
+    )
+    data = {"dataset": "MNIST", "data_dir": str(args.data_dir), "train_images": None, "test_images": None}
+    return RunConfig(model=model, train=train, data=data, versions=versions(), argv=argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    data_dir = Path(args.data_dir)
+    if data_dir.exists() and not data_dir.is_dir():
+        parser.error(f"--data-dir {data_dir} is a file; give the folder that holds MNIST/raw")
+    if not args.download and not data_dir.is_dir():
+        parser.error(f"--data-dir {data_dir} does not exist (and --no-download was given)")
+
+    from dataclasses import replace
+
+    from .data import load_mnist
+    from .errors import UserError
+    from .train import bf16_supported, pick_device, train
+
+    try:
+        device = pick_device(args.device)
+        run = run_config_from_args(args, argv, bf16_default=bf16_supported(device))
+        train_split = load_mnist(data_dir, train=True, download=args.download)
+        test_split = load_mnist(data_dir, train=False, download=args.download)
+        run = replace(run, data={**run.data, "train_images": len(train_split.images), "test_images": len(test_split.images)})
+        print(f"training on {device} with {len(train_split.images)} images → {args.out}")
+        train(run, train_split, test_split, args.out, device, resume=args.resume, overwrite=args.overwrite,
+              dry_run=args.dry_run, tsne=args.tsne, progress=args.progress)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: the last saved epoch is kept; continue it with --resume", file=sys.stderr)
+        return 130
+    print(f"checkpoint written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

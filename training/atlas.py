@@ -1,0 +1,49 @@
+"""The explorer's map: encoded means/stds of the test set with their 2-D PCA and t-SNE coordinates."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE
+
+from .data import to_model_input
+
+ATLAS_KEYS = ("means", "stds", "labels", "pca", "pca_components", "pca_center")
+
+
+@torch.inference_mode()
+def encode_all(model, images: torch.Tensor, batch_size: int = 2000) -> tuple[torch.Tensor, torch.Tensor]:
+    """Posterior means and stds (N, z) of uint8 images (N, 28, 28), in eval mode on the model's device."""
+    model.eval()
+    device = next(model.parameters()).device
+    means, stds = [], []
+    for chunk in images.split(batch_size):
+        q = model.encode(to_model_input(chunk, device))
+        means.append(q.mean.float().cpu())
+        stds.append(q.stddev.float().cpu())
+    return torch.cat(means), torch.cat(stds)
+
+
+def fit_pca(means: torch.Tensor) -> dict[str, torch.Tensor]:
+    """2-D PCA of the means, with the components kept so new points can be projected the same way."""
+    pca = PCA(n_components=2, random_state=0).fit(means.numpy())
+    return {
+        "pca": torch.from_numpy(pca.transform(means.numpy())).float(),
+        "pca_components": torch.from_numpy(pca.components_).float(),  # (2, z)
+        "pca_center": torch.from_numpy(pca.mean_).float(),  # (z,)
+    }
+
+
+def fit_tsne(means: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """2-D t-SNE of the means (slow: ~30 s for 10k points on 2 cores, so done once per checkpoint)."""
+    tsne = TSNE(n_components=2, init="pca", learning_rate="auto", perplexity=30, random_state=seed)
+    return torch.from_numpy(tsne.fit_transform(means.numpy().astype(np.float32))).float()
+
+
+def build_atlas(model, images: torch.Tensor, labels: torch.Tensor, with_tsne: bool, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Everything the explorer's map needs, as named tensors for atlas.safetensors."""
+    means, stds = encode_all(model, images)
+    atlas = {"means": means, "stds": stds, "labels": labels.long().clone(), **fit_pca(means)}
+    if with_tsne:
+        atlas["tsne"] = fit_tsne(means, seed)
+    return atlas

@@ -1,0 +1,210 @@
+"""Save and load a checkpoint folder (safetensors + JSON): atomic writes and one validating loader.
+
+A checkpoint is a folder:
+  model.safetensors        weights (never pickle)
+  config.json              RunConfig: architecture, training settings, data set, versions, command line
+  metrics.json             per-epoch history and final test metrics (incl. KL per latent dimension)
+  atlas.safetensors        encoded test set + 2-D PCA (and t-SNE) coordinates for the explorer's map
+  samples.png              test digits (top rows) above their reconstructions
+  train_state.safetensors  optimizer + RNG state for --resume (optional; not needed by the explorer)
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+
+from .atlas import ATLAS_KEYS
+from .config import RunConfig
+from .errors import UserError
+from .model import VAE
+
+WEIGHTS, CONFIG, METRICS, ATLAS, SAMPLES, TRAIN_STATE = (
+    "model.safetensors", "config.json", "metrics.json", "atlas.safetensors", "samples.png", "train_state.safetensors",
+)
+
+
+@dataclass
+class Checkpoint:
+    """What the explorer and the CLI get back from `load_checkpoint`."""
+
+    path: Path
+    model: VAE
+    config: RunConfig
+    metrics: dict
+    atlas: dict[str, torch.Tensor]
+
+
+# ----------------------------------------------------------------------------- writing
+
+def save_checkpoint(
+    path: str | Path,
+    model: VAE,
+    config: RunConfig,
+    metrics: dict,
+    atlas: dict[str, torch.Tensor],
+    samples: torch.Tensor | None = None,
+    train_state: dict[str, torch.Tensor] | None = None,
+    train_state_meta: dict | None = None,
+) -> Path:
+    """Write every file into a temporary sibling folder, then swap it in: a kill at any moment leaves a whole checkpoint."""
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    recover_interrupted_save(final)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.partial-", dir=final.parent))
+    try:
+        weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        save_file(weights, str(tmp / WEIGHTS))
+        _write_json(tmp / CONFIG, config.to_dict())
+        _write_json(tmp / METRICS, metrics)
+        save_file({k: v.contiguous() for k, v in atlas.items()}, str(tmp / ATLAS))
+        if samples is not None:
+            from torchvision.utils import save_image
+
+            save_image(samples, str(tmp / SAMPLES))
+        if train_state is not None:
+            meta = {"json": json.dumps(train_state_meta or {})}
+            save_file({k: v.contiguous() for k, v in train_state.items()}, str(tmp / TRAIN_STATE), metadata=meta)
+        _finish_files(tmp)
+        _swap_in(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def _write_json(path: Path, obj) -> None:
+    path.write_text(json.dumps(obj, indent=2, allow_nan=False) + "\n")
+
+
+def _finish_files(folder: Path) -> None:
+    """Give the files ordinary permissions (mkdtemp and safetensors create them private) and flush them to disk."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(folder, 0o777 & ~umask)
+    for f in folder.iterdir():
+        os.chmod(f, 0o666 & ~umask)
+        with open(f, "rb") as fh:
+            os.fsync(fh.fileno())
+
+
+def _previous(final: Path) -> Path:
+    return final.with_name(f".{final.name}.previous")
+
+
+def _swap_in(tmp: Path, final: Path) -> None:
+    previous = _previous(final)
+    if final.exists():
+        os.replace(final, previous)
+    os.replace(tmp, final)  # between these two renames only `previous` exists; recover_interrupted_save handles it
+    shutil.rmtree(previous, ignore_errors=True)
+
+
+def recover_interrupted_save(final: Path) -> None:
+    """Finish what a save killed mid-swap left: bring back the previous checkpoint and drop stale partial folders."""
+    previous = _previous(final)
+    if not final.exists() and previous.is_dir():
+        os.replace(previous, final)
+    if final.parent.is_dir() and os.access(final.parent, os.W_OK):
+        for stale in final.parent.glob(f".{final.name}.partial-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------- reading
+
+def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Checkpoint:
+    """The one loader: validate every file and return model (eval mode) + config + metrics + atlas."""
+    folder = Path(path)
+    if folder.parent.is_dir() and os.access(folder.parent, os.W_OK):
+        recover_interrupted_save(folder)
+    if not folder.exists():
+        raise UserError(f"Checkpoint folder {folder} does not exist: train one with `python -m training --out {folder}`.")
+    if not folder.is_dir():
+        raise UserError(f"Checkpoint {folder} is a file, not a folder: pass the folder that holds {WEIGHTS}.")
+    config = read_config(folder)
+    model = VAE(config.model)
+    model.load_state_dict(_read_weights(folder / WEIGHTS, model))
+    model.to(device).eval()
+    metrics = _read_json(folder / METRICS)
+    atlas = _read_atlas(folder / ATLAS, config)
+    return Checkpoint(folder, model, config, metrics, atlas)
+
+
+def read_config(folder: Path) -> RunConfig:
+    raw = _read_json(folder / CONFIG)
+    try:
+        return RunConfig.from_dict(raw)
+    except (TypeError, ValueError) as err:
+        raise UserError(f"{folder / CONFIG}: invalid configuration ({err}).") from None
+
+
+def _read_json(path: Path):
+    if not path.is_file():
+        raise UserError(f"{path} is missing: the checkpoint is incomplete; train it again or pick another one.")
+    try:
+        return json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise UserError(f"{path} is not valid JSON ({err}): the file is corrupt.") from None
+
+
+def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
+    if not path.is_file():
+        raise UserError(f"{path} is missing: the checkpoint is incomplete; train it again or pick another one.")
+    try:
+        return load_file(str(path))
+    except Exception as err:  # safetensors raises SafetensorError / OSError on truncated or foreign files
+        raise UserError(f"{path} is not a readable safetensors file ({err}); it may be truncated or corrupt.") from None
+
+
+def _read_weights(path: Path, model: VAE) -> dict[str, torch.Tensor]:
+    """Weights whose names, shapes and dtypes match the architecture in config.json, all finite."""
+    weights = _read_tensors(path)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(weights))
+    unexpected = sorted(set(weights) - set(expected))
+    if missing or unexpected:
+        raise UserError(
+            f"{path} does not match config.json's architecture: missing {missing[:3]}, unexpected {unexpected[:3]}."
+        )
+    for name, tensor in weights.items():
+        want = expected[name]
+        if tensor.shape != want.shape:
+            raise UserError(
+                f"{path}: '{name}' has shape {tuple(tensor.shape)} but config.json's architecture "
+                f"needs {tuple(want.shape)}; config and weights come from different models."
+            )
+        if tensor.dtype != want.dtype:
+            raise UserError(f"{path}: '{name}' has dtype {tensor.dtype}, expected {want.dtype}.")
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise UserError(f"{path}: '{name}' contains NaN or infinite values; the training run diverged.")
+    return weights
+
+
+def _read_atlas(path: Path, config: RunConfig) -> dict[str, torch.Tensor]:
+    atlas = _read_tensors(path)
+    missing = [k for k in ATLAS_KEYS if k not in atlas]
+    if missing:
+        raise UserError(f"{path} lacks {missing}: the atlas is incomplete; train the checkpoint again.")
+    n, z = len(atlas["labels"]), config.model.z_dim
+    shapes = {"means": (n, z), "stds": (n, z), "pca": (n, 2), "pca_components": (2, z), "pca_center": (z,), "tsne": (n, 2)}
+    for key, shape in shapes.items():
+        if key in atlas and tuple(atlas[key].shape) != shape:
+            raise UserError(f"{path}: '{key}' has shape {tuple(atlas[key].shape)}, expected {shape} for z_dim={z}.")
+        if key in atlas and not torch.isfinite(atlas[key]).all():
+            raise UserError(f"{path}: '{key}' contains NaN or infinite values.")
+    return atlas
+
+
+def load_train_state(folder: Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """Optimizer and RNG tensors plus their JSON metadata, for --resume."""
+    path = Path(folder) / TRAIN_STATE
+    tensors = _read_tensors(path)
+    with safe_open(str(path), "pt") as f:
+        meta = json.loads((f.metadata() or {}).get("json", "{}"))
+    return tensors, meta

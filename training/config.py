@@ -1,0 +1,79 @@
+"""Configuration dataclasses that round-trip to the checkpoint's config.json."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+CONFIG_VERSION = 1
+RECONSTRUCTION_LOSSES = ("bce", "mse")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture: everything needed to rebuild the network before loading weights."""
+
+    z_dim: int = 32
+    encoder_hidden: int = 16
+    decoder_hidden: int = 64
+    image_channels: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("z_dim", "encoder_hidden", "decoder_hidden", "image_channels"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"model.{name} must be a positive integer, got {value!r}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings; the defaults are the lab's (10 epochs, batch 1024, Adam 0.002)."""
+
+    epochs: int = 10
+    batch_size: int = 1024
+    lr: float = 0.002
+    beta: float = 1.0
+    reconstruction: str = "bce"
+    seed: int = 0
+    bf16: bool = False
+    channels_last: bool = True
+    compile: bool = False
+
+    def __post_init__(self) -> None:
+        if self.reconstruction not in RECONSTRUCTION_LOSSES:
+            raise ValueError(f"reconstruction must be one of {RECONSTRUCTION_LOSSES}, got {self.reconstruction!r}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("epochs and batch_size must be positive")
+        if not self.lr > 0 or not self.beta >= 0:
+            raise ValueError("lr must be > 0 and beta >= 0")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What config.json holds: architecture, training settings, data set, versions and the exact command."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    data: dict = field(default_factory=dict)
+    versions: dict = field(default_factory=dict)
+    argv: list = field(default_factory=list)
+    version: int = CONFIG_VERSION
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> "RunConfig":
+        """Rebuild from JSON; raises ValueError/TypeError on unknown versions, keys or bad values."""
+        if not isinstance(raw, dict):
+            raise TypeError("config must be a JSON object")
+        version = raw.get("version")
+        if version != CONFIG_VERSION:
+            raise ValueError(f"unknown config version {version!r} (this code reads version {CONFIG_VERSION})")
+        return cls(
+            model=ModelConfig(**raw.get("model", {})),
+            train=TrainConfig(**raw.get("train", {})),
+            data=dict(raw.get("data", {})),
+            versions=dict(raw.get("versions", {})),
+            argv=list(raw.get("argv", [])),
+            version=version,
+        )

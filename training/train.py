@@ -1,0 +1,276 @@
+"""The training loop: train(...) one epoch at a time, evaluate(...) on the test set, checkpoint every epoch."""
+from __future__ import annotations
+
+import math
+import platform
+import shutil
+import sys
+import time
+from contextlib import nullcontext
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable
+
+import torch
+from tqdm import tqdm
+
+from . import checkpoint as ckpt
+from .atlas import build_atlas
+from .config import RunConfig, TrainConfig
+from .data import MnistSplit, shuffled_batches, to_model_input
+from .errors import UserError
+from .loss import LossTerms, elbo_terms, kl_per_dim
+from .model import VAE
+
+INACTIVE_KL_NATS = 0.01  # a latent dimension whose mean KL is below this carries (almost) no information
+SAMPLE_GRID_DIGITS = 32
+CHECKPOINT_BYTES_ESTIMATE = 32 * 2**20
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """'auto' → cuda, then mps, then cpu; anything else is passed to torch.device."""
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def bf16_supported(device: torch.device) -> bool:
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
+def versions() -> dict:
+    import torchvision
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "torchvision": torchvision.__version__}
+
+
+def forward_loss(model: VAE, x: torch.Tensor, beta: float, kind: str) -> LossTerms:
+    logits, posterior = model(x)
+    return elbo_terms(logits, x, posterior, beta, kind)
+
+
+class Stepper:
+    """One optimisation step with the configured speed levers (channels_last, bf16 autocast, torch.compile)."""
+
+    def __init__(self, model: VAE, optimizer: torch.optim.Optimizer, cfg: TrainConfig, device: torch.device):
+        self.model, self.optimizer, self.cfg, self.device = model, optimizer, cfg, device
+        self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
+        self.loss_fn = torch.compile(forward_loss) if cfg.compile else forward_loss
+
+    def autocast(self):
+        if not self.cfg.bf16:
+            return nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
+
+    def __call__(self, images_u8: torch.Tensor) -> LossTerms:
+        x = to_model_input(images_u8, self.device).contiguous(memory_format=self.memory_format)
+        with self.autocast():
+            terms = self.loss_fn(self.model, x, self.cfg.beta, self.cfg.reconstruction)
+        self.optimizer.zero_grad(set_to_none=True)
+        terms.total.backward()
+        self.optimizer.step()
+        return LossTerms(*(t.detach() for t in terms))
+
+
+def make_model_and_optimizer(run: RunConfig, device: torch.device) -> tuple[VAE, torch.optim.Optimizer]:
+    torch.manual_seed(run.train.seed)
+    model = VAE(run.model).to(device)
+    if run.train.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    fused = device.type in ("cuda", "cpu")
+    optimizer = torch.optim.Adam(model.parameters(), lr=run.train.lr, fused=fused)
+    return model, optimizer
+
+
+@torch.inference_mode()
+def evaluate(model: VAE, split: MnistSplit, cfg: TrainConfig, device: torch.device, batch_size: int = 2000) -> dict:
+    """Test-set negative ELBO per image (one z sample per image) with its terms and the KL of each latent dim."""
+    model.eval()
+    sums = torch.zeros(3, dtype=torch.float64)
+    kl_dims = torch.zeros(model.cfg.z_dim, dtype=torch.float64)
+    for chunk in split.images.split(batch_size):
+        x = to_model_input(chunk, device)
+        logits, posterior = model(x)
+        terms = elbo_terms(logits, x, posterior, cfg.beta, cfg.reconstruction)
+        sums += torch.tensor([t.item() for t in terms], dtype=torch.float64) * len(chunk)
+        kl_dims += kl_per_dim(posterior).double().sum(0).cpu()
+    n = len(split.images)
+    total, recon, kl = (sums / n).tolist()
+    model.train()
+    return {"total": total, "recon": recon, "kl": kl, "kl_per_dim": (kl_dims / n).tolist()}
+
+
+@torch.inference_mode()
+def reconstruction_grid(model: VAE, images_u8: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """True digits (top half) above their reconstructions from the posterior mean (bottom half), as one image."""
+    from torchvision.utils import make_grid
+
+    model.eval()
+    x = to_model_input(images_u8, device)
+    recon = model.decode(model.encode(x).mean)
+    model.train()
+    return make_grid(torch.cat([x, recon]).float().cpu(), nrow=16, padding=2, pad_value=0.5)
+
+
+def check_output_folder(out: Path, resume: bool, overwrite: bool) -> None:
+    """Fail before any training if the checkpoint could not be written or would silently replace another."""
+    ckpt.recover_interrupted_save(out) if out.parent.is_dir() and out.parent.exists() else None
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; give a folder path for the checkpoint.")
+    if resume and not (out / ckpt.TRAIN_STATE).is_file():
+        raise UserError(f"--resume: {out} holds no {ckpt.TRAIN_STATE} to continue from; train it without --resume.")
+    if not resume and not overwrite and (out / ckpt.CONFIG).exists():
+        raise UserError(f"{out} already holds a checkpoint: pass --resume to continue it, --overwrite to replace it, or another --out.")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(out.parent / f".{out.name}.write-test", "wb") as probe:
+            probe.write(b"0" * 4096)
+        (out.parent / f".{out.name}.write-test").unlink()
+    except OSError as err:
+        raise UserError(f"Cannot write the checkpoint to {out} ({err.strerror}); choose a writable --out.") from None
+    free = shutil.disk_usage(out.parent).free
+    if free < CHECKPOINT_BYTES_ESTIMATE:
+        raise UserError(f"Only {free // 2**20} MiB free under {out.parent}; a checkpoint needs about {CHECKPOINT_BYTES_ESTIMATE // 2**20} MiB.")
+
+
+def _train_state(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
+    state = optimizer.state_dict()
+    tensors = {f"optim.{pid}.{key}": value.cpu() for pid, entry in state["state"].items() for key, value in entry.items()}
+    tensors["rng.torch"] = torch.get_rng_state()
+    if torch.cuda.is_available():
+        for i, s in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng.cuda.{i}"] = s
+    return tensors, {"param_groups": state["param_groups"]}
+
+
+def _restore_train_state(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+    state: dict[int, dict] = {}
+    for name, value in tensors.items():
+        if name.startswith("optim."):
+            _, pid, key = name.split(".", 2)
+            state.setdefault(int(pid), {})[key] = value
+    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    torch.set_rng_state(tensors["rng.torch"])
+    cuda_states = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda.")]
+    if cuda_states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(cuda_states)
+
+
+def _resume(out: Path, run: RunConfig, device: torch.device) -> tuple[RunConfig, VAE, torch.optim.Optimizer, list]:
+    saved = ckpt.load_checkpoint(out, device)
+    if saved.config.model != run.model:
+        raise UserError(f"--resume: {out} was trained with {saved.config.model}, not {run.model}; drop the model flags.")
+    run = replace(run, train=replace(saved.config.train, epochs=run.train.epochs))
+    model, optimizer = make_model_and_optimizer(run, device)
+    model.load_state_dict(saved.model.state_dict())
+    tensors, meta = ckpt.load_train_state(out)
+    _restore_train_state(optimizer, tensors, meta)
+    return run, model, optimizer, list(saved.metrics.get("history", []))
+
+
+def train(
+    run: RunConfig,
+    train_split: MnistSplit,
+    test_split: MnistSplit,
+    out: str | Path,
+    device: torch.device | str = "cpu",
+    resume: bool = False,
+    overwrite: bool = False,
+    dry_run: bool = False,
+    tsne: bool = True,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Train, evaluating and checkpointing after every epoch; returns the metrics written to metrics.json."""
+    out, device = Path(out), torch.device(device)
+    check_output_folder(out, resume, overwrite)
+    if run.train.bf16 and not bf16_supported(device):
+        raise UserError(f"--bf16: this {device.type} device has no bfloat16 support; run without --bf16.")
+    if resume:
+        run, model, optimizer, history = _resume(out, run, device)
+        log(f"resuming {out} after epoch {len(history)}")
+    else:
+        model, optimizer = make_model_and_optimizer(run, device)
+        history = []
+    step = Stepper(model, optimizer, run.train, device)
+    metrics: dict = {"history": history}
+    for epoch in range(len(history), run.train.epochs):
+        started = time.perf_counter()
+        train_terms = _train_one_epoch(step, train_split, run.train, epoch, dry_run, progress)
+        seconds = time.perf_counter() - started
+        test = evaluate(model, test_split, run.train, device)
+        n_images = min(len(train_split.images), run.train.batch_size) if dry_run else len(train_split.images)
+        history.append({
+            "epoch": epoch + 1,
+            "train": train_terms,
+            "test": {k: test[k] for k in ("total", "recon", "kl")},
+            "seconds": round(seconds, 3),
+            "images_per_s": round(n_images / seconds, 1),
+        })
+        last = dry_run or epoch + 1 == run.train.epochs
+        metrics = _metrics(history, test)
+        _save(out, model, run, metrics, optimizer, test_split, device, with_tsne=tsne and last)
+        log(_epoch_line(history[-1]))
+        if dry_run:
+            break
+    return metrics
+
+
+def _train_one_epoch(step: Stepper, split: MnistSplit, cfg: TrainConfig, epoch: int, dry_run: bool, progress: bool) -> dict:
+    sums = torch.zeros(3, dtype=torch.float64)
+    seen = 0
+    batches = list(shuffled_batches(len(split.images), cfg.batch_size, cfg.seed, epoch))
+    bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", disable=not progress, leave=False, file=sys.stderr)
+    for idx in bar:
+        terms = step(split.images[idx])
+        values = [t.item() for t in terms]
+        if not all(math.isfinite(v) for v in values):
+            raise UserError(
+                f"The loss became {values[0]} in epoch {epoch + 1}: training stopped and the last saved checkpoint "
+                "was kept. Try a lower --lr or --beta, or --no-bf16."
+            )
+        sums += torch.tensor(values, dtype=torch.float64) * len(idx)
+        seen += len(idx)
+        bar.set_postfix(loss=f"{values[0]:.1f}")
+        if dry_run:
+            break
+    total, recon, kl = (sums / seen).tolist()
+    return {"total": total, "recon": recon, "kl": kl}
+
+
+def _metrics(history: list, test: dict) -> dict:
+    kl_dims = test["kl_per_dim"]
+    return {
+        "history": history,
+        "final": {
+            "epochs": len(history),
+            "test": {k: test[k] for k in ("total", "recon", "kl")},
+            "kl_per_dim": kl_dims,
+            "inactive_kl_nats": INACTIVE_KL_NATS,
+            "active_dims": sum(v >= INACTIVE_KL_NATS for v in kl_dims),
+            "train_seconds": round(sum(h["seconds"] for h in history), 2),
+        },
+    }
+
+
+def _save(out, model, run, metrics, optimizer, test_split, device, with_tsne) -> None:
+    atlas = build_atlas(model, test_split.images, test_split.labels, with_tsne=with_tsne, seed=run.train.seed)
+    grid = reconstruction_grid(model, test_split.images[:SAMPLE_GRID_DIGITS], device)
+    tensors, meta = _train_state(optimizer)
+    model.train()
+    ckpt.save_checkpoint(out, model, run, metrics, atlas, samples=grid, train_state=tensors, train_state_meta=meta)
+
+
+def _epoch_line(h: dict) -> str:
+    tr, te = h["train"], h["test"]
+    return (
+        f"epoch {h['epoch']:3d} | train {tr['total']:7.2f} (recon {tr['recon']:6.2f} + KL {tr['kl']:5.2f}) | "
+        f"test {te['total']:7.2f} (recon {te['recon']:6.2f} + KL {te['kl']:5.2f}) | "
+        f"{h['seconds']:6.1f} s, {h['images_per_s']:7.0f} img/s"
+    )
