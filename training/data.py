@@ -39,7 +39,7 @@ def load_mnist(data_dir: str | Path, train: bool, download: bool = False) -> Mni
                 f"MNIST {split} files under {raw} are corrupt ({type(err).__name__}: {err}); "
                 "delete them and download again, or point --data-dir at a good copy."
             ) from None
-        raise UserError(f"MNIST {split} set could not be downloaded to {root} ({err}): {how_to_fix}.") from None
+        raise UserError(f"MNIST {split} set could not be downloaded to {root} ({' '.join(str(err).split())}): {how_to_fix}.") from None
     return _checked(dataset.data, dataset.targets, root, split)
 
 

@@ -1,0 +1,1 @@
+"""A Gradio app that loads a checkpoint written by training/ and makes the VAE visible."""

@@ -1,0 +1,281 @@
+"""The Gradio layout and event wiring only: every callback calls a pure function from core/images/figures."""
+from __future__ import annotations
+
+import functools
+
+import gradio as gr
+import numpy as np
+
+from training.errors import UserError
+
+from . import core, figures, images
+
+SAMPLES_PER_DIGIT = 8
+MAX_SLIDERS = 64
+SLIDER_RANGE = 3.0
+
+# plotly_click → hidden textbox bridge: gr.Plot has only a `change` event (gradio issues #5292, #11413).
+MAP_CLICK_JS = """
+<script>
+(() => {
+  function hook() {
+    document.querySelectorAll('#latent-map .js-plotly-plot').forEach((plot) => {
+      if (!plot.on || plot.__vaeClickHooked === plot._ev) return;
+      plot.__vaeClickHooked = plot._ev;
+      plot.on('plotly_click', (event) => {
+        const point = event && event.points && event.points[0];
+        if (!point || !point.customdata) return;
+        const box = document.querySelector('#map-click-index textarea, #map-click-index input');
+        if (!box) return;
+        box.value = `${point.customdata[0]}:${Date.now()}`;
+        box.dispatchEvent(new Event('input', { bubbles: true }));
+      });
+    });
+  }
+  let queued = false;
+  new MutationObserver(() => {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => { queued = false; hook(); });
+  }).observe(document.documentElement, { childList: true, subtree: true });
+})();
+</script>
+"""
+CSS = ".bridge { display: none !important; } .pixelated img { image-rendering: pixelated; }"
+
+
+def friendly(fn):
+    """Show a UserError's sentence in the UI (gr.Error) instead of a traceback."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except UserError as err:
+            raise gr.Error(str(err)) from None
+    return wrapper
+
+
+class Callbacks:
+    """Thin adapters from UI values to the pure functions, bound to one checkpoint library and test set."""
+
+    def __init__(self, library: core.CheckpointLibrary, test_images: core.TestImages):
+        self.library, self.test_images = library, test_images
+
+    def _model(self, name):
+        return self.library.get(name).model
+
+    def _test_split(self, name):
+        split = self.test_images.require()
+        if len(split.labels) != len(self.library.get(name).atlas["labels"]):
+            raise UserError("The test images do not match this checkpoint's atlas; use the MNIST test set it was built on.")
+        return split
+
+    def _test_image(self, name, index) -> np.ndarray:
+        split = self._test_split(name)
+        index = core.parse_point_index(int(index or 0), len(split.labels))
+        return split.images[index].numpy()
+
+    def checkpoint_info(self, name):
+        ck = self.library.get(name)
+        z_dim = ck.config.model.z_dim
+        inactive = core.inactive_dims(ck.metrics)
+        sliders = [
+            gr.Slider(visible=i < z_dim, value=0.0, label=f"z{i}" + (" · unused" if i < len(inactive) and inactive[i] else ""))
+            for i in range(MAX_SLIDERS)
+        ]
+        methods = core.map_methods(ck.atlas)
+        return [core.checkpoint_summary(ck), {"config": ck.config.to_dict(), "final": ck.metrics.get("final", {})},
+                gr.Radio(choices=methods, value=methods[0]), *sliders]
+
+    def shuffle_reconstructions(self, name, digit, seed):
+        split = self._test_split(name)
+        picked = self.test_images.pick(split.labels.numpy(), digit, 16, int(seed))
+        originals = split.images[picked].numpy()
+        return figures.pairs_grid(originals, core.reconstruct(self._model(name), originals))
+
+    def reconstruct_drawing(self, name, value, method):
+        return self._reconstruct_user_image(name, lambda: images.sketch_to_gray(value), method)
+
+    def reconstruct_upload(self, name, path, method):
+        if path is None:
+            return None, None, "Upload an image file.", gr.skip(), None
+        return self._reconstruct_user_image(name, lambda: images.read_image_file(path), method)
+
+    def _reconstruct_user_image(self, name, read, method):
+        """Never raises: a bad image becomes a message next to the canvas."""
+        try:
+            digit = images.to_mnist(read())
+        except UserError as err:
+            return None, None, f"⚠️ {err}", gr.skip(), None
+        ck = self.library.get(name)
+        means, _ = core.encode(ck.model, digit)
+        recon = core.decode(ck.model, means)[0]
+        scale = 8
+        return (figures.image_grid(digit[None], 1, scale), figures.image_grid(recon[None], 1, scale),
+                "The model's input (left, MNIST form) and its reconstruction (right). It is marked ★ on the latent map.",
+                self.latent_map(name, method, means[0]), means[0])
+
+    def sample_vs_mean(self, name, index, seed):
+        image = self._test_image(name, index)
+        ck = self.library.get(name)
+        mean_img, samples, stds = core.posterior_samples(ck.model, image, SAMPLES_PER_DIGIT, int(seed))
+        strip = figures.image_grid(np.concatenate([image[None], mean_img[None], samples]), SAMPLES_PER_DIGIT + 2, 4)
+        return strip, figures.posterior_widths(stds, core.inactive_dims(ck.metrics))
+
+    def random_test_index(self, name, digit, seed):
+        split = self._test_split(name)
+        return int(self.test_images.pick(split.labels.numpy(), digit, 1, int(seed))[0])
+
+    def decode_sliders(self, name, *values):
+        z_dim = self.library.get(name).config.model.z_dim
+        return figures.image_grid(core.decode(self._model(name), np.array(values[:z_dim], dtype=np.float32)), 1, 10)
+
+    def sliders_to(self, name, z):
+        z = np.clip(z, -SLIDER_RANGE, SLIDER_RANGE)
+        values = list(z) + [0.0] * (MAX_SLIDERS - len(z))
+        return [self.decode_sliders(name, *z), *[round(float(v), 2) for v in values]]
+
+    def sliders_zero(self, name):
+        return self.sliders_to(name, np.zeros(self.library.get(name).config.model.z_dim, dtype=np.float32))
+
+    def sliders_prior(self, name, seed):
+        return self.sliders_to(name, core.random_prior_z(self.library.get(name).config.model.z_dim, int(seed)))
+
+    def sliders_from_digit(self, name, index):
+        means, _ = core.encode(self._model(name), self._test_image(name, index))
+        return self.sliders_to(name, means[0])
+
+    def latent_map(self, name, method, marker_mean=None):
+        ck = self.library.get(name)
+        coords = core.map_coordinates(ck.atlas, method)
+        marker = None if marker_mean is None else core.place_on_map(ck.atlas, marker_mean, method)
+        return figures.latent_map(coords, ck.atlas["labels"].numpy(), method, marker)
+
+    def map_click(self, name, raw):
+        ck = self.library.get(name)
+        labels = ck.atlas["labels"].numpy()
+        index = core.parse_point_index(raw, len(labels))
+        recon = core.decode(ck.model, ck.atlas["means"][index].numpy())[0]
+        caption = f"Test image #{index}, digit **{labels[index]}**."
+        if self.test_images.split is None:
+            return None, figures.image_grid(recon[None], 1, 6), caption + f" (original not shown: {self.test_images.message})"
+        original = self._test_image(name, index)
+        return figures.image_grid(original[None], 1, 6), figures.image_grid(recon[None], 1, 6), caption
+
+    def interpolation(self, name, index_a, index_b, steps):
+        strip = core.interpolate(self._model(name), self._test_image(name, index_a), self._test_image(name, index_b), int(steps))
+        return figures.image_grid(strip, int(steps), 3)
+
+    def prior_grid(self, name, seed):
+        return figures.image_grid(core.prior_samples(self._model(name), 32, int(seed)), 8, 3)
+
+
+def build_demo(library: core.CheckpointLibrary, default_name: str, test_images: core.TestImages) -> gr.Blocks:
+    """The whole app; building it starts no server (tests build it freely)."""
+    cb = Callbacks(library, test_images)
+    default_z_dim = library.get(default_name).config.model.z_dim
+    default_methods = core.map_methods(library.get(default_name).atlas)
+    f = friendly
+    digit_choices = ["any"] + [str(d) for d in range(10)]
+    with gr.Blocks(title="VAE explorer") as demo:
+        gr.Markdown("# VAE explorer\nHow a variational autoencoder trained on MNIST sees digits: what it keeps, what it "
+                    "samples, and how its 32-dimensional latent space is laid out.")
+        if test_images.split is None:
+            gr.Markdown(f"ℹ️ {test_images.message}")
+        with gr.Row():
+            ck_name = gr.Dropdown(library.all_names(), value=default_name, label="Checkpoint", scale=1)
+            summary = gr.Markdown()
+        with gr.Tabs():
+            with gr.Tab("Reconstructions"):
+                with gr.Row():
+                    digit = gr.Dropdown(digit_choices, value="any", label="Digit class")
+                    seed = gr.Number(0, label="Seed", precision=0)
+                    shuffle = gr.Button("Shuffle", variant="primary")
+                pairs = gr.Image(label="Test digits (odd rows) and their reconstructions (even rows)", elem_classes="pixelated", elem_id="pairs")
+                gr.Markdown("### Your own digit\nDraw one (white on black, like MNIST) or upload any image: it is "
+                            "brought to MNIST's form — grayscale, 28×28, white ink on black, centred.")
+                with gr.Row():
+                    with gr.Column():
+                        sketch = gr.Sketchpad(
+                            value={"background": np.zeros((280, 280, 3), dtype=np.uint8), "layers": [], "composite": None},
+                            canvas_size=(280, 280), fixed_canvas=True, image_mode="RGBA", type="numpy",
+                            brush=gr.Brush(default_size=22, colors=["#ffffff"], color_mode="fixed"),
+                            label="Draw a digit", elem_id="sketch", layers=False,
+                        )
+                        upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath", elem_id="upload")
+                    with gr.Column():
+                        with gr.Row():
+                            user_input = gr.Image(label="Model input (28×28)", elem_classes="pixelated", elem_id="user-input")
+                            user_recon = gr.Image(label="Reconstruction", elem_classes="pixelated", elem_id="user-recon")
+                        user_message = gr.Markdown(elem_id="user-message")
+            with gr.Tab("Sample vs mean"):
+                gr.Markdown("A VAE encodes a digit as a *distribution* q(z|x). Left to right: the digit, the decoding of "
+                            "q's mean, then decodings of samples z ~ q(z|x). The bars show q's width per dimension.")
+                with gr.Row():
+                    sv_index = gr.Number(0, label="Test image #", precision=0)
+                    sv_digit = gr.Dropdown(digit_choices, value="any", label="Random digit of class")
+                    sv_random = gr.Button("Random digit")
+                    sv_seed = gr.Number(0, label="Sample seed", precision=0)
+                sv_strip = gr.Image(label="digit · mean · samples", elem_classes="pixelated")
+                sv_widths = gr.Plot(label="posterior std")
+            with gr.Tab("Latent sliders"):
+                with gr.Row():
+                    to_zero = gr.Button("All zero")
+                    prior_seed = gr.Number(0, label="Prior seed", precision=0)
+                    to_prior = gr.Button("Random from the prior")
+                    from_index = gr.Number(0, label="Test image #", precision=0)
+                    to_digit = gr.Button("Encode this digit")
+                with gr.Row():
+                    slider_image = gr.Image(label="Decoded z", elem_classes="pixelated", elem_id="slider-image", scale=1)
+                    with gr.Column(scale=3):
+                        sliders = []
+                        for row in range(0, MAX_SLIDERS, 4):
+                            with gr.Row():
+                                sliders += [gr.Slider(-SLIDER_RANGE, SLIDER_RANGE, value=0.0, step=0.05, label=f"z{i}",
+                                                      elem_id=f"z{i}", min_width=120, visible=i < default_z_dim) for i in range(row, row + 4)]
+            with gr.Tab("Latent map"):
+                method = gr.Radio(default_methods, value=default_methods[0], label="Projection")
+                latent_plot = gr.Plot(elem_id="latent-map", label="Click a point to see the digit")
+                click_box = gr.Textbox(elem_id="map-click-index", elem_classes="bridge", show_label=False)
+                with gr.Row():
+                    clicked_original = gr.Image(label="Clicked digit", elem_classes="pixelated", elem_id="clicked-original")
+                    clicked_recon = gr.Image(label="Its reconstruction", elem_classes="pixelated", elem_id="clicked-recon")
+                    clicked_caption = gr.Markdown(elem_id="clicked-caption")
+            with gr.Tab("Interpolate & sample"):
+                with gr.Row():
+                    index_a = gr.Number(3, label="From test image #", precision=0)
+                    index_b = gr.Number(2, label="To test image #", precision=0)
+                    steps = gr.Slider(3, 16, value=10, step=1, label="Steps")
+                    interp_button = gr.Button("Interpolate", variant="primary")
+                interp_strip = gr.Image(label="Decodings along the line between the two means", elem_classes="pixelated")
+                with gr.Row():
+                    sample_seed = gr.Number(0, label="Seed", precision=0)
+                    sample_button = gr.Button("Sample from the prior", variant="primary")
+                prior_image = gr.Image(label="Decodings of z ~ N(0, I)", elem_classes="pixelated")
+            with gr.Tab("Checkpoint"):
+                details = gr.JSON(label="config.json and final metrics")
+        my_mean = gr.State(None)
+
+        fast = dict(show_progress="hidden", trigger_mode="always_last")
+        info_outputs = [summary, details, method, *sliders]
+        demo.load(f(cb.checkpoint_info), ck_name, info_outputs, api_name=False)
+        ck_name.change(f(cb.checkpoint_info), ck_name, info_outputs, api_name=False)
+        if test_images.split is not None:
+            demo.load(f(cb.shuffle_reconstructions), [ck_name, digit, seed], pairs, api_name=False)
+        shuffle.click(f(cb.shuffle_reconstructions), [ck_name, digit, seed], pairs, api_name="reconstructions")
+        user_outputs = [user_input, user_recon, user_message, latent_plot, my_mean]
+        sketch.change(f(cb.reconstruct_drawing), [ck_name, sketch, method], user_outputs, api_name="reconstruct_drawing", **fast)
+        upload.upload(f(cb.reconstruct_upload), [ck_name, upload, method], user_outputs, api_name="reconstruct_upload")
+        gr.on([sv_index.submit, sv_seed.submit], f(cb.sample_vs_mean), [ck_name, sv_index, sv_seed], [sv_strip, sv_widths], api_name="sample_vs_mean")
+        sv_random.click(f(cb.random_test_index), [ck_name, sv_digit, sv_seed], sv_index, api_name=False).then(
+            f(cb.sample_vs_mean), [ck_name, sv_index, sv_seed], [sv_strip, sv_widths], api_name=False)
+        gr.on([s.input for s in sliders], f(cb.decode_sliders), [ck_name, *sliders], slider_image, api_name="decode", **fast)
+        to_zero.click(f(cb.sliders_zero), ck_name, [slider_image, *sliders], api_name="sliders_zero")
+        to_prior.click(f(cb.sliders_prior), [ck_name, prior_seed], [slider_image, *sliders], api_name="sliders_prior")
+        to_digit.click(f(cb.sliders_from_digit), [ck_name, from_index], [slider_image, *sliders], api_name="sliders_from_digit")
+        gr.on([demo.load, method.change], f(cb.latent_map), [ck_name, method, my_mean], latent_plot, api_name="latent_map")
+        click_box.input(f(cb.map_click), [ck_name, click_box], [clicked_original, clicked_recon, clicked_caption], api_name="map_click")
+        interp_button.click(f(cb.interpolation), [ck_name, index_a, index_b, steps], interp_strip, api_name="interpolate")
+        sample_button.click(f(cb.prior_grid), [ck_name, sample_seed], prior_image, api_name="prior_samples")
+        demo.load(f(cb.sliders_zero), ck_name, [slider_image, *sliders], api_name=False)
+    return demo

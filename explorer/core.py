@@ -1,0 +1,179 @@
+"""Pure functions behind every tab: encode, decode, sample, interpolate, map projection and look-up."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from training.checkpoint import Checkpoint, load_checkpoint
+from training.data import MnistSplit, load_mnist, to_model_input
+from training.errors import UserError
+
+MAP_METHODS = ("t-SNE", "PCA")
+TSNE_NEIGHBOURS = 10
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """Model output (N, 1, 28, 28) in [0, 1] → uint8 (N, 28, 28)."""
+    return (images.float().clamp(0, 1) * 255).round().to(torch.uint8).squeeze(1).cpu().numpy()
+
+
+@torch.inference_mode()
+def encode(model, images_u8: np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior means and stds (N, z) for uint8 images (N, 28, 28)."""
+    q = model.encode(to_model_input(torch.as_tensor(np.asarray(images_u8)).reshape(-1, 28, 28)))
+    return q.mean.numpy(), q.stddev.numpy()
+
+
+@torch.inference_mode()
+def decode(model, z: np.ndarray) -> np.ndarray:
+    """Latent codes (N, z) → uint8 images (N, 28, 28)."""
+    return to_uint8(model.decode(torch.as_tensor(np.asarray(z, dtype=np.float32)).reshape(-1, model.cfg.z_dim)))
+
+
+def reconstruct(model, images_u8: np.ndarray) -> np.ndarray:
+    """Decode each image's posterior mean: the VAE's best guess of the digit."""
+    means, _ = encode(model, images_u8)
+    return decode(model, means)
+
+
+def posterior_samples(model, image_u8: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Decoding of q(z|x)'s mean, decodings of n samples z ~ q(z|x), and q's std per latent dimension."""
+    means, stds = encode(model, image_u8)
+    rng = np.random.default_rng(seed)
+    z = means + stds * rng.standard_normal((n, means.shape[1]), dtype=np.float32)
+    return decode(model, means)[0], decode(model, z), stds[0]
+
+
+def interpolate(model, image_a: np.ndarray, image_b: np.ndarray, steps: int) -> np.ndarray:
+    """Decodings along the straight line between two images' posterior means, both ends included."""
+    means, _ = encode(model, np.stack([image_a, image_b]))
+    t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
+    return decode(model, (1 - t) * means[0] + t * means[1])
+
+
+def prior_samples(model, n: int, seed: int) -> np.ndarray:
+    """n decodings of z ~ N(0, I)."""
+    z = np.random.default_rng(seed).standard_normal((n, model.cfg.z_dim), dtype=np.float32)
+    return decode(model, z)
+
+
+def random_prior_z(z_dim: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal(z_dim).astype(np.float32)
+
+
+def map_methods(atlas: dict) -> list[str]:
+    """The 2-D projections this checkpoint's atlas holds (t-SNE is skipped by `--no-tsne` runs)."""
+    return [m for m in MAP_METHODS if _map_key(m) in atlas]
+
+
+def _map_key(method: str) -> str:
+    return {"t-SNE": "tsne", "PCA": "pca"}[method]
+
+
+def map_coordinates(atlas: dict, method: str) -> np.ndarray:
+    if method not in map_methods(atlas):
+        raise UserError(f"This checkpoint has no {method} map; choose one of {map_methods(atlas)}.")
+    return atlas[_map_key(method)].numpy()
+
+
+def place_on_map(atlas: dict, mean: np.ndarray, method: str) -> np.ndarray:
+    """Where a new encoding lands on the map: PCA projects it; t-SNE (no transform) averages its nearest neighbours."""
+    mean = np.asarray(mean, dtype=np.float32).reshape(-1)
+    if method == "PCA":
+        return (mean - atlas["pca_center"].numpy()) @ atlas["pca_components"].numpy().T
+    coords = map_coordinates(atlas, method)
+    distances = np.linalg.norm(atlas["means"].numpy() - mean, axis=1)
+    nearest = np.argsort(distances)[:TSNE_NEIGHBOURS]
+    weights = 1.0 / (distances[nearest] + 1e-6)
+    return (coords[nearest] * weights[:, None]).sum(0) / weights.sum()
+
+
+def parse_point_index(raw, n_points: int) -> int:
+    """The map-click bridge sends a point's test-set index as text; anything else is rejected."""
+    try:
+        index = int(str(raw).split(":")[0].strip())  # "index:timestamp", so a second click on one point still fires
+    except ValueError:
+        raise UserError(f"Map click sent {raw!r}, which is not a point index.") from None
+    if not 0 <= index < n_points:
+        raise UserError(f"Map point {index} does not exist (the map has {n_points} points).")
+    return index
+
+
+def inactive_dims(metrics: dict) -> list[bool]:
+    """True for latent dimensions whose test KL is below the checkpoint's threshold: the model does not use them."""
+    final = metrics.get("final", {})
+    threshold = final.get("inactive_kl_nats", 0.01)
+    return [kl < threshold for kl in final.get("kl_per_dim", [])]
+
+
+@dataclass
+class TestImages:
+    """The MNIST test images the atlas was built from, or None when no data is reachable."""
+
+    split: MnistSplit | None
+    message: str = ""
+
+    @classmethod
+    def load(cls, data_dir: str | Path | None, download: bool) -> "TestImages":
+        if data_dir is None:
+            return cls(None, "No --data-dir given: digits from the test set are not shown.")
+        try:
+            return cls(load_mnist(data_dir, train=False, download=download))
+        except UserError as err:
+            return cls(None, f"{err} Until then, the tabs that need no test images work.")
+
+    def require(self) -> MnistSplit:
+        if self.split is None:
+            raise UserError(self.message)
+        return self.split
+
+    def pick(self, labels: np.ndarray, digit: str, n: int, seed: int) -> np.ndarray:
+        """Indices of n test images of one digit class ('any' for all), chosen with a seed."""
+        pool = np.arange(len(labels)) if digit in ("any", None) else np.flatnonzero(labels == int(digit))
+        return np.random.default_rng(seed).choice(pool, size=min(n, len(pool)), replace=False)
+
+
+@dataclass
+class CheckpointLibrary:
+    """Every checkpoint folder under a root, loaded once each on first use and kept for the app's lifetime."""
+
+    root: Path
+    device: str = "cpu"
+    _loaded: dict[str, Checkpoint] = field(default_factory=dict)
+
+    def names(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / "config.json").exists())
+
+    def get(self, name: str) -> Checkpoint:
+        if name not in self._loaded:
+            if name not in self.names():
+                raise UserError(f"No checkpoint named {name!r} in {self.root}; available: {self.names()}.")
+            self._loaded[name] = load_checkpoint(self.root / name, self.device)
+        return self._loaded[name]
+
+    def add(self, checkpoint: Checkpoint) -> str:
+        """Register a checkpoint loaded from outside the root (e.g. `--checkpoint path`)."""
+        self._loaded[checkpoint.path.name] = checkpoint
+        return checkpoint.path.name
+
+    def all_names(self) -> list[str]:
+        return sorted(set(self.names()) | set(self._loaded))
+
+
+def checkpoint_summary(ck: Checkpoint) -> str:
+    """Markdown: what this checkpoint is and how good it is."""
+    final = ck.metrics.get("final", {})
+    test = final.get("test", {})
+    t, m = ck.config.train, ck.config.model
+    n_inactive = sum(inactive_dims(ck.metrics))
+    return (
+        f"**{ck.path.name}** · z_dim {m.z_dim} · β {t.beta} · {final.get('epochs', '?')} epochs · "
+        f"test −ELBO **{test.get('total', float('nan')):.2f}** nats "
+        f"(recon {test.get('recon', float('nan')):.2f} + KL {test.get('kl', float('nan')):.2f}) · "
+        f"{m.z_dim - n_inactive} active latent dims · loss {t.reconstruction} · seed {t.seed}"
+    )
