@@ -264,7 +264,7 @@ def build_demo(library: core.CheckpointLibrary, default_name: str, test_images: 
             demo.load(f(cb.shuffle_reconstructions), [ck_name, digit, seed], pairs, api_name=False)
         shuffle.click(f(cb.shuffle_reconstructions), [ck_name, digit, seed], pairs, api_name="reconstructions")
         user_outputs = [user_input, user_recon, user_message, latent_plot, my_mean]
-        sketch.change(f(cb.reconstruct_drawing), [ck_name, sketch, method], user_outputs, api_name="reconstruct_drawing", **fast)
+        sketch.input(f(cb.reconstruct_drawing), [ck_name, sketch, method], user_outputs, api_name="reconstruct_drawing", **fast)
         upload.upload(f(cb.reconstruct_upload), [ck_name, upload, method], user_outputs, api_name="reconstruct_upload")
         gr.on([sv_index.submit, sv_seed.submit], f(cb.sample_vs_mean), [ck_name, sv_index, sv_seed], [sv_strip, sv_widths], api_name="sample_vs_mean")
         sv_random.click(f(cb.random_test_index), [ck_name, sv_digit, sv_seed], sv_index, api_name=False).then(
@@ -274,7 +274,7 @@ def build_demo(library: core.CheckpointLibrary, default_name: str, test_images: 
         to_prior.click(f(cb.sliders_prior), [ck_name, prior_seed], [slider_image, *sliders], api_name="sliders_prior")
         to_digit.click(f(cb.sliders_from_digit), [ck_name, from_index], [slider_image, *sliders], api_name="sliders_from_digit")
         gr.on([demo.load, method.change], f(cb.latent_map), [ck_name, method, my_mean], latent_plot, api_name="latent_map")
-        click_box.input(f(cb.map_click), [ck_name, click_box], [clicked_original, clicked_recon, clicked_caption], api_name="map_click")
+        click_box.change(f(cb.map_click), [ck_name, click_box], [clicked_original, clicked_recon, clicked_caption], api_name="map_click")
         interp_button.click(f(cb.interpolation), [ck_name, index_a, index_b, steps], interp_strip, api_name="interpolate")
         sample_button.click(f(cb.prior_grid), [ck_name, sample_seed], prior_image, api_name="prior_samples")
         demo.load(f(cb.sliders_zero), ck_name, [slider_image, *sliders], api_name=False)

@@ -1,0 +1,121 @@
+"""The app's wiring: build_demo builds without a server; an end-to-end run drives it through gradio_client."""
+import socket
+
+import gradio as gr
+import numpy as np
+import pytest
+from PIL import Image
+
+from explorer import core
+from explorer.app import CSS, MAP_CLICK_JS, Callbacks, build_demo, friendly
+
+
+@pytest.fixture(scope="module")
+def library(trained_checkpoint):
+    return core.CheckpointLibrary(trained_checkpoint.parent)
+
+
+@pytest.fixture(scope="module")
+def callbacks(library, test_split):
+    return Callbacks(library, core.TestImages(test_split))
+
+
+@pytest.fixture(scope="module")
+def name(trained_checkpoint):
+    return trained_checkpoint.name
+
+
+def test_build_demo_builds_without_launching(library, name, test_split):
+    demo = build_demo(library, name, core.TestImages(test_split))
+    assert isinstance(demo, gr.Blocks)
+    api_names = {d.api_name for d in demo.fns.values()}
+    assert {"decode", "map_click", "reconstruct_upload", "reconstructions", "latent_map"} <= api_names
+
+
+def test_slider_decode_changes_with_the_sliders(callbacks, name, library):
+    z_dim = library.get(name).config.model.z_dim
+    zero = callbacks.decode_sliders(name, *[0.0] * z_dim)
+    moved = callbacks.decode_sliders(name, *([2.5] + [0.0] * (z_dim - 1)))
+    assert zero.shape == moved.shape and not np.array_equal(zero, moved)
+
+
+def test_sliders_from_a_digit_are_its_encoding(callbacks, name, library, test_split):
+    image, *values = callbacks.sliders_from_digit(name, 4)
+    means, _ = core.encode(library.get(name).model, test_split.images[4].numpy())
+    z_dim = len(means[0])
+    assert np.allclose(values[:z_dim], np.clip(means[0], -3, 3), atol=0.01)
+    assert values[z_dim:] == [0.0] * (len(values) - z_dim)
+
+
+def test_drawing_reconstructs_and_marks_the_map(callbacks, name):
+    canvas = np.zeros((280, 280, 4), dtype=np.uint8)
+    canvas[..., 3] = 255
+    canvas[60:220, 130:150, :3] = 255
+    model_input, recon, message, figure, mean = callbacks.reconstruct_drawing(name, {"composite": canvas}, "PCA")
+    assert model_input.shape == recon.shape and "reconstruction" in message
+    assert figure.data[-1].name == "your digit" and mean.shape == (4,)
+
+
+def test_a_blank_canvas_gives_a_message_not_an_error(callbacks, name):
+    blank = np.zeros((280, 280, 4), dtype=np.uint8)
+    model_input, recon, message, _, _ = callbacks.reconstruct_drawing(name, {"composite": blank}, "PCA")
+    assert model_input is None and recon is None and "blank" in message
+
+
+def test_map_click_shows_the_digit_and_its_reconstruction(callbacks, name):
+    original, recon, caption = callbacks.map_click(name, "3:1712345")
+    assert original is not None and recon is not None and "#3" in caption
+
+
+def test_without_test_images_the_map_click_still_reconstructs(library, name):
+    cb = Callbacks(library, core.TestImages(None, "no data here"))
+    original, recon, caption = cb.map_click(name, "3")
+    assert original is None and recon is not None and "no data here" in caption
+    with pytest.raises(gr.Error, match="no data here"):
+        friendly(cb.shuffle_reconstructions)(name, "any", 0)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served(library, name, test_split):
+    demo = build_demo(library, name, core.TestImages(test_split))
+    demo.queue(default_concurrency_limit=2)
+    port = _free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, head=MAP_CLICK_JS, css=CSS)
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+
+
+def test_end_to_end_through_gradio_client(served, name, library, tmp_path):
+    from gradio_client import Client, handle_file
+
+    client = Client(served, verbose=False)
+    z_dim = library.get(name).config.model.z_dim
+    sliders = [0.0] * 64
+    zero = np.asarray(Image.open(client.predict(name, *sliders, api_name="/decode")))
+    sliders[0] = 2.5
+    moved = np.asarray(Image.open(client.predict(name, *sliders, api_name="/decode")))
+    assert zero.shape == moved.shape and not np.array_equal(zero, moved) and z_dim == 4
+
+    pairs = client.predict(name, "any", 0, api_name="/reconstructions")
+    assert Image.open(pairs).size[0] > 28 * 8
+
+    original, recon, caption = client.predict(name, "5:99", api_name="/map_click")
+    assert Image.open(original).size == Image.open(recon).size and "#5" in caption
+
+    digit = np.zeros((100, 100), dtype=np.uint8)
+    digit[20:80, 45:55] = 255
+    path = tmp_path / "upload.png"
+    Image.fromarray(digit).save(path)
+    model_input, recon, message, _ = client.predict(name, handle_file(str(path)), "PCA", api_name="/reconstruct_upload")
+    assert model_input and recon and "reconstruction" in message
+
+    junk = tmp_path / "junk.png"
+    junk.write_text("not an image")
+    model_input, recon, message, _ = client.predict(name, handle_file(str(junk)), "PCA", api_name="/reconstruct_upload")
+    assert model_input is None and "Could not read junk.png" in message
