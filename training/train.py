@@ -120,7 +120,8 @@ def reconstruction_grid(model: VAE, images_u8: torch.Tensor, device: torch.devic
 
 def check_output_folder(out: Path, resume: bool, overwrite: bool) -> None:
     """Fail before any training if the checkpoint could not be written or would silently replace another."""
-    ckpt.recover_interrupted_save(out) if out.parent.is_dir() and out.parent.exists() else None
+    if out.parent.is_dir():
+        ckpt.recover_interrupted_save(out)
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out} is a file; give a folder path for the checkpoint.")
     if resume and not (out / ckpt.TRAIN_STATE).is_file():
