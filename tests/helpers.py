@@ -1,6 +1,7 @@
 """Small real inputs for the tests: MNIST-format IDX files and synthetic digit-like images."""
 from __future__ import annotations
 
+import socket
 import struct
 from pathlib import Path
 
@@ -36,3 +37,10 @@ def write_tiny_mnist(root: Path, n_train: int = 64, n_test: int = 32) -> Path:
         write_idx(raw / f"{prefix}-images-idx3-ubyte", split.images)
         write_idx(raw / f"{prefix}-labels-idx1-ubyte", split.labels.to(torch.uint8))
     return root
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 for a test server."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

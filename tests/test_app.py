@@ -1,9 +1,10 @@
 """The app's wiring: build_demo builds without a server; an end-to-end run drives it through gradio_client."""
-import socket
 
 import gradio as gr
 import numpy as np
 import pytest
+
+from tests.helpers import free_port
 from PIL import Image
 
 from explorer import core
@@ -75,17 +76,12 @@ def test_without_test_images_the_map_click_still_reconstructs(library, name):
         friendly(cb.shuffle_reconstructions)(name, "any", 0)
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def served(library, name, test_split):
     demo = build_demo(library, name, core.TestImages(test_split))
     demo.queue(default_concurrency_limit=2)
-    port = _free_port()
+    port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, head=MAP_CLICK_JS, css=CSS)
     yield f"http://127.0.0.1:{port}/"
     demo.close()
