@@ -50,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
                    help="bfloat16 autocast (default: on where the device supports bfloat16)")
     p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=d_train.channels_last)
+    p.add_argument("--gemm-deconv", action=argparse.BooleanOptionalAction, default=d_train.gemm_deconv,
+                   help="on CPU, run transposed convolutions as one matrix multiply + overlap-add (same function, faster)")
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=d_train.compile, help="torch.compile the step")
     p.add_argument("--tsne", action=argparse.BooleanOptionalAction, default=True, help="compute the t-SNE map at the end")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="tqdm progress bars")
@@ -63,7 +65,8 @@ def run_config_from_args(args: argparse.Namespace, argv: list[str], bf16_default
     model = ModelConfig(z_dim=args.z_dim, encoder_hidden=args.encoder_hidden, decoder_hidden=args.decoder_hidden)
     train = TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, beta=args.beta, reconstruction=args.recon,
-        seed=args.seed, bf16=bf16_default if args.bf16 is None else args.bf16, channels_last=args.channels_last, compile=args.compile,
+        seed=args.seed, bf16=bf16_default if args.bf16 is None else args.bf16, channels_last=args.channels_last,
+        gemm_deconv=args.gemm_deconv, compile=args.compile,
     )
     data = {"dataset": "MNIST", "data_dir": str(args.data_dir), "train_images": None, "test_images": None}
     return RunConfig(model=model, train=train, data=data, versions=versions(), argv=argv)

@@ -36,6 +36,7 @@ class TrainConfig:
     seed: int = 0
     bf16: bool = False
     channels_last: bool = True
+    gemm_deconv: bool = True  # transposed convs as GEMM + overlap-add on CPU (training/deconv.py)
     compile: bool = False
 
     def __post_init__(self) -> None:

@@ -18,6 +18,7 @@ from . import checkpoint as ckpt
 from .atlas import build_atlas
 from .config import RunConfig, TrainConfig
 from .data import MnistSplit, shuffled_batches, to_model_input
+from .deconv import use_gemm_deconv
 from .errors import UserError
 from .loss import LossTerms, elbo_terms, kl_per_dim
 from .model import VAE
@@ -81,6 +82,7 @@ class Stepper:
 def make_model_and_optimizer(run: RunConfig, device: torch.device) -> tuple[VAE, torch.optim.Optimizer]:
     torch.manual_seed(run.train.seed)
     model = VAE(run.model).to(device)
+    use_gemm_deconv(model, run.train.gemm_deconv)
     if run.train.channels_last:
         model = model.to(memory_format=torch.channels_last)
     fused = device.type in ("cuda", "cpu")

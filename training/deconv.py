@@ -1,0 +1,76 @@
+"""Transposed convolution as one matrix multiply plus an overlap-add: the same function, faster on CPUs.
+
+oneDNN runs this decoder's small transposed convolutions (1→3→6→13→28 pixels) far below the CPU's matrix peak,
+especially in bfloat16. Written as `x @ W` (every input pixel times every kernel tap, one GEMM) followed by adding
+each tap's slab into the strided output window, the work lands in the GEMM, which bfloat16 runs 2–3× faster. The
+parameters are those of `nn.ConvTranspose2d`, so checkpoints are interchangeable between the two paths.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class _OverlapAdd(torch.autograd.Function):
+    """(N, H, W, k, k, C) per-tap products → (N, Ho, Wo, C) output, adding each tap at stride `stride`, plus bias.
+
+    The backward is a single strided gather (`unfold`), which autograd's slice-by-slice version does k² times.
+    """
+
+    @staticmethod
+    def forward(ctx, taps: torch.Tensor, bias: torch.Tensor, stride: int) -> torch.Tensor:
+        n, h, w, k, _, c = taps.shape
+        out_h, out_w = (h - 1) * stride + k, (w - 1) * stride + k
+        out = taps.new_empty(n, out_h, out_w, c)
+        out.copy_(bias.to(taps.dtype).expand(n, out_h, out_w, c))
+        span_h, span_w = stride * (h - 1) + 1, stride * (w - 1) + 1
+        for a in range(k):
+            for b in range(k):
+                out[:, a : a + span_h : stride, b : b + span_w : stride] += taps[:, :, :, a, b]
+        ctx.k, ctx.stride, ctx.bias_dtype = k, stride, bias.dtype
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor):
+        k, s = ctx.k, ctx.stride
+        grad_out = grad_out.contiguous()
+        # unfold gives (N, H, W, C, k, k): for each input pixel, the k×k output window it was added into.
+        grad_taps = grad_out.unfold(1, k, s).unfold(2, k, s).permute(0, 1, 2, 4, 5, 3)
+        return grad_taps, grad_out.sum((0, 1, 2)).to(ctx.bias_dtype), None
+
+
+def conv_transpose2d_gemm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, stride: int) -> torch.Tensor:
+    """`F.conv_transpose2d(x, weight, bias, stride)` (no padding, groups or dilation) as GEMM + overlap-add.
+
+    Returns an NCHW tensor with channels_last strides, which BatchNorm and the next layer take without a copy.
+    """
+    n, c_in, h, w = x.shape
+    _, c_out, k, _ = weight.shape
+    rows = x.permute(0, 2, 3, 1).reshape(n * h * w, c_in)
+    weight_matrix = weight.permute(0, 2, 3, 1).reshape(c_in, k * k * c_out)  # columns ordered (tap_h, tap_w, c_out)
+    taps = torch.mm(rows, weight_matrix).view(n, h, w, k, k, c_out)
+    return _OverlapAdd.apply(taps, bias, stride).permute(0, 3, 1, 2)
+
+
+class GemmConvTranspose2d(nn.ConvTranspose2d):
+    """`nn.ConvTranspose2d` (same parameters) that uses `conv_transpose2d_gemm` on the CPU when `gemm` is on.
+
+    GPUs keep cuDNN's kernel. Only the unpadded, ungrouped, undilated square case is supported, which is all the
+    decoder uses.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, gemm: bool = True):
+        super().__init__(in_channels, out_channels, kernel_size, stride)
+        self.gemm = gemm
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.gemm and x.device.type == "cpu":
+            return conv_transpose2d_gemm(x, self.weight, self.bias, self.stride[0])
+        return super().forward(x)
+
+
+def use_gemm_deconv(model: nn.Module, enabled: bool) -> None:
+    """Switch every `GemmConvTranspose2d` in `model` between the GEMM path and the library kernel."""
+    for module in model.modules():
+        if isinstance(module, GemmConvTranspose2d):
+            module.gemm = enabled
