@@ -1,7 +1,7 @@
 """The lab's reference training loop, kept as it was (Sigmoid + BCELoss, torch.distributions KL, DataLoader(ToTensor)).
 
-It is the baseline the benchmarks compare against; its parameter names match training.model.VAE so that the
-same `evaluate` scores both.
+It is the baseline the benchmarks compare against; `to_project_state_dict` renames its parameters to
+training.model.VAE's so that the same `evaluate` scores both.
 """
 from __future__ import annotations
 
@@ -98,3 +98,8 @@ def make_lab(seed=0, lr=0.002):
     torch.manual_seed(seed)
     vae = LabVAE()
     return vae, torch.optim.Adam(vae.parameters(), lr=lr)
+
+
+def to_project_state_dict(lab_state: dict) -> dict:
+    """The lab's parameter names → training.model.VAE's (its last decoder block wraps the conv in a Sequential)."""
+    return {k.replace("decoder.net.3.0.", "decoder.net.3."): v for k, v in lab_state.items()}

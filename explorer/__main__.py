@@ -7,6 +7,27 @@ import time
 from pathlib import Path
 
 DEFAULT_CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
+# Gradio keeps ≈0.4 MiB of state per session (every API call without a session is a new one) for its 10,000 most
+# recent sessions by default: up to 4 GiB. 300 recent sessions bound that to ≈120 MiB.
+SESSION_CAPACITY = 300
+
+
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """Cap glibc's malloc arenas (what MALLOC_ARENA_MAX=2 does), before the server starts its worker threads.
+
+    Each of Gradio's worker threads otherwise gets its own arena, and the image buffers of thousands of requests
+    fragment them: the app's memory crept up by ~130 MiB over 6,000 requests under load, and stays flat (+6 MiB
+    over 3,000) with two arenas. No-op where the C library is not glibc.
+    """
+    import ctypes
+    import ctypes.util
+
+    M_ARENA_MAX = -8
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(M_ARENA_MAX, arenas)
+    except (OSError, AttributeError):
+        pass
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,6 +68,7 @@ def prepare(args: argparse.Namespace):
 
 def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
+    limit_malloc_arenas()
     args = build_parser().parse_args(argv)
     from training.errors import UserError
 
@@ -62,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     demo = build_demo(library, default_name, test_images)
     demo.queue(default_concurrency_limit=2, max_size=256)
     print(f"ready in {time.perf_counter() - started:.1f} s", flush=True)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, head=MAP_CLICK_JS, css=CSS, show_error=True)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, head=MAP_CLICK_JS, css=CSS, show_error=True,
+                state_session_capacity=SESSION_CAPACITY)
     return 0
 
 

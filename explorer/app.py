@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import functools
+import uuid
 
 import gradio as gr
 import numpy as np
+from PIL import Image
 
 from training.errors import UserError
 
@@ -12,6 +14,7 @@ from . import core, figures, images
 
 SAMPLES_PER_DIGIT = 8
 MAX_SLIDERS = 64
+INFO_OUTPUTS = 3 + MAX_SLIDERS  # what Callbacks.checkpoint_info returns
 SLIDER_RANGE = 3.0
 
 # plotly_click → hidden textbox bridge: gr.Plot has only a `change` event (gradio issues #5292, #11413).
@@ -41,7 +44,31 @@ MAP_CLICK_JS = """
 })();
 </script>
 """
+# Every response image is a file in Gradio's cache: every 10 minutes, delete those older than 10 minutes, so a
+# long-running public app does not fill its disk.
+CACHE_CLEANUP = (600, 600)
+# Every event that runs the model shares one queue (its size: `demo.queue(default_concurrency_limit=…)`), so the
+# cores are shared fairly between slider moves, uploads and clicks instead of each event type having its own slots.
+MODEL_QUEUE = "model"
 CSS = ".bridge { display: none !important; } .pixelated img { image-rendering: pixelated; }"
+
+
+def served(pixels: np.ndarray) -> Image.Image:
+    """A response image whose PNG bytes are unique to this response.
+
+    Gradio names cached output files by a hash of their bytes and rewrites the file in place, so two requests that
+    produce the same image at once (every new visitor's all-zero slider decode) truncate the file while the other
+    is downloading it ("Too little data for declared Content-Length" under load). A per-response PNG text chunk
+    gives every response its own file.
+    """
+    image = Image.fromarray(pixels)
+    image.info["response"] = uuid.uuid4().hex
+    return image
+
+
+def pixel_image(label: str, **kwargs) -> gr.Image:
+    """An output image shown with crisp pixels; PNG, because Gradio's default WebP encoding costs more per response."""
+    return gr.Image(label=label, elem_classes="pixelated", format="png", interactive=False, **kwargs)
 
 
 def friendly(fn):
@@ -75,7 +102,19 @@ class Callbacks:
         index = core.parse_point_index(int(index or 0), len(split.labels))
         return split.images[index].numpy()
 
+    def switch_checkpoint(self, name, active):
+        """Open checkpoint `name`; if it cannot be loaded, warn and put the picker back on `active`, which keeps working."""
+        try:
+            self.library.get(name)
+        except UserError as err:
+            if active is None or active == name:
+                raise
+            gr.Warning(f"{err} Still showing {active}.")
+            return [gr.Dropdown(value=active), active, *[gr.skip()] * INFO_OUTPUTS]
+        return [gr.skip(), name, *self.checkpoint_info(name)]
+
     def checkpoint_info(self, name):
+        """Summary, config JSON, map methods and one slider per latent dimension: INFO_OUTPUTS values."""
         ck = self.library.get(name)
         z_dim = ck.config.model.z_dim
         inactive = core.inactive_dims(ck.metrics)
@@ -91,7 +130,7 @@ class Callbacks:
         split = self._test_split(name)
         picked = self.test_images.pick(split.labels.numpy(), digit, 16, int(seed))
         originals = split.images[picked].numpy()
-        return figures.pairs_grid(originals, core.reconstruct(self._model(name), originals))
+        return served(figures.pairs_grid(originals, core.reconstruct(self._model(name), originals)))
 
     def reconstruct_drawing(self, name, value, method):
         return self._reconstruct_user_image(name, lambda: images.sketch_to_gray(value), method)
@@ -111,7 +150,7 @@ class Callbacks:
         means, _ = core.encode(ck.model, digit)
         recon = core.decode(ck.model, means)[0]
         scale = 8
-        return (figures.image_grid(digit[None], 1, scale), figures.image_grid(recon[None], 1, scale),
+        return (served(figures.image_grid(digit[None], 1, scale)), served(figures.image_grid(recon[None], 1, scale)),
                 "The model's input (left, MNIST form) and its reconstruction (right). It is marked ★ on the latent map.",
                 self.latent_map(name, method, means[0]), means[0])
 
@@ -119,7 +158,7 @@ class Callbacks:
         image = self._test_image(name, index)
         ck = self.library.get(name)
         mean_img, samples, stds = core.posterior_samples(ck.model, image, SAMPLES_PER_DIGIT, int(seed))
-        strip = figures.image_grid(np.concatenate([image[None], mean_img[None], samples]), SAMPLES_PER_DIGIT + 2, 4)
+        strip = served(figures.image_grid(np.concatenate([image[None], mean_img[None], samples]), SAMPLES_PER_DIGIT + 2, 4))
         return strip, figures.posterior_widths(stds, core.inactive_dims(ck.metrics))
 
     def random_test_index(self, name, digit, seed):
@@ -128,7 +167,7 @@ class Callbacks:
 
     def decode_sliders(self, name, *values):
         z_dim = self.library.get(name).config.model.z_dim
-        return figures.image_grid(core.decode(self._model(name), np.array(values[:z_dim], dtype=np.float32)), 1, 10)
+        return served(figures.image_grid(core.decode(self._model(name), np.array(values[:z_dim], dtype=np.float32)), 1, 10))
 
     def sliders_to(self, name, z):
         z = np.clip(z, -SLIDER_RANGE, SLIDER_RANGE)
@@ -158,16 +197,16 @@ class Callbacks:
         recon = core.decode(ck.model, ck.atlas["means"][index].numpy())[0]
         caption = f"Test image #{index}, digit **{labels[index]}**."
         if self.test_images.split is None:
-            return None, figures.image_grid(recon[None], 1, 6), caption + f" (original not shown: {self.test_images.message})"
+            return None, served(figures.image_grid(recon[None], 1, 6)), caption + f" (original not shown: {self.test_images.message})"
         original = self._test_image(name, index)
-        return figures.image_grid(original[None], 1, 6), figures.image_grid(recon[None], 1, 6), caption
+        return served(figures.image_grid(original[None], 1, 6)), served(figures.image_grid(recon[None], 1, 6)), caption
 
     def interpolation(self, name, index_a, index_b, steps):
         strip = core.interpolate(self._model(name), self._test_image(name, index_a), self._test_image(name, index_b), int(steps))
-        return figures.image_grid(strip, int(steps), 3)
+        return served(figures.image_grid(strip, int(steps), 3))
 
     def prior_grid(self, name, seed):
-        return figures.image_grid(core.prior_samples(self._model(name), 32, int(seed)), 8, 3)
+        return served(figures.image_grid(core.prior_samples(self._model(name), 32, int(seed)), 8, 3))
 
 
 def build_demo(library: core.CheckpointLibrary, default_name: str, test_images: core.TestImages) -> gr.Blocks:
@@ -177,7 +216,7 @@ def build_demo(library: core.CheckpointLibrary, default_name: str, test_images: 
     default_methods = core.map_methods(library.get(default_name).atlas)
     f = friendly
     digit_choices = ["any"] + [str(d) for d in range(10)]
-    with gr.Blocks(title="VAE explorer") as demo:
+    with gr.Blocks(title="VAE explorer", delete_cache=CACHE_CLEANUP) as demo:
         gr.Markdown("# VAE explorer\nHow a variational autoencoder trained on MNIST sees digits: what it keeps, what it "
                     "samples, and how its 32-dimensional latent space is laid out.")
         if test_images.split is None:
@@ -191,7 +230,7 @@ def build_demo(library: core.CheckpointLibrary, default_name: str, test_images: 
                     digit = gr.Dropdown(digit_choices, value="any", label="Digit class")
                     seed = gr.Number(0, label="Seed", precision=0)
                     shuffle = gr.Button("Shuffle", variant="primary")
-                pairs = gr.Image(label="Test digits (odd rows) and their reconstructions (even rows)", elem_classes="pixelated", elem_id="pairs")
+                pairs = pixel_image("Test digits (odd rows) and their reconstructions (even rows)", elem_id="pairs")
                 gr.Markdown("### Your own digit\nDraw one (white on black, like MNIST) or upload any image: it is "
                             "brought to MNIST's form — grayscale, 28×28, white ink on black, centred.")
                 with gr.Row():
@@ -205,8 +244,8 @@ def build_demo(library: core.CheckpointLibrary, default_name: str, test_images: 
                         upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath", elem_id="upload")
                     with gr.Column():
                         with gr.Row():
-                            user_input = gr.Image(label="Model input (28×28)", elem_classes="pixelated", elem_id="user-input")
-                            user_recon = gr.Image(label="Reconstruction", elem_classes="pixelated", elem_id="user-recon")
+                            user_input = pixel_image("Model input (28×28)", elem_id="user-input")
+                            user_recon = pixel_image("Reconstruction", elem_id="user-recon")
                         user_message = gr.Markdown(elem_id="user-message")
             with gr.Tab("Sample vs mean"):
                 gr.Markdown("A VAE encodes a digit as a *distribution* q(z|x). Left to right: the digit, the decoding of "
@@ -216,7 +255,7 @@ def build_demo(library: core.CheckpointLibrary, default_name: str, test_images: 
                     sv_digit = gr.Dropdown(digit_choices, value="any", label="Random digit of class")
                     sv_random = gr.Button("Random digit")
                     sv_seed = gr.Number(0, label="Sample seed", precision=0)
-                sv_strip = gr.Image(label="digit · mean · samples", elem_classes="pixelated")
+                sv_strip = pixel_image("digit · mean · samples")
                 sv_widths = gr.Plot(label="posterior std")
             with gr.Tab("Latent sliders"):
                 with gr.Row():
@@ -226,7 +265,7 @@ def build_demo(library: core.CheckpointLibrary, default_name: str, test_images: 
                     from_index = gr.Number(0, label="Test image #", precision=0)
                     to_digit = gr.Button("Encode this digit")
                 with gr.Row():
-                    slider_image = gr.Image(label="Decoded z", elem_classes="pixelated", elem_id="slider-image", scale=1)
+                    slider_image = pixel_image("Decoded z", elem_id="slider-image", scale=1)
                     with gr.Column(scale=3):
                         sliders = []
                         for row in range(0, MAX_SLIDERS, 4):
@@ -238,8 +277,8 @@ def build_demo(library: core.CheckpointLibrary, default_name: str, test_images: 
                 latent_plot = gr.Plot(elem_id="latent-map", label="Click a point to see the digit")
                 click_box = gr.Textbox(elem_id="map-click-index", elem_classes="bridge", show_label=False)
                 with gr.Row():
-                    clicked_original = gr.Image(label="Clicked digit", elem_classes="pixelated", elem_id="clicked-original")
-                    clicked_recon = gr.Image(label="Its reconstruction", elem_classes="pixelated", elem_id="clicked-recon")
+                    clicked_original = pixel_image("Clicked digit", elem_id="clicked-original")
+                    clicked_recon = pixel_image("Its reconstruction", elem_id="clicked-recon")
                     clicked_caption = gr.Markdown(elem_id="clicked-caption")
             with gr.Tab("Interpolate & sample"):
                 with gr.Row():
@@ -247,35 +286,37 @@ def build_demo(library: core.CheckpointLibrary, default_name: str, test_images: 
                     index_b = gr.Number(2, label="To test image #", precision=0)
                     steps = gr.Slider(3, 16, value=10, step=1, label="Steps")
                     interp_button = gr.Button("Interpolate", variant="primary")
-                interp_strip = gr.Image(label="Decodings along the line between the two means", elem_classes="pixelated")
+                interp_strip = pixel_image("Decodings along the line between the two means")
                 with gr.Row():
                     sample_seed = gr.Number(0, label="Seed", precision=0)
                     sample_button = gr.Button("Sample from the prior", variant="primary")
-                prior_image = gr.Image(label="Decodings of z ~ N(0, I)", elem_classes="pixelated")
+                prior_image = pixel_image("Decodings of z ~ N(0, I)")
             with gr.Tab("Checkpoint"):
                 details = gr.JSON(label="config.json and final metrics")
         my_mean = gr.State(None)
 
-        fast = dict(show_progress="hidden", trigger_mode="always_last")
+        shared = dict(concurrency_id=MODEL_QUEUE)
+        fast = dict(show_progress="hidden", trigger_mode="always_last")  # sliders and strokes: only the latest value
         info_outputs = [summary, details, method, *sliders]
-        demo.load(f(cb.checkpoint_info), ck_name, info_outputs, api_name=False)
-        ck_name.change(f(cb.checkpoint_info), ck_name, info_outputs, api_name=False)
+        active = gr.State(None)  # the checkpoint this session last opened successfully
+        switch_outputs = [ck_name, active, *info_outputs]
+        gr.on([demo.load, ck_name.change], f(cb.switch_checkpoint), [ck_name, active], switch_outputs, **shared, api_name=False)
         if test_images.split is not None:
-            demo.load(f(cb.shuffle_reconstructions), [ck_name, digit, seed], pairs, api_name=False)
-        shuffle.click(f(cb.shuffle_reconstructions), [ck_name, digit, seed], pairs, api_name="reconstructions")
+            demo.load(f(cb.shuffle_reconstructions), [ck_name, digit, seed], pairs, **shared, api_name=False)
+        shuffle.click(f(cb.shuffle_reconstructions), [ck_name, digit, seed], pairs, **shared, api_name="reconstructions")
         user_outputs = [user_input, user_recon, user_message, latent_plot, my_mean]
-        sketch.input(f(cb.reconstruct_drawing), [ck_name, sketch, method], user_outputs, api_name="reconstruct_drawing", **fast)
-        upload.upload(f(cb.reconstruct_upload), [ck_name, upload, method], user_outputs, api_name="reconstruct_upload")
-        gr.on([sv_index.submit, sv_seed.submit], f(cb.sample_vs_mean), [ck_name, sv_index, sv_seed], [sv_strip, sv_widths], api_name="sample_vs_mean")
-        sv_random.click(f(cb.random_test_index), [ck_name, sv_digit, sv_seed], sv_index, api_name=False).then(
-            f(cb.sample_vs_mean), [ck_name, sv_index, sv_seed], [sv_strip, sv_widths], api_name=False)
-        gr.on([s.input for s in sliders], f(cb.decode_sliders), [ck_name, *sliders], slider_image, api_name="decode", **fast)
-        to_zero.click(f(cb.sliders_zero), ck_name, [slider_image, *sliders], api_name="sliders_zero")
-        to_prior.click(f(cb.sliders_prior), [ck_name, prior_seed], [slider_image, *sliders], api_name="sliders_prior")
-        to_digit.click(f(cb.sliders_from_digit), [ck_name, from_index], [slider_image, *sliders], api_name="sliders_from_digit")
-        gr.on([demo.load, method.change], f(cb.latent_map), [ck_name, method, my_mean], latent_plot, api_name="latent_map")
-        click_box.change(f(cb.map_click), [ck_name, click_box], [clicked_original, clicked_recon, clicked_caption], api_name="map_click")
-        interp_button.click(f(cb.interpolation), [ck_name, index_a, index_b, steps], interp_strip, api_name="interpolate")
-        sample_button.click(f(cb.prior_grid), [ck_name, sample_seed], prior_image, api_name="prior_samples")
-        demo.load(f(cb.sliders_zero), ck_name, [slider_image, *sliders], api_name=False)
+        sketch.input(f(cb.reconstruct_drawing), [ck_name, sketch, method], user_outputs, **shared, api_name="reconstruct_drawing", **fast)
+        upload.upload(f(cb.reconstruct_upload), [ck_name, upload, method], user_outputs, **shared, api_name="reconstruct_upload")
+        gr.on([sv_index.submit, sv_seed.submit], f(cb.sample_vs_mean), [ck_name, sv_index, sv_seed], [sv_strip, sv_widths], **shared, api_name="sample_vs_mean")
+        sv_random.click(f(cb.random_test_index), [ck_name, sv_digit, sv_seed], sv_index, **shared, api_name=False).then(
+            f(cb.sample_vs_mean), [ck_name, sv_index, sv_seed], [sv_strip, sv_widths], **shared, api_name=False)
+        gr.on([s.input for s in sliders], f(cb.decode_sliders), [ck_name, *sliders], slider_image, **shared, api_name="decode", **fast)
+        to_zero.click(f(cb.sliders_zero), ck_name, [slider_image, *sliders], **shared, api_name="sliders_zero")
+        to_prior.click(f(cb.sliders_prior), [ck_name, prior_seed], [slider_image, *sliders], **shared, api_name="sliders_prior")
+        to_digit.click(f(cb.sliders_from_digit), [ck_name, from_index], [slider_image, *sliders], **shared, api_name="sliders_from_digit")
+        gr.on([demo.load, method.change], f(cb.latent_map), [ck_name, method, my_mean], latent_plot, **shared, api_name="latent_map")
+        click_box.change(f(cb.map_click), [ck_name, click_box], [clicked_original, clicked_recon, clicked_caption], **shared, api_name="map_click")
+        interp_button.click(f(cb.interpolation), [ck_name, index_a, index_b, steps], interp_strip, **shared, api_name="interpolate")
+        sample_button.click(f(cb.prior_grid), [ck_name, sample_seed], prior_image, **shared, api_name="prior_samples")
+        demo.load(f(cb.sliders_zero), ck_name, [slider_image, *sliders], **shared, api_name=False)
     return demo

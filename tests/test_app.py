@@ -8,7 +8,8 @@ from tests.helpers import free_port
 from PIL import Image
 
 from explorer import core
-from explorer.app import CSS, MAP_CLICK_JS, Callbacks, build_demo, friendly
+from explorer.app import CSS, INFO_OUTPUTS, MAP_CLICK_JS, Callbacks, build_demo, friendly
+from training.errors import UserError
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +36,19 @@ def test_build_demo_builds_without_launching(library, name, test_split):
 
 def test_slider_decode_changes_with_the_sliders(callbacks, name, library):
     z_dim = library.get(name).config.model.z_dim
-    zero = callbacks.decode_sliders(name, *[0.0] * z_dim)
-    moved = callbacks.decode_sliders(name, *([2.5] + [0.0] * (z_dim - 1)))
+    zero = np.asarray(callbacks.decode_sliders(name, *[0.0] * z_dim))
+    moved = np.asarray(callbacks.decode_sliders(name, *([2.5] + [0.0] * (z_dim - 1))))
     assert zero.shape == moved.shape and not np.array_equal(zero, moved)
+
+
+def test_equal_images_are_still_distinct_response_files(callbacks, name, library, tmp_path):
+    """Two users decoding the same z must not share (and race on) one file in Gradio's cache."""
+    from gradio.processing_utils import encode_pil_to_bytes
+
+    z_dim = library.get(name).config.model.z_dim
+    first, second = (callbacks.decode_sliders(name, *[0.0] * z_dim) for _ in range(2))
+    assert np.array_equal(np.asarray(first), np.asarray(second))
+    assert encode_pil_to_bytes(first, "png") != encode_pil_to_bytes(second, "png")
 
 
 def test_sliders_from_a_digit_are_its_encoding(callbacks, name, library, test_split):
@@ -53,7 +64,7 @@ def test_drawing_reconstructs_and_marks_the_map(callbacks, name):
     canvas[..., 3] = 255
     canvas[60:220, 130:150, :3] = 255
     model_input, recon, message, figure, mean = callbacks.reconstruct_drawing(name, {"composite": canvas}, "PCA")
-    assert model_input.shape == recon.shape and "reconstruction" in message
+    assert model_input.size == recon.size and "reconstruction" in message
     assert figure.data[-1].name == "your digit" and mean.shape == (4,)
 
 
@@ -115,3 +126,24 @@ def test_end_to_end_through_gradio_client(served, name, library, tmp_path):
     junk.write_text("not an image")
     model_input, recon, message, _ = client.predict(name, handle_file(str(junk)), "PCA", api_name="/reconstruct_upload")
     assert model_input is None and "Could not read junk.png" in message
+
+
+def test_picking_a_damaged_checkpoint_keeps_the_one_the_session_had(trained_checkpoint, tmp_path):
+    import shutil
+
+    root = tmp_path / "checkpoints"
+    shutil.copytree(trained_checkpoint, root / "good")
+    shutil.copytree(trained_checkpoint, root / "broken")
+    weights = root / "broken" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    cb = Callbacks(core.CheckpointLibrary(root), core.TestImages(None, "no data"))
+    picker, active, *rest = cb.switch_checkpoint("good", None)
+    assert active == "good" and len(rest) == INFO_OUTPUTS
+
+    picker, active, *rest = cb.switch_checkpoint("broken", "good")
+    assert picker.value == "good" and active == "good"  # the picker goes back; nothing else changes
+    assert all(r == gr.skip() for r in rest)
+    z_dim = cb.library.get("good").config.model.z_dim
+    assert np.asarray(cb.decode_sliders("good", *[0.0] * z_dim)).size > 0  # and the session keeps working
+    with pytest.raises(UserError, match="model.safetensors"):  # with nothing to fall back to, the message is shown
+        cb.switch_checkpoint("broken", None)

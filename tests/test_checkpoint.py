@@ -44,9 +44,12 @@ def test_a_save_killed_between_the_two_renames_keeps_the_previous_checkpoint(cop
     previous = copy_of.with_name(f".{copy_of.name}.previous")
     os.replace(copy_of, previous)  # the state a kill leaves between "final → previous" and "partial → final"
     (copy_of.parent / f".{copy_of.name}.partial-abc").mkdir()
-    loaded = load_checkpoint(copy_of)
-    assert loaded.path == copy_of and copy_of.is_dir() and not previous.exists()
+    loaded = load_checkpoint(copy_of)  # readers read the previous checkpoint and change nothing
+    assert loaded.path == copy_of and previous.is_dir() and not copy_of.exists()
+    recover_interrupted_save(copy_of)  # the next writer puts it back and drops the partial folder
+    assert copy_of.is_dir() and not previous.exists()
     assert not list(copy_of.parent.glob(".copy.partial-*"))
+    assert load_checkpoint(copy_of).config == loaded.config
 
 
 def test_save_replaces_the_folder_and_leaves_no_temporary_files(copy_of):

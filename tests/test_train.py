@@ -23,10 +23,11 @@ def test_loss_decreases_on_a_small_synthetic_set(train_split, test_split, tmp_pa
     assert metrics["final"]["test"]["total"] == pytest.approx(metrics["final"]["test"]["recon"] + metrics["final"]["test"]["kl"])
 
 
-def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(train_split, test_split, tmp_path):
-    train(small_run(epochs=3), train_split, test_split, tmp_path / "straight", **QUIET)
-    train(small_run(epochs=1), train_split, test_split, tmp_path / "resumed", **QUIET)
-    train(small_run(epochs=3), train_split, test_split, tmp_path / "resumed", resume=True, **QUIET)
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(train_split, test_split, tmp_path, channels_last):
+    train(small_run(epochs=3, channels_last=channels_last), train_split, test_split, tmp_path / "straight", **QUIET)
+    train(small_run(epochs=1, channels_last=channels_last), train_split, test_split, tmp_path / "resumed", **QUIET)
+    train(small_run(epochs=3, channels_last=channels_last), train_split, test_split, tmp_path / "resumed", resume=True, **QUIET)
     straight, resumed = load_checkpoint(tmp_path / "straight"), load_checkpoint(tmp_path / "resumed")
     assert [h["epoch"] for h in resumed.metrics["history"]] == [1, 2, 3]
     for name, value in straight.model.state_dict().items():
@@ -102,3 +103,33 @@ def test_missing_data_and_unwritable_output_fail_before_training(tmp_path, capsy
     blocker.write_text("")
     assert main(["--data-dir", str(data), "--out", str(blocker / "ck"), "--no-progress"]) == 2
     assert "Cannot write the checkpoint" in capsys.readouterr().err
+
+
+def test_a_nearly_full_disk_is_refused_before_training(train_split, test_split, tmp_path, monkeypatch):
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(train_module.shutil, "disk_usage", lambda path: usage(10 * 2**30, 10 * 2**30, 2**20))
+    with pytest.raises(UserError, match=r"Only 1 MiB free"):
+        train(small_run(), train_split, test_split, tmp_path / "ck", **QUIET)
+    assert not (tmp_path / "ck").exists()
+
+
+def test_a_disk_that_fills_up_mid_run_keeps_the_last_checkpoint(train_split, test_split, tmp_path, monkeypatch):
+    import errno
+
+    from training import checkpoint as checkpoint_module
+
+    out = tmp_path / "ck"
+    train(small_run(epochs=1), train_split, test_split, out, **QUIET)
+    good = (out / "model.safetensors").read_bytes()
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(checkpoint_module, "save_file", no_space)
+    with pytest.raises(UserError, match=r"epoch 2 .*No space left on device.*last saved checkpoint was kept"):
+        train(small_run(epochs=2), train_split, test_split, out, resume=True, **QUIET)
+    assert (out / "model.safetensors").read_bytes() == good
+    assert [p.name for p in tmp_path.iterdir()] == ["ck"]  # no half-written folder left behind
+    assert len(load_checkpoint(out).metrics["history"]) == 1

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.decomposition import PCA
-from sklearn.manifold import TSNE
 
 from .data import to_model_input
 
@@ -26,6 +24,8 @@ def encode_all(model, images: torch.Tensor, batch_size: int = 2000) -> tuple[tor
 
 def fit_pca(means: torch.Tensor) -> dict[str, torch.Tensor]:
     """2-D PCA of the means, with the components kept so new points can be projected the same way."""
+    from sklearn.decomposition import PCA  # imported here: the app only reads atlases, and sklearn costs it ~110 MiB
+
     pca = PCA(n_components=2, random_state=0).fit(means.numpy())
     return {
         "pca": torch.from_numpy(pca.transform(means.numpy())).float(),
@@ -36,6 +36,8 @@ def fit_pca(means: torch.Tensor) -> dict[str, torch.Tensor]:
 
 def fit_tsne(means: torch.Tensor, seed: int = 0) -> torch.Tensor:
     """2-D t-SNE of the means (slow: ~30 s for 10k points on 2 cores, so done once per checkpoint)."""
+    from sklearn.manifold import TSNE
+
     tsne = TSNE(n_components=2, init="pca", learning_rate="auto", perplexity=30, random_state=seed)
     return torch.from_numpy(tsne.fit_transform(means.numpy().astype(np.float32))).float()
 

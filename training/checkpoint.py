@@ -120,9 +120,11 @@ def recover_interrupted_save(final: Path) -> None:
 
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Checkpoint:
     """The one loader: validate every file and return model (eval mode) + config + metrics + atlas."""
-    folder = Path(path)
-    if folder.parent.is_dir() and os.access(folder.parent, os.W_OK):
-        recover_interrupted_save(folder)
+    requested = folder = Path(path)
+    if not folder.exists() and _previous(folder).is_dir():
+        # A save was killed between its two renames: the previous checkpoint is whole. Read it where it is; only a
+        # writer (the next training run) moves it back, so loading never races a save that is still running.
+        folder = _previous(folder)
     if not folder.exists():
         raise UserError(f"Checkpoint folder {folder} does not exist: train one with `python -m training --out {folder}`.")
     if not folder.is_dir():
@@ -133,7 +135,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
     model.to(device).eval()
     metrics = _read_json(folder / METRICS)
     atlas = _read_atlas(folder / ATLAS, config)
-    return Checkpoint(folder, model, config, metrics, atlas)
+    return Checkpoint(requested, model, config, metrics, atlas)
 
 
 def read_config(folder: Path) -> RunConfig:

@@ -159,6 +159,14 @@ def _restore_train_state(optimizer: torch.optim.Optimizer, tensors: dict[str, to
             _, pid, key = name.split(".", 2)
             state.setdefault(int(pid), {})[key] = value
     optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            entry = optimizer.state[param]
+            for key, value in entry.items():
+                if value.shape == param.shape:
+                    # Saved moments are contiguous; a channels_last parameter needs them in its own layout, because
+                    # fused Adam pairs elements by memory position (else resuming silently scrambles the moments).
+                    entry[key] = torch.empty_like(param, dtype=value.dtype).copy_(value)
     torch.set_rng_state(tensors["rng.torch"])
     cuda_states = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda.")]
     if cuda_states and torch.cuda.is_available():
@@ -267,7 +275,11 @@ def _save(out, model, run, metrics, optimizer, test_split, device, with_tsne) ->
     grid = reconstruction_grid(model, test_split.images[:SAMPLE_GRID_DIGITS], device)
     tensors, meta = _train_state(optimizer)
     model.train()
-    ckpt.save_checkpoint(out, model, run, metrics, atlas, samples=grid, train_state=tensors, train_state_meta=meta)
+    try:
+        ckpt.save_checkpoint(out, model, run, metrics, atlas, samples=grid, train_state=tensors, train_state_meta=meta)
+    except OSError as err:  # a disk that fills up during the run: the half-written copy is already removed
+        raise UserError(f"Could not write the checkpoint for epoch {len(metrics['history'])} to {out} "
+                        f"({err.strerror or err}); the last saved checkpoint was kept. Free some space and --resume.") from None
 
 
 def _epoch_line(h: dict) -> str:

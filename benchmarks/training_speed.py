@@ -1,0 +1,170 @@
+"""Training-side measurements: step throughput per speed lever against the lab loop, equal-epoch quality, IWAE,
+and how the step and the atlas scale."""
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from training.atlas import encode_all, fit_pca, fit_tsne
+from training.config import ModelConfig, RunConfig, TrainConfig
+from training.data import MnistSplit, shuffled_batches, to_model_input
+from training.loss import iwae_bound
+from training.train import Stepper, evaluate, make_model_and_optimizer
+
+from . import lab_loop
+
+CPU = torch.device("cpu")
+
+
+def lab_batches(split: MnistSplit, batch_size: int, seed: int):
+    """The lab's DataLoader(ToTensor) pipeline over the same images: one PIL image at a time."""
+    from PIL import Image
+    from torch.utils.data import Dataset
+    from torchvision import transforms
+
+    class PilDataset(Dataset):
+        def __len__(self):
+            return len(split.images)
+
+        def __getitem__(self, i):
+            return transforms.ToTensor()(Image.fromarray(split.images[i].numpy(), mode="L")), int(split.labels[i])
+
+    return (x for x, _ in lab_loop.lab_dataloader(PilDataset(), batch_size, seed))
+
+
+def in_memory_batches(split: MnistSplit, batch_size: int, seed: int, epoch: int = 0):
+    """This project's pipeline: uint8 tensors already in memory, indexed by a seeded permutation."""
+    return (split.images[idx] for idx in shuffled_batches(len(split.images), batch_size, seed, epoch))
+
+
+def _images_per_second(step, batches, n_batches: int) -> float:
+    step(next(batches))  # warm-up: first-call allocations and kernel selection
+    start, seen = time.perf_counter(), 0
+    for _ in range(n_batches):
+        batch = next(batches)
+        step(batch)
+        seen += len(batch)
+    return seen / (time.perf_counter() - start)
+
+
+def time_lab(split: MnistSplit, n_batches: int, in_memory: bool = False, batch_size: int = 1024) -> float:
+    """Images/s of the lab's own model, loss and optimizer, fed by its DataLoader or by in-memory uint8 batches."""
+    vae, opt = lab_loop.make_lab()
+    if in_memory:
+        return _images_per_second(lambda u8: lab_loop.lab_step(vae, opt, to_model_input(u8)),
+                                  in_memory_batches(split, batch_size, 0), n_batches)
+    return _images_per_second(lambda x: lab_loop.lab_step(vae, opt, x), lab_batches(split, batch_size, 0), n_batches)
+
+
+def time_ours(split: MnistSplit, n_batches: int, threads: int | None = None, model: ModelConfig | None = None,
+              **levers) -> float:
+    """Images/s of this project's training step with the given TrainConfig levers (and optionally thread count)."""
+    run = RunConfig(model=model or ModelConfig(), train=TrainConfig(**levers))
+    net, opt = make_model_and_optimizer(run, CPU)
+    stepper = Stepper(net, opt, run.train, CPU)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads or previous)
+    try:
+        return _images_per_second(stepper, in_memory_batches(split, run.train.batch_size, 0), n_batches)
+    finally:
+        torch.set_num_threads(previous)
+
+
+FP32 = dict(channels_last=False, bf16=False, gemm_deconv=False)
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    lab: bool = False
+    in_memory: bool = False
+    levers: dict | None = None
+    threads: int | None = None
+
+
+VARIANTS = (
+    Variant("lab loop (DataLoader + ToTensor, Sigmoid + BCELoss, Adam)", lab=True),
+    Variant("lab loop on in-memory uint8 batches", lab=True, in_memory=True),
+    Variant("ours fp32: + BCE-with-logits, closed-form KL, fused Adam", levers=FP32),
+    Variant("+ channels_last", levers=dict(FP32, channels_last=True)),
+    Variant("+ channels_last + bf16 autocast, library ConvTranspose2d", levers=dict(FP32, channels_last=True, bf16=True)),
+    Variant("+ channels_last + GEMM ConvTranspose2d, fp32", levers=dict(FP32, channels_last=True, gemm_deconv=True)),
+    Variant("+ channels_last + GEMM ConvTranspose2d + bf16 (**default**)",
+            levers=dict(channels_last=True, bf16=True, gemm_deconv=True)),
+    Variant("default on 1 thread instead of 2", levers=dict(channels_last=True, bf16=True, gemm_deconv=True), threads=1),
+)
+
+
+def throughput(split: MnistSplit, n_batches: int, rounds: int, variants=VARIANTS) -> list[tuple[Variant, float]]:
+    """Interleaved rounds (every variant once per round, so machine noise hits all alike); median images/s."""
+    samples: dict[str, list[float]] = {v.name: [] for v in variants}
+    for _ in range(rounds):
+        for v in variants:
+            ips = (time_lab(split, n_batches, v.in_memory) if v.lab
+                   else time_ours(split, n_batches, threads=v.threads, **v.levers))
+            samples[v.name].append(ips)
+    return [(v, statistics.median(samples[v.name])) for v in variants]
+
+
+def quality(train_split: MnistSplit, test_split: MnistSplit, epochs: int) -> dict[str, dict]:
+    """Test −ELBO after the same epochs and seed: the lab loop (its pipeline) vs this trainer (its defaults)."""
+    vae, opt = lab_loop.make_lab(seed=0)
+    for epoch in range(epochs):
+        for x in lab_batches(train_split, 1024, epoch):
+            lab_loop.lab_step(vae, opt, x)
+    run = RunConfig(train=TrainConfig(channels_last=True, bf16=True, gemm_deconv=True))
+    lab_as_ours, _ = make_model_and_optimizer(RunConfig(), CPU)
+    lab_as_ours.load_state_dict(lab_loop.to_project_state_dict(vae.state_dict()))
+    results = {}
+    torch.manual_seed(0)
+    results["lab loop"] = evaluate(lab_as_ours, test_split, run.train, CPU)
+    ours, opt = make_model_and_optimizer(run, CPU)
+    stepper = Stepper(ours, opt, run.train, CPU)
+    for epoch in range(epochs):
+        for batch in in_memory_batches(train_split, 1024, 0, epoch):
+            stepper(batch)
+    torch.manual_seed(0)
+    results["this trainer (defaults)"] = evaluate(ours, test_split, run.train, CPU)
+    return results
+
+
+def iwae(checkpoint: Path, test_split: MnistSplit, n_images: int, k: int) -> tuple[float, float]:
+    """(IWAE bound on −log p(x) with k samples, −ELBO) in nats per image, on the first n test images."""
+    from training.checkpoint import load_checkpoint
+
+    ck = load_checkpoint(checkpoint)
+    subset = MnistSplit(test_split.images[:n_images], test_split.labels[:n_images])
+    torch.manual_seed(0)
+    with torch.inference_mode():
+        log_px = torch.cat([iwae_bound(ck.model, chunk, k=k) for chunk in to_model_input(subset.images).split(50)])
+    elbo = evaluate(ck.model, subset, ck.config.train, CPU)
+    return -log_px.mean().item(), elbo["total"]
+
+
+def step_scaling(split: MnistSplit, n_batches: int, batch_sizes, z_dims) -> list[tuple[int, int, float]]:
+    """(batch size, z_dim, images/s) of the default step; the epoch time is len(train set) / images/s."""
+    rows = [(bs, 32, time_ours(split, n_batches, batch_size=bs, channels_last=True, bf16=True)) for bs in batch_sizes]
+    rows += [(1024, z, time_ours(split, n_batches, model=ModelConfig(z_dim=z), channels_last=True, bf16=True))
+             for z in z_dims if z != 32]
+    return rows
+
+
+def atlas_scaling(checkpoint: Path, images: torch.Tensor, sizes) -> list[tuple[int, float, float, float]]:
+    """(points, encode s, PCA s, t-SNE s) for the first N images: what the end of a training run spends on the map."""
+    from training.checkpoint import load_checkpoint
+
+    model = load_checkpoint(checkpoint).model
+    rows = []
+    for n in sizes:
+        t0 = time.perf_counter()
+        means, _ = encode_all(model, images[:n])
+        t1 = time.perf_counter()
+        fit_pca(means)
+        t2 = time.perf_counter()
+        fit_tsne(means)
+        rows.append((n, t1 - t0, t2 - t1, time.perf_counter() - t2))
+    return rows
