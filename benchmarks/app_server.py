@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -17,8 +18,9 @@ from typing import Iterator
 
 import numpy as np
 
+from explorer.app import MAX_SLIDERS
+
 ROOT = Path(__file__).resolve().parent.parent
-MAX_SLIDERS = 64  # explorer.app.MAX_SLIDERS; not imported so that this module does not pull in gradio's server side
 
 
 @dataclass
@@ -38,10 +40,11 @@ def rss_mib(pid: int) -> float:
 def running_app(checkpoint: Path, data_dir: str | Path, port: int, timeout_s: float = 120) -> Iterator[AppProcess]:
     """Start the app exactly as a user does, wait for its first page, stop it afterwards."""
     started = time.perf_counter()
+    log = tempfile.TemporaryFile("w+")  # a file, not a pipe: a pipe nobody reads would block the server once full
     proc = subprocess.Popen(
         [sys.executable, "-m", "explorer", "--checkpoint", str(checkpoint), "--data-dir", str(data_dir),
          "--no-download", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log, text=True,
     )
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -51,7 +54,8 @@ def running_app(checkpoint: Path, data_dir: str | Path, port: int, timeout_s: fl
                 break
             except OSError:
                 if proc.poll() is not None:
-                    raise RuntimeError(f"the app exited with {proc.returncode}: {proc.stderr.read()[-2000:]}")
+                    log.seek(0)
+                    raise RuntimeError(f"the app exited with {proc.returncode}: {log.read()[-2000:]}")
                 if time.perf_counter() - started > timeout_s:
                     raise RuntimeError(f"the app did not serve a page within {timeout_s:.0f} s")
                 time.sleep(0.05)
@@ -62,6 +66,7 @@ def running_app(checkpoint: Path, data_dir: str | Path, port: int, timeout_s: fl
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
+        log.close()
 
 
 @dataclass

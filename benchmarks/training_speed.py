@@ -13,6 +13,7 @@ from training.atlas import encode_all, fit_pca, fit_tsne
 from training.config import ModelConfig, RunConfig, TrainConfig
 from training.data import MnistSplit, shuffled_batches, to_model_input
 from training.loss import iwae_bound
+from training.model import VAE
 from training.train import Stepper, evaluate, make_model_and_optimizer
 
 from . import lab_loop
@@ -117,7 +118,7 @@ def quality(train_split: MnistSplit, test_split: MnistSplit, epochs: int) -> dic
         for x in lab_batches(train_split, 1024, epoch):
             lab_loop.lab_step(vae, opt, x)
     run = RunConfig(train=TrainConfig(channels_last=True, bf16=True, gemm_deconv=True))
-    lab_as_ours, _ = make_model_and_optimizer(RunConfig(), CPU)
+    lab_as_ours = VAE()
     lab_as_ours.load_state_dict(lab_loop.to_project_state_dict(vae.state_dict()))
     results = {}
     torch.manual_seed(0)

@@ -16,8 +16,8 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
     """Cap glibc's malloc arenas (what MALLOC_ARENA_MAX=2 does), before the server starts its worker threads.
 
     Each of Gradio's worker threads otherwise gets its own arena, and the image buffers of thousands of requests
-    fragment them: the app's memory crept up by ~130 MiB over 6,000 requests under load, and stays flat (+6 MiB
-    over 3,000) with two arenas. No-op where the C library is not glibc.
+    fragment them: under a 50-client load the app's memory grew by 143 MiB from request 500 to 6,000 without the
+    cap, and by 40 MiB from request 500 to 4,000 with it. No-op where the C library is not glibc.
     """
     import ctypes
     import ctypes.util

@@ -59,9 +59,9 @@ class GemmConvTranspose2d(nn.ConvTranspose2d):
     decoder uses.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, gemm: bool = True):
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1):
         super().__init__(in_channels, out_channels, kernel_size, stride)
-        self.gemm = gemm
+        self.gemm = True  # switched by `use_gemm_deconv`
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.gemm and x.device.type == "cpu":
