@@ -72,8 +72,28 @@ def run_config_from_args(args: argparse.Namespace, argv: list[str], bf16_default
     return RunConfig(model=model, train=train, data=data, versions=versions(), argv=argv)
 
 
+def export_onnx_main(argv: list[str]) -> int:
+    """`python -m training export-onnx DIR`: give a checkpoint folder its encoder.onnx and decoder.onnx."""
+    p = argparse.ArgumentParser(prog="python -m training export-onnx",
+                                description="Write encoder.onnx and decoder.onnx into a checkpoint folder and check them.")
+    p.add_argument("checkpoint", help="checkpoint folder (holds model.safetensors and config.json)")
+    args = p.parse_args(argv)
+    from .checkpoint import add_onnx_files
+    from .errors import UserError
+
+    try:
+        folder = add_onnx_files(args.checkpoint)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote and checked {folder}/encoder.onnx and {folder}/decoder.onnx")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["export-onnx"]:
+        return export_onnx_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     data_dir = Path(args.data_dir)

@@ -6,6 +6,7 @@ A checkpoint is a folder:
   metrics.json             per-epoch history and final test metrics (incl. KL per latent dimension)
   atlas.safetensors        encoded test set + 2-D PCA (and t-SNE) coordinates for the explorer's map
   samples.png              test digits (top rows) above their reconstructions
+  encoder.onnx, decoder.onnx  the same model for onnxruntime (the browser runs these), checked against the weights
   train_state.safetensors  optimizer + RNG state for --resume (optional; not needed by the explorer)
 """
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .atlas import ATLAS_KEYS
 from .config import RunConfig
 from .errors import UserError
 from .model import VAE
+from .onnx_export import OnnxExporter, check_onnx_files, write_onnx_files
 
 WEIGHTS, CONFIG, METRICS, ATLAS, SAMPLES, TRAIN_STATE = (
     "model.safetensors", "config.json", "metrics.json", "atlas.safetensors", "samples.png", "train_state.safetensors",
@@ -53,6 +55,7 @@ def save_checkpoint(
     samples: torch.Tensor | None = None,
     train_state: dict[str, torch.Tensor] | None = None,
     train_state_meta: dict | None = None,
+    onnx_exporter: OnnxExporter | None = None,
 ) -> Path:
     """Write every file into a temporary sibling folder, then swap it in: a kill at any moment leaves a whole checkpoint."""
     final = Path(path)
@@ -62,6 +65,7 @@ def save_checkpoint(
     try:
         weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
         save_file(weights, str(tmp / WEIGHTS))
+        write_onnx_files(tmp, (onnx_exporter or OnnxExporter()).export(model))
         _write_json(tmp / CONFIG, config.to_dict())
         _write_json(tmp / METRICS, metrics)
         save_file({k: v.contiguous() for k, v in atlas.items()}, str(tmp / ATLAS))
@@ -118,8 +122,11 @@ def recover_interrupted_save(final: Path) -> None:
 
 # ----------------------------------------------------------------------------- reading
 
-def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Checkpoint:
-    """The one loader: validate every file and return model (eval mode) + config + metrics + atlas."""
+def load_checkpoint(path: str | Path, device: str | torch.device = "cpu", check_onnx: bool = True) -> Checkpoint:
+    """The one loader: validate every file and return model (eval mode) + config + metrics + atlas.
+
+    `check_onnx=False` is only for `export-onnx`, which writes the ONNX files a folder lacks.
+    """
     requested = folder = Path(path)
     if not folder.exists() and _previous(folder).is_dir():
         # A save was killed between its two renames: the previous checkpoint is whole. Read it where it is; only a
@@ -132,7 +139,10 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Che
     config = read_config(folder)
     model = VAE(config.model)
     model.load_state_dict(_read_weights(folder / WEIGHTS, model))
-    model.to(device).eval()
+    model.eval()
+    if check_onnx:
+        check_onnx_files(folder, model)
+    model.to(device)
     metrics = _read_json(folder / METRICS)
     atlas = _read_atlas(folder / ATLAS, config)
     return Checkpoint(requested, model, config, metrics, atlas)
@@ -210,3 +220,18 @@ def load_train_state(folder: Path) -> tuple[dict[str, torch.Tensor], dict]:
     with safe_open(str(path), "pt") as f:
         meta = json.loads((f.metadata() or {}).get("json", "{}"))
     return tensors, meta
+
+
+def add_onnx_files(path: str | Path) -> Path:
+    """Write encoder.onnx and decoder.onnx into a checkpoint folder that lacks them (or has stale ones), then check them.
+
+    Each file is written to a temporary name and renamed into place, so a kill never leaves half a file.
+    """
+    ck = load_checkpoint(path, check_onnx=False)
+    folder = ck.path if ck.path.is_dir() else _previous(ck.path)
+    for name, data in OnnxExporter().export(ck.model).items():
+        tmp = folder / f".{name}.partial"
+        tmp.write_bytes(data)
+        os.replace(tmp, folder / name)
+    check_onnx_files(folder, ck.model)
+    return folder

@@ -50,7 +50,7 @@ class Decoder(nn.Module):
         )
 
     def logits(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z.view(len(z), self.z_dim, 1, 1))
+        return self.net(z[:, :, None, None])  # (B, z, 1, 1); no len(): the ONNX export keeps B dynamic
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.logits(z))

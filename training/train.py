@@ -210,6 +210,7 @@ def train(
         model, optimizer = make_model_and_optimizer(run, device)
         history = []
     step = Stepper(model, optimizer, run.train, device)
+    exporter = ckpt.OnnxExporter()  # exports the ONNX graphs at the first save, then only refreshes their weights
     metrics: dict = {"history": history}
     for epoch in range(len(history), run.train.epochs):
         started = time.perf_counter()
@@ -226,7 +227,7 @@ def train(
         })
         last = dry_run or epoch + 1 == run.train.epochs
         metrics = _metrics(history, test)
-        _save(out, model, run, metrics, optimizer, test_split, device, with_tsne=tsne and last)
+        _save(out, model, run, metrics, optimizer, test_split, device, tsne and last, exporter)
         log(_epoch_line(history[-1]))
         if dry_run:
             break
@@ -270,13 +271,14 @@ def _metrics(history: list, test: dict) -> dict:
     }
 
 
-def _save(out, model, run, metrics, optimizer, test_split, device, with_tsne) -> None:
+def _save(out, model, run, metrics, optimizer, test_split, device, with_tsne, exporter) -> None:
     atlas = build_atlas(model, test_split.images, test_split.labels, with_tsne=with_tsne, seed=run.train.seed)
     grid = reconstruction_grid(model, test_split.images[:SAMPLE_GRID_DIGITS], device)
     tensors, meta = _train_state(optimizer)
     model.train()
     try:
-        ckpt.save_checkpoint(out, model, run, metrics, atlas, samples=grid, train_state=tensors, train_state_meta=meta)
+        ckpt.save_checkpoint(out, model, run, metrics, atlas, samples=grid, train_state=tensors, train_state_meta=meta,
+                             onnx_exporter=exporter)
     except OSError as err:  # a disk that fills up during the run: the half-written copy is already removed
         raise UserError(f"Could not write the checkpoint for epoch {len(metrics['history'])} to {out} "
                         f"({err.strerror or err}); the last saved checkpoint was kept. Free some space and --resume.") from None

@@ -1,0 +1,156 @@
+"""The checkpoint's inference artifact: encoder.onnx and decoder.onnx, the same model for the browser's runtime.
+
+One model, two runtimes: the browser runs these files with onnxruntime-web, and the one loader refuses a checkpoint
+whose ONNX files disagree with its safetensors weights. A full `torch.onnx` export costs seconds, so a training run
+exports each graph once and afterwards only swaps the weights into it (initializers are named like the state dict).
+"""
+from __future__ import annotations
+
+import copy
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import UserError
+
+ENCODER_ONNX, DECODER_ONNX = "encoder.onnx", "decoder.onnx"
+PARITY_TOLERANCE = 1e-4  # max |Δ| between torch and onnxruntime on the fixed probe
+MAX_ONNX_BYTES = 64 * 1024 * 1024  # far above this architecture's largest sensible size; bounds what a file can make us read
+PROBE_BATCH = 4
+# name → (submodule of the VAE, input name, output names)
+GRAPHS = {
+    ENCODER_ONNX: ("encoder", "image", ("mean", "std")),
+    DECODER_ONNX: ("decoder", "z", ("pixels",)),
+}
+
+
+def inference_copy(model: torch.nn.Module) -> torch.nn.Module:
+    """An eval-mode, float32, contiguous copy on the CPU that uses the library's transposed convolution.
+
+    The GEMM deconvolution (training/deconv.py) is a training speed-up with a custom autograd function; the exporter
+    must see plain ConvTranspose2d nodes.
+    """
+    from .deconv import use_gemm_deconv
+
+    clone = copy.deepcopy(model).cpu().float().eval()
+    use_gemm_deconv(clone, False)
+    for p in clone.parameters():
+        p.data = p.data.contiguous()
+    return clone
+
+
+def probe_inputs(z_dim: int) -> dict[str, np.ndarray]:
+    """Fixed inputs for the parity check: seeded latent codes and seeded images in [0, 1]."""
+    rng = np.random.default_rng(1234)
+    return {
+        ENCODER_ONNX: rng.random((PROBE_BATCH, 1, 28, 28), dtype=np.float32),
+        DECODER_ONNX: rng.standard_normal((PROBE_BATCH, z_dim), dtype=np.float32),
+    }
+
+
+def _export_graph(module: torch.nn.Module, example: torch.Tensor, input_name: str, output_names) -> "onnx.ModelProto":
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(
+            module, (example,), dynamo=True, input_names=[input_name], output_names=list(output_names),
+            dynamic_shapes=({0: torch.export.Dim("batch", max=65536)},), optimize=False, verbose=False,
+        )
+    proto = program.model_proto
+    if not proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param:
+        raise RuntimeError("the ONNX export fixed the batch size; it must stay dynamic")
+    return proto
+
+
+class OnnxExporter:
+    """Exports a VAE's two graphs; after the first export of a run it only refreshes the weights (milliseconds)."""
+
+    def __init__(self) -> None:
+        self._templates: dict[str, object] = {}
+        self._z_dim: int | None = None
+
+    def export(self, model: torch.nn.Module) -> dict[str, bytes]:
+        """{file name: serialized ONNX model} with `model`'s current weights embedded."""
+        import onnx.numpy_helper
+
+        clone = inference_copy(model)
+        if self._z_dim != clone.cfg.z_dim:
+            self._templates, self._z_dim = {}, clone.cfg.z_dim
+        state = {k: v.detach().numpy() for k, v in clone.state_dict().items()}
+        probes = probe_inputs(clone.cfg.z_dim)
+        files = {}
+        for name, (prefix, input_name, output_names) in GRAPHS.items():
+            if name not in self._templates:
+                # torch.export gives equal-sized dimensions one symbol: an example batch equal to z_dim or to any
+                # feature-map size would pin the batch axis, so the example batch is a prime no layer has.
+                batch = 97 if clone.cfg.z_dim != 97 else 89
+                example = torch.from_numpy(np.resize(probes[name], (batch, *probes[name].shape[1:])))
+                self._templates[name] = _export_graph(getattr(clone, prefix), example, input_name, output_names)
+            graph = self._templates[name]
+            for init in graph.graph.initializer:
+                key = f"{prefix}.{init.name}"
+                if key not in state:
+                    raise RuntimeError(f"ONNX initializer {init.name!r} has no weight {key!r} in the model")
+                init.CopyFrom(onnx.numpy_helper.from_array(state[key].astype(np.float32), init.name))
+            files[name] = graph.SerializeToString()
+        return files
+
+
+def write_onnx_files(folder: Path, files: dict[str, bytes]) -> None:
+    for name, data in files.items():
+        (Path(folder) / name).write_bytes(data)
+
+
+def _read_onnx(path: Path, input_name: str, output_names):
+    """A parsed onnxruntime session for `path`, or a UserError that names the file."""
+    import onnx
+    import onnxruntime
+
+    if not path.is_file():
+        raise UserError(f"{path} is missing: write it with `python -m training export-onnx {path.parent}`.")
+    size = path.stat().st_size
+    if size > MAX_ONNX_BYTES:
+        raise UserError(f"{path} is {size / 2**20:.0f} MiB; this model's ONNX files are a few MiB: the file is not ours.")
+    data = path.read_bytes()
+    try:
+        proto = onnx.load_from_string(data)
+        onnx.checker.check_model(proto)
+        if any(init.data_location == onnx.TensorProto.EXTERNAL for init in proto.graph.initializer):
+            raise ValueError("weights in an external data file")
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3
+        session = onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+    except Exception as err:  # protobuf DecodeError, onnx ValidationError, onnxruntime's Fail/InvalidGraph…
+        raise UserError(f"{path} is not a readable ONNX model ({type(err).__name__}); it may be truncated or corrupt: "
+                        f"export it again with `python -m training export-onnx {path.parent}`.") from None
+    inputs = [i.name for i in session.get_inputs()]
+    outputs = [o.name for o in session.get_outputs()]
+    if inputs != [input_name] or outputs != list(output_names):
+        raise UserError(f"{path} has inputs {inputs} and outputs {outputs}, expected [{input_name!r}] and "
+                        f"{list(output_names)}: it is not this checkpoint's export.")
+    return session
+
+
+@torch.inference_mode()
+def check_onnx_files(folder: Path, model: torch.nn.Module) -> None:
+    """Refuse ONNX files that are missing, unreadable, or that disagree with the weights on the fixed probe."""
+    clone = inference_copy(model)
+    probes = probe_inputs(clone.cfg.z_dim)
+    for name, (prefix, input_name, output_names) in GRAPHS.items():
+        path = Path(folder) / name
+        session = _read_onnx(path, input_name, output_names)
+        try:
+            got = session.run(None, {input_name: probes[name]})
+        except Exception as err:  # shape or type mismatch inside the graph
+            raise UserError(f"{path} does not run on this checkpoint's inputs ({type(err).__name__}): it belongs to "
+                            "another model; export it again with `python -m training export-onnx`.") from None
+        want = getattr(clone, prefix)(torch.from_numpy(probes[name]))
+        want = want if isinstance(want, tuple) else (want,)
+        for out_name, g, w in zip(output_names, got, want):
+            w = w.numpy()
+            if g.shape != w.shape or not np.isfinite(g).all() or float(np.abs(g - w).max()) > PARITY_TOLERANCE:
+                delta = float(np.abs(g - w).max()) if g.shape == w.shape else float("inf")
+                raise UserError(f"{path} disagrees with model.safetensors ('{out_name}' differs by {delta:.2g} > "
+                                f"{PARITY_TOLERANCE:g}): the ONNX file is from other weights; export it again with "
+                                f"`python -m training export-onnx {folder}`.")
