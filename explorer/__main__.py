@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from training.errors import UserError
 
-    from .app import CSS, MAP_CLICK_JS, build_demo
+    from .app import CSS, build_demo
 
     try:
         library, default_name, test_images = prepare(args)
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     demo = build_demo(library, default_name, test_images)
     demo.queue(default_concurrency_limit=2, max_size=256)
     print(f"ready in {time.perf_counter() - started:.1f} s", flush=True)
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, head=MAP_CLICK_JS, css=CSS, show_error=True,
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS, show_error=True,
                 state_session_capacity=SESSION_CAPACITY)
     return 0
 

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import functools
+import tempfile
 import uuid
+from pathlib import Path
 
 import gradio as gr
 import numpy as np
@@ -10,47 +12,30 @@ from PIL import Image
 
 from training.errors import UserError
 
-from . import core, figures, images
+from . import core, figures, images, web_assets
 
 SAMPLES_PER_DIGIT = 8
 MAX_SLIDERS = 64
-INFO_OUTPUTS = 3 + MAX_SLIDERS  # what Callbacks.checkpoint_info returns
+INFO_OUTPUTS = 4 + MAX_SLIDERS  # what Callbacks.checkpoint_info returns
 SLIDER_RANGE = 3.0
 
-# plotly_click → hidden textbox bridge: gr.Plot has only a `change` event (gradio issues #5292, #11413).
-MAP_CLICK_JS = """
-<script>
-(() => {
-  function hook() {
-    document.querySelectorAll('#latent-map .js-plotly-plot').forEach((plot) => {
-      if (!plot.on || plot.__vaeClickHooked === plot._ev) return;
-      plot.__vaeClickHooked = plot._ev;
-      plot.on('plotly_click', (event) => {
-        const point = event && event.points && event.points[0];
-        if (!point || !point.customdata) return;
-        const box = document.querySelector('#map-click-index textarea, #map-click-index input');
-        if (!box) return;
-        box.value = `${point.customdata[0]}:${Date.now()}`;
-        box.dispatchEvent(new Event('input', { bubbles: true }));
-      });
-    });
-  }
-  let queued = false;
-  new MutationObserver(() => {
-    if (queued) return;
-    queued = true;
-    requestAnimationFrame(() => { queued = false; hook(); });
-  }).observe(document.documentElement, { childList: true, subtree: true });
-})();
-</script>
-"""
 # Every response image is a file in Gradio's cache: every 10 minutes, delete those older than 10 minutes, so a
 # long-running public app does not fill its disk.
 CACHE_CLEANUP = (600, 600)
 # Every event that runs the model shares one queue (its size: `demo.queue(default_concurrency_limit=…)`), so the
 # cores are shared fairly between slider moves, uploads and clicks instead of each event type having its own slots.
 MODEL_QUEUE = "model"
-CSS = ".bridge { display: none !important; } .pixelated img { image-rendering: pixelated; }"
+# Views have a browser output (a canvas, shown while the model runs in the page) and a server output (shown when it
+# cannot): explorer.js puts `vae-browser` or `vae-server` on <body>.
+CSS = """
+.bridge { display: none !important; }
+.pixelated img, canvas.digits { image-rendering: pixelated; }
+canvas.digits { display: inline-block !important; margin: 4px 8px 4px 0; vertical-align: top; }
+body:not(.vae-browser) .browser-only, body:not(.vae-server) .server-only { display: none !important; }
+.vae-star { position: absolute; transform: translate(-50%, -55%); font-size: 28px; color: #000; pointer-events: none;
+            text-shadow: 0 0 3px #fff, 0 0 3px #fff; }
+#drawpad canvas { width: 252px; height: 252px; touch-action: none; cursor: crosshair; border-radius: 4px; }
+"""
 
 
 def served(pixels: np.ndarray) -> Image.Image:
@@ -66,9 +51,13 @@ def served(pixels: np.ndarray) -> Image.Image:
     return image
 
 
-def pixel_image(label: str, **kwargs) -> gr.Image:
-    """An output image shown with crisp pixels; PNG, because Gradio's default WebP encoding costs more per response."""
-    return gr.Image(label=label, elem_classes="pixelated", format="png", interactive=False, **kwargs)
+def pixel_image(label: str, server_only: bool = False, **kwargs) -> gr.Image:
+    """An output image shown with crisp pixels; PNG, because Gradio's default WebP encoding costs more per response.
+
+    `server_only`: the server's output of a view that the page draws itself while its model runs there.
+    """
+    classes = ["pixelated", "server-only"] if server_only else ["pixelated"]
+    return gr.Image(label=label, elem_classes=classes, format="png", interactive=False, **kwargs)
 
 
 def friendly(fn):
@@ -85,8 +74,8 @@ def friendly(fn):
 class Callbacks:
     """Thin adapters from UI values to the pure functions, bound to one checkpoint library and test set."""
 
-    def __init__(self, library: core.CheckpointLibrary, test_images: core.TestImages):
-        self.library, self.test_images = library, test_images
+    def __init__(self, library: core.CheckpointLibrary, test_images: core.TestImages, sprite: Path | None = None):
+        self.library, self.test_images, self.sprite = library, test_images, sprite
 
     def _model(self, name):
         return self.library.get(name).model
@@ -113,8 +102,15 @@ class Callbacks:
             return [gr.Dropdown(value=active), active, *[gr.skip()] * INFO_OUTPUTS]
         return [gr.skip(), name, *self.checkpoint_info(name)]
 
+    def runtime(self, name) -> str:
+        """The page's runtime component: where its model, atlas and test digits are (the sprite only if they match)."""
+        ck = self.library.get(name)
+        split = self.test_images.split
+        sprite = self.sprite if split is not None and len(split.labels) == len(ck.atlas["labels"]) else None
+        return web_assets.runtime_html(web_assets.runtime_config(name, ck.path, ck.config.model.z_dim, sprite))
+
     def checkpoint_info(self, name):
-        """Summary, config JSON, map methods and one slider per latent dimension: INFO_OUTPUTS values."""
+        """Summary, config JSON, runtime, map methods and one slider per latent dimension: INFO_OUTPUTS values."""
         ck = self.library.get(name)
         z_dim = ck.config.model.z_dim
         inactive = core.inactive_dims(ck.metrics)
@@ -124,7 +120,7 @@ class Callbacks:
         ]
         methods = core.map_methods(ck.atlas)
         return [core.checkpoint_summary(ck), {"config": ck.config.to_dict(), "final": ck.metrics.get("final", {})},
-                gr.Radio(choices=methods, value=methods[0]), *sliders]
+                self.runtime(name), gr.Radio(choices=methods, value=methods[0]), *sliders]
 
     def shuffle_reconstructions(self, name, digit, seed):
         split = self._test_split(name)
@@ -132,8 +128,9 @@ class Callbacks:
         originals = split.images[picked].numpy()
         return served(figures.pairs_grid(originals, core.reconstruct(self._model(name), originals)))
 
-    def reconstruct_drawing(self, name, value, method):
-        return self._reconstruct_user_image(name, lambda: images.sketch_to_gray(value), method)
+    def reconstruct_drawing(self, name, data_url, method):
+        """The drawing pad's PNG data URL (sent only when the page cannot run the model itself)."""
+        return self._reconstruct_user_image(name, lambda: images.data_url_to_gray(data_url), method)
 
     def reconstruct_upload(self, name, path, method):
         if path is None:
@@ -160,6 +157,12 @@ class Callbacks:
         mean_img, samples, stds = core.posterior_samples(ck.model, image, SAMPLES_PER_DIGIT, int(seed))
         strip = served(figures.image_grid(np.concatenate([image[None], mean_img[None], samples]), SAMPLES_PER_DIGIT + 2, 4))
         return strip, figures.posterior_widths(stds, core.inactive_dims(ck.metrics))
+
+    def posterior_widths(self, name, index):
+        """q's std per dimension for a test digit, read from the atlas (no model run, no test images needed)."""
+        ck = self.library.get(name)
+        index = core.parse_point_index(int(index or 0), len(ck.atlas["labels"]))
+        return figures.posterior_widths(ck.atlas["stds"][index].numpy(), core.inactive_dims(ck.metrics))
 
     def random_test_index(self, name, digit, seed):
         split = self._test_split(name)
@@ -209,9 +212,33 @@ class Callbacks:
         return served(figures.image_grid(core.prior_samples(self._model(name), 32, int(seed)), 8, 3))
 
 
+def canvas_html(canvas_id: str, caption_id: str | None = None) -> str:
+    """A canvas that explorer.js draws digits on, with an optional caption line it fills in."""
+    caption = f'<p id="{caption_id}"></p>' if caption_id else ""
+    return f'<canvas id="{canvas_id}" class="digits" width="28" height="28"></canvas>{caption}'
+
+
+DRAWPAD_HTML = '<div id="drawpad"><canvas></canvas><br><button class="clear" type="button">Clear</button></div>'
+
+
+def browser_first(trigger, js: str, inputs, bridge_id: str, server_fn, server_inputs, outputs, api_name: str) -> None:
+    """A view that runs in the visitor's browser (`js`, no request) and otherwise on the server.
+
+    explorer.js clicks the hidden bridge button when its model could not start; the bridge's event is also the
+    gradio_client endpoint `api_name`.
+    """
+    trigger(None, inputs, None, js=js)
+    bridge = gr.Button(elem_id=bridge_id, elem_classes="bridge")
+    bridge.click(friendly(server_fn), server_inputs, outputs, concurrency_id=MODEL_QUEUE, api_name=api_name)
+
+
 def build_demo(library: core.CheckpointLibrary, default_name: str, test_images: core.TestImages) -> gr.Blocks:
     """The whole app; building it starts no server (tests build it freely)."""
-    cb = Callbacks(library, test_images)
+    sprite = None
+    if test_images.split is not None:
+        sprite = web_assets.write_test_sprite(test_images.split.images.numpy(), Path(tempfile.mkdtemp(prefix="vae-explorer-web-")))
+    gr.set_static_paths(web_assets.static_folders(library.folders(), sprite.parent if sprite else None))
+    cb = Callbacks(library, test_images, sprite)
     default_z_dim = library.get(default_name).config.model.z_dim
     default_methods = core.map_methods(library.get(default_name).atlas)
     f = friendly
@@ -219,6 +246,8 @@ def build_demo(library: core.CheckpointLibrary, default_name: str, test_images: 
     with gr.Blocks(title="VAE explorer", delete_cache=CACHE_CLEANUP) as demo:
         gr.Markdown("# VAE explorer\nHow a variational autoencoder trained on MNIST sees digits: what it keeps, what it "
                     "samples, and how its 32-dimensional latent space is laid out.")
+        runtime = gr.HTML(cb.runtime(default_name), head=web_assets.head_html(), elem_id="vae-runtime",
+                          js_on_load="vae.explorer.attach(element); watch('value', () => vae.explorer.attach(element));")
         if test_images.split is None:
             gr.Markdown(f"ℹ️ {test_images.message}")
         with gr.Row():
@@ -235,14 +264,16 @@ def build_demo(library: core.CheckpointLibrary, default_name: str, test_images: 
                             "brought to MNIST's form — grayscale, 28×28, white ink on black, centred.")
                 with gr.Row():
                     with gr.Column():
-                        sketch = gr.Sketchpad(
-                            value={"background": np.zeros((280, 280, 3), dtype=np.uint8), "layers": [], "composite": None},
-                            canvas_size=(280, 280), fixed_canvas=True, image_mode="RGBA", type="numpy",
-                            brush=gr.Brush(default_size=22, colors=["#ffffff"], color_mode="fixed"),
-                            label="Draw a digit", elem_id="sketch", layers=False,
-                        )
-                        upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath", elem_id="upload")
+                        gr.HTML(DRAWPAD_HTML)
+                        drawing_data = gr.Textbox(elem_id="drawing-data", elem_classes="bridge", show_label=False)
+                        gr.HTML(canvas_html("draw-input-canvas") + canvas_html("draw-recon-canvas", "draw-message"),
+                                elem_classes="browser-only")
+                        with gr.Row(elem_classes="server-only"):
+                            draw_input = pixel_image("Model input (28×28)", elem_id="draw-input")
+                            draw_recon = pixel_image("Reconstruction", elem_id="draw-recon")
+                        draw_message = gr.Markdown(elem_id="draw-message-server", elem_classes="server-only")
                     with gr.Column():
+                        upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath", elem_id="upload")
                         with gr.Row():
                             user_input = pixel_image("Model input (28×28)", elem_id="user-input")
                             user_recon = pixel_image("Reconstruction", elem_id="user-recon")
@@ -255,7 +286,8 @@ def build_demo(library: core.CheckpointLibrary, default_name: str, test_images: 
                     sv_digit = gr.Dropdown(digit_choices, value="any", label="Random digit of class")
                     sv_random = gr.Button("Random digit")
                     sv_seed = gr.Number(0, label="Sample seed", precision=0)
-                sv_strip = pixel_image("digit · mean · samples")
+                gr.HTML(canvas_html("sv-canvas", "sv-message"), elem_classes="browser-only")
+                sv_strip = pixel_image("digit · mean · samples", server_only=True)
                 sv_widths = gr.Plot(label="posterior std")
             with gr.Tab("Latent sliders"):
                 with gr.Row():
@@ -265,18 +297,24 @@ def build_demo(library: core.CheckpointLibrary, default_name: str, test_images: 
                     from_index = gr.Number(0, label="Test image #", precision=0)
                     to_digit = gr.Button("Encode this digit")
                 with gr.Row():
-                    slider_image = pixel_image("Decoded z", elem_id="slider-image", scale=1)
+                    with gr.Column(scale=1):
+                        gr.HTML(canvas_html("slider-canvas") + canvas_html("nearest-canvas", "nearest-caption"),
+                                elem_classes="browser-only", elem_id="slider-browser")
+                        slider_image = pixel_image("Decoded z", elem_id="slider-image", server_only=True)
                     with gr.Column(scale=3):
                         sliders = []
                         for row in range(0, MAX_SLIDERS, 4):
                             with gr.Row():
                                 sliders += [gr.Slider(-SLIDER_RANGE, SLIDER_RANGE, value=0.0, step=0.05, label=f"z{i}",
-                                                      elem_id=f"z{i}", min_width=120, visible=i < default_z_dim) for i in range(row, row + 4)]
+                                                      elem_id=f"z{i}", elem_classes="latent-slider", min_width=120,
+                                                      visible=i < default_z_dim) for i in range(row, row + 4)]
             with gr.Tab("Latent map"):
                 method = gr.Radio(default_methods, value=default_methods[0], label="Projection")
                 latent_plot = gr.Plot(elem_id="latent-map", label="Click a point to see the digit")
                 click_box = gr.Textbox(elem_id="map-click-index", elem_classes="bridge", show_label=False)
-                with gr.Row():
+                gr.HTML(canvas_html("clicked-original-canvas") + canvas_html("clicked-recon-canvas", "clicked-caption-browser"),
+                        elem_classes="browser-only")
+                with gr.Row(elem_classes="server-only"):
                     clicked_original = pixel_image("Clicked digit", elem_id="clicked-original")
                     clicked_recon = pixel_image("Its reconstruction", elem_id="clicked-recon")
                     clicked_caption = gr.Markdown(elem_id="clicked-caption")
@@ -286,37 +324,48 @@ def build_demo(library: core.CheckpointLibrary, default_name: str, test_images: 
                     index_b = gr.Number(2, label="To test image #", precision=0)
                     steps = gr.Slider(3, 16, value=10, step=1, label="Steps")
                     interp_button = gr.Button("Interpolate", variant="primary")
-                interp_strip = pixel_image("Decodings along the line between the two means")
+                gr.HTML(canvas_html("interp-canvas", "interp-message"), elem_classes="browser-only")
+                interp_strip = pixel_image("Decodings along the line between the two means", server_only=True)
                 with gr.Row():
                     sample_seed = gr.Number(0, label="Seed", precision=0)
                     sample_button = gr.Button("Sample from the prior", variant="primary")
-                prior_image = pixel_image("Decodings of z ~ N(0, I)")
+                gr.HTML(canvas_html("prior-canvas"), elem_classes="browser-only")
+                prior_image = pixel_image("Decodings of z ~ N(0, I)", server_only=True)
             with gr.Tab("Checkpoint"):
                 details = gr.JSON(label="config.json and final metrics")
         my_mean = gr.State(None)
 
         shared = dict(concurrency_id=MODEL_QUEUE)
-        fast = dict(show_progress="hidden", trigger_mode="always_last")  # sliders and strokes: only the latest value
-        info_outputs = [summary, details, method, *sliders]
+        fast = dict(show_progress="hidden", trigger_mode="always_last")  # only the latest value of a fast control
+        info_outputs = [summary, details, runtime, method, *sliders]
         active = gr.State(None)  # the checkpoint this session last opened successfully
         switch_outputs = [ck_name, active, *info_outputs]
         gr.on([demo.load, ck_name.change], f(cb.switch_checkpoint), [ck_name, active], switch_outputs, **shared, api_name=False)
         if test_images.split is not None:
             demo.load(f(cb.shuffle_reconstructions), [ck_name, digit, seed], pairs, **shared, api_name=False)
         shuffle.click(f(cb.shuffle_reconstructions), [ck_name, digit, seed], pairs, **shared, api_name="reconstructions")
-        user_outputs = [user_input, user_recon, user_message, latent_plot, my_mean]
-        sketch.input(f(cb.reconstruct_drawing), [ck_name, sketch, method], user_outputs, **shared, api_name="reconstruct_drawing", **fast)
-        upload.upload(f(cb.reconstruct_upload), [ck_name, upload, method], user_outputs, **shared, api_name="reconstruct_upload")
-        gr.on([sv_index.submit, sv_seed.submit], f(cb.sample_vs_mean), [ck_name, sv_index, sv_seed], [sv_strip, sv_widths], **shared, api_name="sample_vs_mean")
+        drawing_data.change(f(cb.reconstruct_drawing), [ck_name, drawing_data, method],
+                            [draw_input, draw_recon, draw_message, latent_plot, my_mean], **shared, api_name="reconstruct_drawing", **fast)
+        upload.upload(f(cb.reconstruct_upload), [ck_name, upload, method], [user_input, user_recon, user_message, latent_plot, my_mean],
+                      **shared, api_name="reconstruct_upload")
+
+        # The browser-first views: each runs in the page, and on the server through its bridge when it must.
+        sv_js = "(index, seed) => vae.explorer.sampleVsMean(index, seed)"
+        browser_first(lambda *a, **k: gr.on([sv_index.submit, sv_seed.submit], *a, **k), sv_js, [sv_index, sv_seed],
+                      "server-sample-vs-mean", cb.sample_vs_mean, [ck_name, sv_index, sv_seed], [sv_strip, sv_widths], "sample_vs_mean")
+        gr.on([sv_index.submit, sv_seed.submit], f(cb.posterior_widths), [ck_name, sv_index], sv_widths, **shared, api_name=False)
         sv_random.click(f(cb.random_test_index), [ck_name, sv_digit, sv_seed], sv_index, **shared, api_name=False).then(
-            f(cb.sample_vs_mean), [ck_name, sv_index, sv_seed], [sv_strip, sv_widths], **shared, api_name=False)
-        gr.on([s.input for s in sliders], f(cb.decode_sliders), [ck_name, *sliders], slider_image, **shared, api_name="decode", **fast)
+            None, [sv_index, sv_seed], None, js=sv_js).then(f(cb.posterior_widths), [ck_name, sv_index], sv_widths, **shared, api_name=False)
+        browser_first(lambda *a, **k: gr.on([s.change for s in sliders], *a, **k), "(...z) => vae.explorer.decodeSliders(z)", sliders,
+                      "server-decode", cb.decode_sliders, [ck_name, *sliders], slider_image, "decode")
         to_zero.click(f(cb.sliders_zero), ck_name, [slider_image, *sliders], **shared, api_name="sliders_zero")
         to_prior.click(f(cb.sliders_prior), [ck_name, prior_seed], [slider_image, *sliders], **shared, api_name="sliders_prior")
         to_digit.click(f(cb.sliders_from_digit), [ck_name, from_index], [slider_image, *sliders], **shared, api_name="sliders_from_digit")
         gr.on([demo.load, method.change], f(cb.latent_map), [ck_name, method, my_mean], latent_plot, **shared, api_name="latent_map")
+        method.change(None, method, None, js="(method) => vae.explorer.setMethod(method)")
         click_box.change(f(cb.map_click), [ck_name, click_box], [clicked_original, clicked_recon, clicked_caption], **shared, api_name="map_click")
-        interp_button.click(f(cb.interpolation), [ck_name, index_a, index_b, steps], interp_strip, **shared, api_name="interpolate")
-        sample_button.click(f(cb.prior_grid), [ck_name, sample_seed], prior_image, **shared, api_name="prior_samples")
-        demo.load(f(cb.sliders_zero), ck_name, [slider_image, *sliders], **shared, api_name=False)
+        browser_first(interp_button.click, "(a, b, steps) => vae.explorer.interpolate(a, b, steps)", [index_a, index_b, steps],
+                      "server-interpolate", cb.interpolation, [ck_name, index_a, index_b, steps], interp_strip, "interpolate")
+        browser_first(sample_button.click, "(seed) => vae.explorer.priorSamples(seed)", sample_seed,
+                      "server-prior", cb.prior_grid, [ck_name, sample_seed], prior_image, "prior_samples")
     return demo

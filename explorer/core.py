@@ -161,6 +161,10 @@ class CheckpointLibrary:
         self._loaded[checkpoint.path.name] = checkpoint
         return checkpoint.path.name
 
+    def folders(self) -> list[Path]:
+        """The root and every checkpoint loaded from outside it: the folders the page may fetch files from."""
+        return [self.root, *(ck.path for ck in self._loaded.values())]
+
     def all_names(self) -> list[str]:
         return sorted(set(self.names()) | set(self._loaded))
 

@@ -1,6 +1,9 @@
 """Bring any uploaded or drawn image to MNIST's form: grayscale, 28×28, white digit on black, centred by mass."""
 from __future__ import annotations
 
+import base64
+import binascii
+import io
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +16,12 @@ WORK_SIZE = 256  # larger images are shrunk to this before any pixel work
 INK_CONTRAST = 0.15  # below this max-min contrast (0..1) an image counts as blank
 
 
-def read_image_file(path: str | Path) -> np.ndarray:
+MAX_DATA_URL_CHARS = 8_000_000  # a drawing pad's PNG is ~20 kB; this bounds what a hostile page can send
+
+
+def read_image_file(path: str | Path | io.BytesIO, name: str | None = None) -> np.ndarray:
     """Decode an uploaded file into a float grayscale array in [0, 1], flattened onto white if it has alpha."""
+    name = name or Path(path).name
     try:
         with Image.open(path) as img:
             if img.width * img.height > MAX_PIXELS:
@@ -27,7 +34,7 @@ def read_image_file(path: str | Path) -> np.ndarray:
     except UserError:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise UserError(f"Could not read {Path(path).name} as an image ({type(err).__name__}); upload a PNG, JPEG, GIF or WebP.") from None
+        raise UserError(f"Could not read {name} as an image ({type(err).__name__}); upload a PNG, JPEG, GIF or WebP.") from None
     return pil_to_gray(frame)
 
 
@@ -103,9 +110,15 @@ def _centre_by_mass(digit: np.ndarray) -> np.ndarray:
     return canvas.clip(0, 255).astype(np.uint8)
 
 
-def sketch_to_gray(value) -> np.ndarray:
-    """The Sketchpad's value (a dict with a 'composite' image, or an array) → float gray; None → blank error."""
-    image = value.get("composite") if isinstance(value, dict) else value
-    if image is None:
-        raise UserError("The canvas is empty: draw a digit first.")
-    return array_to_gray(image)
+def data_url_to_gray(text) -> np.ndarray:
+    """The drawing pad's picture as a `data:image/png;base64,…` URL (its server fallback) → float gray."""
+    prefix = "data:image/png;base64,"
+    if not isinstance(text, str) or not text.startswith(prefix):
+        raise UserError("The drawing arrived in an unknown form: expected a PNG data URL; draw again.")
+    if len(text) > MAX_DATA_URL_CHARS:
+        raise UserError(f"The drawing is {len(text) // 1_000_000} MB; drawings up to {MAX_DATA_URL_CHARS // 1_000_000} MB are accepted.")
+    try:
+        data = base64.b64decode(text[len(prefix):], validate=True)
+    except (binascii.Error, ValueError):
+        raise UserError("The drawing's data is not valid base64; draw again.") from None
+    return read_image_file(io.BytesIO(data), name="the drawing")

@@ -1,0 +1,84 @@
+/* The encoded test set in the page: means and stds per test digit, labels, and the map's 2-D coordinates.
+   Nearest digits and the ★'s place on the map are computed here by the same rules as explorer/core.py. */
+(function (vae) {
+  const TSNE_NEIGHBOURS = 10; // core.TSNE_NEIGHBOURS
+
+  function squaredDistances(means, n, zDim, z) {
+    const out = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      let sum = 0;
+      const row = i * zDim;
+      for (let d = 0; d < zDim; d++) {
+        const diff = means[row + d] - z[d];
+        sum += diff * diff;
+      }
+      out[i] = sum;
+    }
+    return out;
+  }
+
+  /** Indices of the k smallest values, smallest first (a sorted insertion list: k is small). */
+  function smallest(values, k) {
+    const best = [];
+    for (let i = 0; i < values.length; i++) {
+      if (best.length === k && values[i] >= values[best[k - 1]]) continue;
+      let at = best.length === k ? k - 1 : best.length;
+      best[at] = i;
+      while (at > 0 && values[best[at - 1]] > values[i]) {
+        best[at] = best[at - 1];
+        best[--at] = i;
+      }
+    }
+    return best;
+  }
+
+  vae.Atlas = class {
+    constructor(tensors) {
+      for (const key of ['means', 'stds', 'labels', 'pca', 'pca_components', 'pca_center']) {
+        if (!tensors[key]) throw new Error(`the atlas has no ${key}`);
+      }
+      [this.n, this.zDim] = tensors.means.shape;
+      this.means = tensors.means.data;
+      this.stds = tensors.stds.data;
+      this.labels = Int32Array.from(tensors.labels.data, Number);
+      this.coords = { PCA: tensors.pca.data };
+      if (tensors.tsne) this.coords['t-SNE'] = tensors.tsne.data;
+      this.pcaComponents = tensors.pca_components.data; // (2, zDim)
+      this.pcaCenter = tensors.pca_center.data;
+    }
+
+    mean(i) { return this.means.subarray(i * this.zDim, (i + 1) * this.zDim); }
+
+    std(i) { return this.stds.subarray(i * this.zDim, (i + 1) * this.zDim); }
+
+    /** The k test digits whose encoded means are nearest (Euclidean) to z. */
+    nearest(z, k) { return smallest(squaredDistances(this.means, this.n, this.zDim, z), k); }
+
+    /** Where a new encoding lands: PCA projects it; t-SNE (no transform) averages its nearest neighbours. */
+    placeOnMap(mean, method) {
+      if (method === 'PCA') {
+        const xy = [0, 0];
+        for (let c = 0; c < 2; c++) {
+          for (let d = 0; d < this.zDim; d++) xy[c] += (mean[d] - this.pcaCenter[d]) * this.pcaComponents[c * this.zDim + d];
+        }
+        return xy;
+      }
+      const coords = this.coords[method];
+      const distances = squaredDistances(this.means, this.n, this.zDim, mean).map(Math.sqrt);
+      let wx = 0, wy = 0, total = 0;
+      for (const i of smallest(distances, TSNE_NEIGHBOURS)) {
+        const w = 1 / (distances[i] + 1e-6);
+        wx += w * coords[2 * i];
+        wy += w * coords[2 * i + 1];
+        total += w;
+      }
+      return [wx / total, wy / total];
+    }
+  };
+
+  vae.loadAtlas = async function (url) {
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`the atlas could not be fetched (HTTP ${response.status})`);
+    return new vae.Atlas(vae.parseSafetensors(await response.arrayBuffer()));
+  };
+})(window.vae = window.vae || {});

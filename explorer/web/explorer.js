@@ -1,0 +1,272 @@
+/* The explorer's browser side: loads the checkpoint's model and atlas into the page, then every view that decodes
+   (sliders, nearest digits, drawing, map click, interpolation, prior samples, sample vs mean) runs here with no
+   request to the server. If the model cannot start, the page says so in one line and every view clicks its hidden
+   server button instead (the server path, which is also the gradio_client API). */
+(function (vae) {
+  const NEAREST = 8;
+  const SAMPLES = 8; // app.SAMPLES_PER_DIGIT
+  const PRIOR_GRID = 32;
+
+  function byId(id) { return document.getElementById(id); }
+
+  /** mulberry32: a small seeded generator, so a seed gives the same prior samples on every visit. */
+  function gaussians(seed, count) {
+    let state = (Number(seed) | 0) >>> 0;
+    const uniform = () => {
+      state = (state + 0x6d2b79f5) >>> 0;
+      let t = state;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    const out = new Float32Array(count);
+    for (let i = 0; i < count; i++) out[i] = Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
+    return out;
+  }
+
+  function sameValues(a, b) {
+    return a && b && a.length === b.length && a.every((v, i) => v === b[i]);
+  }
+
+  class Explorer {
+    constructor() {
+      this.mode = 'loading';
+      this.name = null;
+      this.method = 't-SNE';
+      this.marker = null; // the drawing's encoded mean, for the ★
+      this.lastZ = null;
+      this.frames = {}; // view → {count, at}: when each view last put new pixels on its canvas (tests and benchmarks read it)
+      this.sliders = new vae.LatestOnly((z) => this.drawSliders(z));
+      this.drawing = new vae.LatestOnly((pad) => this.drawReconstruction(pad));
+      document.addEventListener('input', (e) => this.onDomInput(e), true);
+      new MutationObserver(() => this.hookMap()).observe(document.documentElement, { childList: true, subtree: true });
+    }
+
+    /** Gradio's js_on_load and watch('value') seam: (re)load when the checkpoint changes. */
+    async attach(element) {
+      const holder = element.querySelector('[data-config]');
+      if (!holder) return;
+      const config = JSON.parse(holder.dataset.config);
+      if (config.name === this.name && this.mode !== 'loading') return this.showStatus();
+      this.name = config.name;
+      this.config = config;
+      this.setMode('loading', 'Loading the model into your browser…');
+      const pad = byId('drawpad');
+      if (pad && !this.pad) this.pad = new vae.DrawPad(pad, { onStroke: (p, t) => this.onStroke(p, t), onStrokeEnd: (p) => this.onStrokeEnd(p) });
+      try {
+        const [model, atlas] = await Promise.all([vae.loadModel(config), vae.loadAtlas(config.atlas)]);
+        if (config !== this.config) return; // another checkpoint was picked meanwhile
+        this.model = model;
+        this.atlas = atlas;
+        this.testDigits = null;
+        this.setMode('browser');
+        this.lastZ = null;
+        this.decodeSliders(this.readSliders());
+        if (config.sprite) this.testDigits = await vae.loadSprite(config.sprite, atlas.n, config.sprite_columns);
+      } catch (err) {
+        if (config === this.config) this.fallBack(err);
+      }
+    }
+
+    setMode(mode, status) {
+      this.mode = mode;
+      document.body.classList.toggle('vae-browser', mode === 'browser');
+      document.body.classList.toggle('vae-server', mode === 'server');
+      this.statusText = status;
+      this.showStatus();
+    }
+
+    showStatus() {
+      const text = this.mode === 'browser'
+        ? `⚡ The model runs in your browser (onnxruntime-web ${this.config.ort_version}, WebAssembly, 1 thread): sliders, drawing, map clicks, interpolation and samples need no server.`
+        : this.statusText;
+      document.querySelectorAll('.vae-status').forEach((el) => { el.textContent = text; });
+    }
+
+    fallBack(err) {
+      console.error('vae-explorer:', err);
+      this.model = null;
+      this.setMode('server', `⚠️ The in-browser model could not start (${err.message}); the server decodes instead, which is slower.`);
+      this.server('server-decode');
+    }
+
+    server(id) { byId(id)?.click(); }
+
+    frame(view) {
+      const f = (this.frames[view] = this.frames[view] || { count: 0, at: 0 });
+      f.count += 1;
+      f.at = performance.now();
+    }
+
+    // ---------------------------------------------------------------- sliders and the nearest real digits
+    readSliders() {
+      const values = [];
+      for (let i = 0; i < this.config.z_dim; i++) {
+        const input = document.querySelector(`#z${i} input[type=range]`);
+        values.push(input ? Number(input.value) : 0);
+      }
+      return values;
+    }
+
+    onDomInput(event) {
+      if (this.mode === 'browser' && event.target.matches?.('.latent-slider input[type=range]')) this.decodeSliders(this.readSliders());
+    }
+
+    decodeSliders(values) {
+      if (this.mode === 'server') return this.server('server-decode');
+      if (this.mode !== 'browser') return;
+      this.sliders.push(Float32Array.from(values.slice(0, this.config.z_dim), Number));
+    }
+
+    async drawSliders(z) {
+      if (sameValues(z, this.lastZ)) return;
+      this.lastZ = z;
+      const pixels = await this.model.decode(z, 1);
+      vae.drawDigits(byId('slider-canvas'), pixels, 1, 1, 10);
+      this.frame('sliders');
+      await this.drawNearest(z);
+    }
+
+    async drawNearest(z) {
+      const nearest = this.atlas.nearest(z, NEAREST);
+      let digits;
+      if (this.testDigits) {
+        digits = vae.stackDigits(nearest.map((i) => this.testDigits.subarray(i * 784, (i + 1) * 784)));
+      } else {
+        const means = new Float32Array(NEAREST * this.atlas.zDim);
+        nearest.forEach((i, k) => means.set(this.atlas.mean(i), k * this.atlas.zDim));
+        digits = await this.model.decode(means, NEAREST);
+      }
+      vae.drawDigits(byId('nearest-canvas'), digits, NEAREST, NEAREST / 2, 2);
+      const what = this.testDigits ? 'The 8 test digits' : 'Decodings of the 8 test digits';
+      const caption = byId('nearest-caption');
+      if (caption) caption.textContent = `${what} whose encodings are nearest to z: #${nearest.join(', #')} (labels ${nearest.map((i) => this.atlas.labels[i]).join(' ')}).`;
+      this.frame('nearest');
+    }
+
+    // ---------------------------------------------------------------- drawing → MNIST form → encoder → decoder, ★
+    onStroke(pad, eventTime) {
+      if (this.mode === 'browser') this.drawing.push(pad);
+    }
+
+    onStrokeEnd(pad) {
+      if (this.mode !== 'server') return;
+      const box = document.querySelector('#drawing-data textarea, #drawing-data input');
+      box.value = pad.pngDataUrl();
+      box.dispatchEvent(new Event('input', { bubbles: true }));
+    }
+
+    async drawReconstruction(pad) {
+      const { gray, height, width } = pad.gray();
+      const digit = vae.toMnist(gray, height, width);
+      const message = byId('draw-message');
+      if (!digit) {
+        message.textContent = 'The canvas is blank: draw a digit.';
+        return;
+      }
+      const input = Float32Array.from(digit, (v) => v / 255);
+      const { mean } = await this.model.encode(input, 1);
+      const pixels = await this.model.decode(mean, 1);
+      vae.drawDigits(byId('draw-input-canvas'), digit, 1, 1, 6);
+      vae.drawDigits(byId('draw-recon-canvas'), pixels, 1, 1, 6);
+      this.marker = Float32Array.from(mean);
+      this.placeMarker();
+      message.textContent = "The model's input (left, MNIST form) and its reconstruction (right). It is marked ★ on the latent map.";
+      this.frame('drawing');
+    }
+
+    setMethod(method) {
+      this.method = method;
+      this.placeMarker();
+    }
+
+    placeMarker() {
+      if (this.mode !== 'browser') return;
+      vae.placeStar(this.marker && this.atlas.coords[this.method] ? this.atlas.placeOnMap(this.marker, this.method) : null);
+    }
+
+    // ---------------------------------------------------------------- the map
+    hookMap() {
+      if (this.mapQueued) return;
+      this.mapQueued = true;
+      requestAnimationFrame(() => {
+        this.mapQueued = false;
+        vae.hookMapClicks((index) => this.mapClick(index));
+        if (this.mode !== 'browser') return;
+        this.placeMarker();
+        const sliderCanvas = byId('slider-canvas');
+        if (sliderCanvas && !sliderCanvas.dataset.drawn) { // the sliders tab was just opened: draw its current z
+          this.lastZ = null;
+          this.decodeSliders(this.readSliders());
+        }
+      });
+    }
+
+    async mapClick(index) {
+      if (this.mode !== 'browser') return vae.sendMapClickToServer(index);
+      const pixels = await this.model.decode(this.atlas.mean(index), 1);
+      vae.drawDigits(byId('clicked-recon-canvas'), pixels, 1, 1, 6);
+      const original = byId('clicked-original-canvas');
+      if (this.testDigits) vae.drawDigits(original, this.testDigits.subarray(index * 784, (index + 1) * 784), 1, 1, 6);
+      original.style.visibility = this.testDigits ? 'visible' : 'hidden';
+      byId('clicked-caption-browser').textContent = `Test image #${index}, digit ${this.atlas.labels[index]}` +
+        (this.testDigits ? ': the digit (left) and the decoding of its encoded mean (right).' : ': the decoding of its encoded mean (the test images are not available to show the original).');
+      this.frame('map');
+    }
+
+    // ---------------------------------------------------------------- buttons: interpolation, prior, sample vs mean
+    checkIndex(value, where) {
+      const index = Number(value);
+      if (!Number.isInteger(index) || index < 0 || index >= this.atlas.n) {
+        byId(where).textContent = `Test image #${value} does not exist: pick 0–${this.atlas.n - 1}.`;
+        return null;
+      }
+      return index;
+    }
+
+    async interpolate(a, b, steps) {
+      if (this.mode !== 'browser') return this.server('server-interpolate');
+      const [i, j] = [this.checkIndex(a, 'interp-message'), this.checkIndex(b, 'interp-message')];
+      if (i === null || j === null) return;
+      byId('interp-message').textContent = '';
+      const n = Math.min(Math.max(Math.round(Number(steps)) || 10, 3), 16);
+      const [from, to] = [this.atlas.mean(i), this.atlas.mean(j)];
+      const z = new Float32Array(n * this.atlas.zDim);
+      for (let k = 0; k < n; k++) {
+        const t = k / (n - 1);
+        for (let d = 0; d < this.atlas.zDim; d++) z[k * this.atlas.zDim + d] = (1 - t) * from[d] + t * to[d];
+      }
+      vae.drawDigits(byId('interp-canvas'), await this.model.decode(z, n), n, n, 3);
+      this.frame('interpolate');
+    }
+
+    async priorSamples(seed) {
+      if (this.mode !== 'browser') return this.server('server-prior');
+      const z = gaussians(seed, PRIOR_GRID * this.atlas.zDim);
+      vae.drawDigits(byId('prior-canvas'), await this.model.decode(z, PRIOR_GRID), PRIOR_GRID, 8, 3);
+      this.frame('prior');
+    }
+
+    async sampleVsMean(index, seed) {
+      if (this.mode !== 'browser') return this.server('server-sample-vs-mean');
+      const i = this.checkIndex(index, 'sv-message');
+      if (i === null) return;
+      byId('sv-message').textContent = '';
+      const [mean, std, zDim] = [this.atlas.mean(i), this.atlas.std(i), this.atlas.zDim];
+      const noise = gaussians(seed, SAMPLES * zDim);
+      const z = new Float32Array((SAMPLES + 1) * zDim);
+      z.set(mean);
+      for (let k = 0; k < SAMPLES; k++) {
+        for (let d = 0; d < zDim; d++) z[(k + 1) * zDim + d] = mean[d] + std[d] * noise[k * zDim + d];
+      }
+      const decoded = await this.model.decode(z, SAMPLES + 1);
+      const parts = [];
+      if (this.testDigits) parts.push(this.testDigits.subarray(i * 784, (i + 1) * 784));
+      for (let k = 0; k <= SAMPLES; k++) parts.push(decoded.subarray(k * 784, (k + 1) * 784));
+      vae.drawDigits(byId('sv-canvas'), vae.stackDigits(parts), parts.length, parts.length, 4);
+      this.frame('sample-vs-mean');
+    }
+  }
+
+  vae.explorer = vae.explorer || new Explorer();
+})(window.vae = window.vae || {});

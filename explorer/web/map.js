@@ -1,0 +1,52 @@
+/* The latent map's browser side. Gradio's Plot has no click event (gradio issues #5292, #11413), so a
+   plotly_click listener hands the clicked point to the explorer; the ★ of your drawing is an overlay placed
+   with the plot's own axis scales, so it moves with zoom and needs no new figure from the server. */
+(function (vae) {
+  function plots() { return document.querySelectorAll('#latent-map .js-plotly-plot'); }
+
+  /** Attach the click listener to every map plot that does not have one yet (Gradio re-creates the plot on updates). */
+  vae.hookMapClicks = function (onClick) {
+    plots().forEach((plot) => {
+      if (!plot.on || plot.vaeClickHooked === plot._ev) return;
+      plot.vaeClickHooked = plot._ev;
+      plot.on('plotly_click', (event) => {
+        const point = event && event.points && event.points[0];
+        if (point && point.customdata) onClick(Number(point.customdata[0]));
+      });
+      plot.on('plotly_afterplot', () => vae.placeStar(plot.vaeStar));
+    });
+  };
+
+  /** Show ★ at data coordinates xy on the map (null hides it). */
+  vae.placeStar = function (xy) {
+    plots().forEach((plot) => {
+      plot.vaeStar = xy;
+      let star = plot.querySelector('.vae-star');
+      const layout = plot._fullLayout;
+      if (!xy || !layout || !layout.xaxis || !layout.yaxis) {
+        if (star) star.style.display = 'none';
+        return;
+      }
+      if (!star) {
+        star = document.createElement('div');
+        star.className = 'vae-star';
+        star.textContent = '★';
+        plot.style.position = 'relative';
+        plot.appendChild(star);
+      }
+      const x = layout.xaxis._offset + layout.xaxis.l2p(xy[0]);
+      const y = layout.yaxis._offset + layout.yaxis.l2p(xy[1]);
+      star.style.display = 'block';
+      star.style.left = `${x}px`;
+      star.style.top = `${y}px`;
+    });
+  };
+
+  /** Hand a map click to the server through the hidden textbox (the fallback path). */
+  vae.sendMapClickToServer = function (index) {
+    const box = document.querySelector('#map-click-index textarea, #map-click-index input');
+    if (!box) return;
+    box.value = `${index}:${Date.now()}`; // the time makes a second click on one point a change too
+    box.dispatchEvent(new Event('input', { bubbles: true }));
+  };
+})(window.vae = window.vae || {});

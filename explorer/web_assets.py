@@ -1,0 +1,69 @@
+"""What the page needs to run the model itself: the vendored runtime, our .js files, and per checkpoint the URLs of
+its ONNX files and atlas plus a sprite of the test digits, all served as static files through Gradio."""
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from urllib.parse import quote
+
+import numpy as np
+from PIL import Image
+
+WEB = Path(__file__).resolve().parent / "web"
+ORT_VERSION = "1.30.0"
+ORT_DIR = WEB / "vendor" / f"onnxruntime-web-{ORT_VERSION}"
+# Load order does not matter: each file only defines functions on window.vae; explorer.js starts on js_on_load.
+SCRIPTS = ("safetensors.js", "latest.js", "model.js", "atlas.js", "digits.js", "mnist_form.js", "drawpad.js", "map.js", "explorer.js")
+SPRITE_COLUMNS = 100
+SPRITE_NAME = "test-digits.png"
+
+
+def file_url(path: Path) -> str:
+    """A URL for a file under Gradio's static paths, relative to the page (so it also works behind a root path)."""
+    return "gradio_api/file=" + quote(str(Path(path).resolve()))
+
+
+def head_html() -> str:
+    """The <script> tags that load the runtime and our modules into the page."""
+    files = [ORT_DIR / "ort.wasm.min.js", *(WEB / name for name in SCRIPTS)]
+    return "\n".join(f'<script src="{html.escape(file_url(f))}"></script>' for f in files)
+
+
+def static_folders(checkpoint_folders, sprite_dir: Path | None) -> list[Path]:
+    """Folders whose files the page may fetch: the web code and each checkpoint (ONNX, atlas)."""
+    folders = [WEB, *checkpoint_folders]
+    return folders + ([sprite_dir] if sprite_dir else [])
+
+
+def write_test_sprite(images: np.ndarray, folder: Path) -> Path:
+    """All test digits (N, 28, 28) uint8 as one PNG of 28×28 tiles, SPRITE_COLUMNS a row (~1.6 MB for MNIST's 10k)."""
+    n = len(images)
+    rows = -(-n // SPRITE_COLUMNS)
+    tiles = np.zeros((rows * SPRITE_COLUMNS, 28, 28), dtype=np.uint8)
+    tiles[:n] = images
+    sheet = tiles.reshape(rows, SPRITE_COLUMNS, 28, 28).transpose(0, 2, 1, 3).reshape(rows * 28, SPRITE_COLUMNS * 28)
+    path = Path(folder) / SPRITE_NAME
+    Image.fromarray(sheet).save(path, optimize=True)
+    return path
+
+
+def runtime_config(name: str, folder: Path, z_dim: int, sprite: Path | None) -> dict:
+    """What explorer.js needs to load one checkpoint."""
+    return {
+        "name": name,
+        "z_dim": z_dim,
+        "encoder": file_url(folder / "encoder.onnx"),
+        "decoder": file_url(folder / "decoder.onnx"),
+        "atlas": file_url(folder / "atlas.safetensors"),
+        "sprite": file_url(sprite) if sprite else None,
+        "sprite_columns": SPRITE_COLUMNS,
+        "ort_base": file_url(ORT_DIR) + "/",
+        "ort_version": ORT_VERSION,
+    }
+
+
+def runtime_html(config: dict) -> str:
+    """The runtime component's value: the config as an escaped data attribute, and the one-line status."""
+    data = html.escape(json.dumps(config), quote=True)
+    return f'<div class="vae-runtime" data-config="{data}"><span class="vae-status">Loading the model into your browser…</span></div>'
