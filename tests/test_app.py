@@ -8,7 +8,7 @@ from tests.helpers import free_port
 from PIL import Image
 
 from explorer import core
-from explorer.app import CSS, INFO_OUTPUTS, MAP_CLICK_JS, Callbacks, build_demo, friendly
+from explorer.app import CSS, INFO_OUTPUTS, Callbacks, build_demo, friendly
 from training.errors import UserError
 
 
@@ -31,7 +31,45 @@ def test_build_demo_builds_without_launching(library, name, test_split):
     demo = build_demo(library, name, core.TestImages(test_split))
     assert isinstance(demo, gr.Blocks)
     api_names = {d.api_name for d in demo.fns.values()}
-    assert {"decode", "map_click", "reconstruct_upload", "reconstructions", "latent_map"} <= api_names
+    assert {"decode", "map_click", "reconstruct_upload", "reconstructions", "latent_map", "interpolate", "prior_samples",
+            "sample_vs_mean", "reconstruct_drawing", "sliders_zero", "sliders_prior", "sliders_from_digit"} <= api_names
+
+
+def test_the_page_is_told_where_the_model_and_atlas_are(callbacks, name, trained_checkpoint):
+    import html
+    import json
+    import re
+
+    value = callbacks.runtime(name)
+    config = json.loads(html.unescape(re.search(r'data-config="([^"]*)"', value).group(1)))
+    for key in ("encoder", "decoder", "atlas"):
+        assert config[key].startswith("gradio_api/file=") and config[key].endswith((".onnx", ".safetensors"))
+    assert config["z_dim"] == 4 and config["sprite"] is None  # no sprite written for these Callbacks
+
+
+def test_a_hostile_checkpoint_name_is_escaped_in_the_runtime_html(callbacks):
+    from explorer import web_assets
+
+    value = web_assets.runtime_html({"name": '"><script>alert(1)</script>'})
+    assert "<script>" not in value and "&lt;script&gt;" in value
+
+
+def test_the_test_digit_sprite_holds_every_digit_in_order(tmp_path, test_split):
+    from explorer import web_assets
+
+    images = test_split.images.numpy()
+    sheet = np.asarray(Image.open(web_assets.write_test_sprite(images, tmp_path)))
+    cols = web_assets.SPRITE_COLUMNS
+    assert sheet.shape == (-(-len(images) // cols) * 28, cols * 28)
+    for i in (0, 7, len(images) - 1):
+        r, c = divmod(i, cols)
+        assert np.array_equal(sheet[r * 28:(r + 1) * 28, c * 28:(c + 1) * 28], images[i])
+
+
+def test_posterior_widths_come_from_the_atlas(callbacks, name, library):
+    figure = callbacks.posterior_widths(name, 5)
+    stds = library.get(name).atlas["stds"][5].numpy()
+    assert np.allclose(figure.data[0].y, stds, atol=1e-6)
 
 
 def test_slider_decode_changes_with_the_sliders(callbacks, name, library):
@@ -59,19 +97,35 @@ def test_sliders_from_a_digit_are_its_encoding(callbacks, name, library, test_sp
     assert values[z_dim:] == [0.0] * (len(values) - z_dim)
 
 
+def _png_data_url(pixels) -> str:
+    import base64
+    import io
+
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
 def test_drawing_reconstructs_and_marks_the_map(callbacks, name):
-    canvas = np.zeros((280, 280, 4), dtype=np.uint8)
+    canvas = np.zeros((252, 252, 4), dtype=np.uint8)
     canvas[..., 3] = 255
-    canvas[60:220, 130:150, :3] = 255
-    model_input, recon, message, figure, mean = callbacks.reconstruct_drawing(name, {"composite": canvas}, "PCA")
+    canvas[60:200, 120:140, :3] = 255
+    model_input, recon, message, figure, mean = callbacks.reconstruct_drawing(name, _png_data_url(canvas), "PCA")
     assert model_input.size == recon.size and "reconstruction" in message
     assert figure.data[-1].name == "your digit" and mean.shape == (4,)
 
 
 def test_a_blank_canvas_gives_a_message_not_an_error(callbacks, name):
-    blank = np.zeros((280, 280, 4), dtype=np.uint8)
-    model_input, recon, message, _, _ = callbacks.reconstruct_drawing(name, {"composite": blank}, "PCA")
+    blank = np.zeros((252, 252, 4), dtype=np.uint8)
+    model_input, recon, message, _, _ = callbacks.reconstruct_drawing(name, _png_data_url(blank), "PCA")
     assert model_input is None and recon is None and "blank" in message
+
+
+@pytest.mark.parametrize("junk", [None, 3, "hello", "data:image/png;base64,!!!", "data:image/png;base64," + "A" * 9_000_000,
+                                  "data:image/png;base64,aGVsbG8="])
+def test_a_bad_drawing_payload_gives_a_message(callbacks, name, junk):
+    model_input, recon, message, _, _ = callbacks.reconstruct_drawing(name, junk, "PCA")
+    assert model_input is None and recon is None and message.startswith("⚠️")
 
 
 def test_map_click_shows_the_digit_and_its_reconstruction(callbacks, name):
@@ -93,7 +147,7 @@ def served(library, name, test_split):
     demo = build_demo(library, name, core.TestImages(test_split))
     demo.queue(default_concurrency_limit=2)
     port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, head=MAP_CLICK_JS, css=CSS)
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, css=CSS)
     yield f"http://127.0.0.1:{port}/"
     demo.close()
 
@@ -121,6 +175,13 @@ def test_end_to_end_through_gradio_client(served, name, library, tmp_path):
     Image.fromarray(digit).save(path)
     model_input, recon, message, _ = client.predict(name, handle_file(str(path)), "PCA", api_name="/reconstruct_upload")
     assert model_input and recon and "reconstruction" in message
+
+    strip = client.predict(name, 3, 2, 5, api_name="/interpolate")
+    assert Image.open(strip).size[0] > 5 * 28
+    grid = client.predict(name, 0, api_name="/prior_samples")
+    assert Image.open(grid).size[0] > 8 * 28
+    strip, widths = client.predict(name, 1, 0, api_name="/sample_vs_mean")
+    assert Image.open(strip).size[0] > 10 * 28
 
     junk = tmp_path / "junk.png"
     junk.write_text("not an image")

@@ -1,4 +1,5 @@
-"""The real app in headless Chromium: page loads, a slider decodes, a drawing is reconstructed, the map renders and clicks."""
+"""The real app in headless Chromium: the model runs in the page (sliders, drawing, map, strips) with no server request,
+agrees with torch, and the server takes over when WebAssembly is missing."""
 import os
 import shutil
 import subprocess
@@ -49,62 +50,165 @@ def app_url(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def page(app_url):
+def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        page.goto(app_url)
-        page.wait_for_selector("text=VAE explorer", timeout=60_000)
-        yield page
+        yield browser
         browser.close()
 
 
-def _src(page, selector):
-    return page.locator(f"{selector} img").first.get_attribute("src", timeout=30_000)
+@pytest.fixture(scope="module")
+def page(app_url, browser):
+    """One visitor whose page runs the model (waits until explorer.js says so)."""
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.requests = []
+    page.on("request", lambda request: page.requests.append(request.url))
+    page.goto(app_url)
+    page.wait_for_function("document.body.classList.contains('vae-browser')", timeout=60_000)
+    yield page
+    page.close()
 
 
-def test_a_slider_move_changes_the_decoded_image(page):
+
+def _canvas_pixels(page, canvas_id):
+    return page.evaluate("(id) => { const c = document.getElementById(id); return c.toDataURL(); }", canvas_id)
+
+
+def _shot(page, tmp_path, name):
+    shots = Path(os.environ.get("SCREENSHOT_DIR", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / name), full_page=True)
+
+
+def test_the_page_says_the_model_runs_in_the_browser(page):
+    assert "runs in your browser" in page.locator(".vae-status").first.inner_text()
+
+
+def test_a_slider_drag_redraws_the_canvas_with_no_request_to_the_server(page, tmp_path):
     page.get_by_role("tab", name="Latent sliders").click()
-    before = _src(page, "#slider-image")
-    number = page.locator("#z0 input[type=number]")
-    number.fill("2.5")
-    page.locator("#z0 input[type=range]").dispatch_event("input")
-    number.press("Enter")
-    page.wait_for_function(
-        "(before) => { const i = document.querySelector('#slider-image img'); return i && i.src !== before; }",
-        arg=before, timeout=30_000,
-    )
-
-
-def test_a_drawn_digit_is_reconstructed(page):
-    page.get_by_role("tab", name="Reconstructions").click()
-    canvas = page.locator("#sketch canvas").last
-    box = canvas.bounding_box()
-    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.2)
+    page.wait_for_function("document.getElementById('slider-canvas')?.dataset.drawn", timeout=30_000)
+    before = _canvas_pixels(page, "slider-canvas")
+    frames = page.evaluate("vae.explorer.frames.sliders.count")
+    sent = len(page.requests)
+    track = page.locator("#z2 input[type=range]").bounding_box()
+    y = track["y"] + track["height"] / 2
+    page.mouse.move(track["x"] + track["width"] * 0.5, y)
     page.mouse.down()
-    for step in range(1, 11):
-        page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * (0.2 + 0.06 * step), steps=2)
+    for step in range(1, 15):  # a real drag: Chromium fires an input event per move
+        page.mouse.move(track["x"] + track["width"] * (0.5 + 0.03 * step), y)
     page.mouse.up()
-    page.wait_for_selector("#user-recon img", timeout=30_000)
-    assert "reconstruction" in page.locator("#user-message").inner_text(timeout=30_000)
+    page.wait_for_function("(n) => vae.explorer.frames.sliders.count > n", arg=frames + 3, timeout=10_000)
+    page.wait_for_timeout(300)
+    assert _canvas_pixels(page, "slider-canvas") != before
+    assert page.requests[sent:] == []
+    assert "nearest to z" in page.locator("#nearest-caption").inner_text()
+    _shot(page, tmp_path, "sliders.png")
 
 
-def test_the_map_renders_and_a_click_shows_the_digit(page, tmp_path):
+def test_onnxruntime_web_agrees_with_torch(page):
+    """Same z and images → torch (the checkpoint's weights) and onnxruntime-web in Chromium within 1e-4."""
+    import numpy as np
+    import torch
+
+    from training.checkpoint import load_checkpoint
+
+    model = load_checkpoint(ROOT / "checkpoints" / "default").model
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((3, model.cfg.z_dim)).astype(np.float32)
+    images = rng.random((2, 1, 28, 28), dtype=np.float32)
+    got = page.evaluate("""async ([z, n, images, m]) => {
+        const model = vae.explorer.model;
+        const pixels = await model.decode(Float32Array.from(z), n);
+        const q = await model.encode(Float32Array.from(images), m);
+        return [Array.from(pixels), Array.from(q.mean), Array.from(q.std)];
+    }""", [z.ravel().tolist(), 3, images.ravel().tolist(), 2])
+    with torch.inference_mode():
+        want_pixels = model.decode(torch.from_numpy(z)).numpy().ravel()
+        q = model.encode(torch.from_numpy(images))
+    assert np.abs(np.array(got[0]) - want_pixels).max() <= 1e-4
+    assert np.abs(np.array(got[1]) - q.mean.numpy().ravel()).max() <= 1e-4
+    assert np.abs(np.array(got[2]) - q.stddev.numpy().ravel()).max() <= 1e-4
+
+
+def test_the_page_brings_a_drawing_to_mnist_form_like_the_server(page):
+    """mnist_form.js against explorer/images.py's to_mnist, on the same grayscale drawing."""
+    import numpy as np
+
+    from explorer.images import to_mnist
+
+    gray = np.zeros((252, 252), dtype=np.float32)
+    yy, xx = np.mgrid[:252, :252]
+    gray[(np.abs(xx - 126 - (yy - 126) * 0.2) < 10) & (yy > 40) & (yy < 210)] = 1.0  # a slanted "1"
+    gray[(np.hypot(xx - 126, yy - 60) < 30) & (np.hypot(xx - 126, yy - 60) > 18)] = 0.8  # and a loop on top
+    js = np.array(page.evaluate("(g) => Array.from(vae.toMnist(Float64Array.from(g), 252, 252))", gray.ravel().tolist()))
+    py = to_mnist(gray).ravel().astype(int)
+    assert np.abs(js - py).max() <= 2 and np.abs(js - py).mean() < 0.05
+
+
+def test_a_drawing_is_reconstructed_in_the_page_and_marked_on_the_map(page, tmp_path):
+    page.get_by_role("tab", name="Reconstructions").click()
+    pad = page.locator("#drawpad canvas")
+    box = pad.bounding_box()
+    sent = len(page.requests)
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.15)
+    page.mouse.down()
+    for step in range(1, 12):
+        page.mouse.move(box["x"] + box["width"] * (0.5 - 0.01 * step), box["y"] + box["height"] * (0.15 + 0.065 * step))
+    page.mouse.up()
+    page.wait_for_function("vae.explorer.frames.drawing && vae.explorer.frames.drawing.count > 0", timeout=10_000)
+    assert "reconstruction" in page.locator("#draw-message").inner_text()
+    assert page.requests[sent:] == []
+    _shot(page, tmp_path, "drawing.png")
     page.get_by_role("tab", name="Latent map").click()
-    page.wait_for_selector("#latent-map .js-plotly-plot .scatterlayer, #latent-map .js-plotly-plot canvas", timeout=60_000)
-    page.wait_for_function("() => { const p = document.querySelector('#latent-map .js-plotly-plot'); return p && p.data && p.data.length >= 10; }", timeout=30_000)
-    # click exactly on a data point: ask plotly where point 0 of trace 0 is drawn
-    x, y = page.evaluate("""() => {
+    page.wait_for_function("document.querySelector('#latent-map .vae-star')?.style.display === 'block'", timeout=60_000)
+
+
+def test_a_map_click_decodes_the_point_in_the_page(page, tmp_path):
+    page.get_by_role("tab", name="Latent map").click()
+    page.wait_for_function("() => { const p = document.querySelector('#latent-map .js-plotly-plot'); return p && p.data && p.data.length >= 10; }", timeout=60_000)
+    x, y, index = page.evaluate("""() => {
         const p = document.querySelector('#latent-map .js-plotly-plot');
         const xa = p._fullLayout.xaxis, ya = p._fullLayout.yaxis, r = p.querySelector('.nsewdrag').getBoundingClientRect();
         const trace = p._fullData[0];
-        return [r.left + xa.l2p(trace.x[0]), r.top + ya.l2p(trace.y[0])];
+        return [r.left + xa.l2p(trace.x[0]), r.top + ya.l2p(trace.y[0]), trace.customdata[0][0]];
     }""")
+    sent = len(page.requests)
     page.mouse.click(x, y)
-    page.wait_for_selector("#clicked-recon img", timeout=30_000)
-    assert "digit" in page.locator("#clicked-caption").inner_text()
-    shots = Path(os.environ.get("SCREENSHOT_DIR", tmp_path))
-    shots.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(shots / "latent-map.png"), full_page=True)
+    page.wait_for_function("vae.explorer.frames.map && vae.explorer.frames.map.count > 0", timeout=10_000)
+    assert f"#{index}" in page.locator("#clicked-caption-browser").inner_text()
+    assert page.requests[sent:] == []
+    _shot(page, tmp_path, "latent-map.png")
+
+
+def test_interpolation_prior_samples_and_posterior_samples_draw_in_the_page(page, tmp_path):
+    page.get_by_role("tab", name="Interpolate & sample").click()
+    page.get_by_role("button", name="Interpolate").click()
+    page.get_by_role("button", name="Sample from the prior").click()
+    page.wait_for_function("vae.explorer.frames.interpolate && vae.explorer.frames.prior", timeout=10_000)
+    assert page.evaluate("document.getElementById('interp-canvas').width") == 10 * 28 + 9 * 2  # 10 steps
+    _shot(page, tmp_path, "interpolation.png")
+    page.get_by_role("tab", name="Sample vs mean").click()
+    box = page.get_by_label("Test image #").first
+    box.fill("99999")
+    box.press("Enter")
+    page.wait_for_function("document.getElementById('sv-message')?.textContent.includes('does not exist')", timeout=10_000)
+    box.fill("7")
+    box.press("Enter")
+    page.wait_for_function("vae.explorer.frames['sample-vs-mean']", timeout=10_000)
+
+
+def test_without_webassembly_the_page_says_so_and_the_server_decodes(app_url, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.add_init_script("delete window.WebAssembly;")
+    page.goto(app_url)
+    page.wait_for_function("document.body.classList.contains('vae-server')", timeout=60_000)
+    assert "could not start" in page.locator(".vae-status").first.inner_text()
+    page.get_by_role("tab", name="Latent sliders").click()
+    page.wait_for_selector("#slider-image img", timeout=30_000)
+    before = page.locator("#slider-image img").get_attribute("src")
+    page.locator("#z2 input[type=number]").fill("2.5")
+    page.locator("#z2 input[type=number]").press("Enter")
+    page.wait_for_function("(b) => document.querySelector('#slider-image img')?.src !== b", arg=before, timeout=30_000)
+    page.close()

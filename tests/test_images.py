@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from explorer.images import MAX_PIXELS, array_to_gray, read_image_file, sketch_to_gray, to_mnist
+from explorer.images import MAX_PIXELS, array_to_gray, data_url_to_gray, read_image_file, to_mnist
 from training.errors import UserError
 
 
@@ -43,10 +43,17 @@ def test_colour_photo_on_grey_paper_is_inverted_and_the_paper_removed():
     assert out.max() == 255 and np.median(out) == 0
 
 
-def test_transparent_sketch_is_read_as_ink_on_white_paper():
+def test_transparent_drawing_is_read_as_ink_on_white_paper():
+    import base64
+    import io
+
+    from PIL import Image
+
     rgba = np.zeros((100, 100, 4), dtype=np.uint8)
     rgba[20:80, 45:55] = [0, 0, 0, 255]  # black strokes on a transparent canvas
-    out = to_mnist(sketch_to_gray({"composite": rgba, "layers": [], "background": None}))
+    buffer = io.BytesIO()
+    Image.fromarray(rgba).save(buffer, format="PNG")
+    out = to_mnist(data_url_to_gray("data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()))
     assert out.max() == 255 and out[:, 13:15].sum() > out[:, :5].sum()
 
 
@@ -57,8 +64,8 @@ def test_blank_images_get_a_clear_message(blank):
 
 
 def test_empty_canvas_and_wrong_shapes_are_refused():
-    with pytest.raises(UserError, match="canvas is empty"):
-        sketch_to_gray({"composite": None})
+    with pytest.raises(UserError, match="PNG data URL"):
+        data_url_to_gray(None)
     with pytest.raises(UserError, match="Expected an image"):
         array_to_gray(np.zeros((4, 4, 7)))
 
