@@ -14,7 +14,7 @@ import torch
 
 from training.data import load_mnist
 
-from . import app_speed, training_speed
+from . import app_speed, browser_speed, training_speed
 from .app_server import load_test, rss_mib, running_app
 
 RESULTS = Path(__file__).resolve().parent / "results.md"
@@ -73,14 +73,23 @@ def app_section(checkpoint: Path, data_dir: str, quick: bool) -> list[str]:
         return lines + table(["request (ms)", "p50", "p95"], rows)
     from tests.helpers import free_port
 
-    with running_app(checkpoint, data_dir, free_port()) as app:
+    import json
+
+    browser = None
+    with running_app(checkpoint, data_dir, free_port()) as app, tempfile.TemporaryDirectory() as tmp:
         idle = rss_mib(app.pid)
         http = app_speed.http_decode(app, checkpoint.name, calls)
         rows.append(["slider decode through HTTP + queue + image download, one user", f"{http[0]:.1f}", f"{http[1]:.1f}"])
-        with tempfile.TemporaryDirectory() as tmp:
-            load = load_test(app, checkpoint.name, app_speed.digit_photo(Path(tmp) / "digit.png"), clients=50,
-                             requests_per_client=40)
+        photo = app_speed.digit_photo(Path(tmp) / "digit.png")
+        run_load = lambda: load_test(app, checkpoint.name, photo, clients=50, requests_per_client=40)  # noqa: E731
+        if browser_speed.chromium_available():
+            dims = browser_speed.active_dimensions(json.loads((checkpoint / "metrics.json").read_text()))
+            browser = browser_speed.measure(app.url, dims, moves=200, load=run_load)
+            load = browser["load"]
+        else:
+            load = run_load()
     lines += table(["request (ms)", "p50", "p95"], rows)
+    lines += browser_lines(browser)
     lines += ["", f"`python -m explorer` to first served page: **{app.startup_s:.1f} s**; "
               f"resident memory when idle: **{idle:.0f} MiB**."]
     settled = next(rss for done, rss in load.rss_mib if done >= load.requests // 4)
@@ -96,6 +105,34 @@ def app_section(checkpoint: Path, data_dir: str, quick: bool) -> list[str]:
     return lines
 
 
+def browser_lines(m: dict | None) -> list[str]:
+    """The visitor's view: in-page timings in headless Chromium, before (server path) and after (model in the page)."""
+    if m is None:
+        return ["", "### In the browser", "", "Skipped: Debian's chromium is not installed (`apt-get install chromium`)."]
+    ms = lambda t: " / ".join(f"{x:.1f}" for x in browser_speed.percentiles(t))  # noqa: E731
+    mib = lambda b: f"{sum(b.values()) / 2**20:.2f} MiB (" + ", ".join(f"{k} {v / 2**20:.2f}" for k, v in sorted(b.items())) + ")"  # noqa: E731
+    lines = ["", "### In the browser (headless Chromium, in-page `performance.now()` from the input event to new pixels)", ""]
+    lines += table(["interaction (ms)", "moves", "p50 / p95 / max"], [
+        ["slider → image, server path (before: WebAssembly removed, Gradio queue + image download)", len(m["server_slider_ms"]), ms(m["server_slider_ms"])],
+        ["slider → image + 8 nearest digits, model in the page", len(m["slider_ms"]), ms(m["slider_ms"])],
+        ["the same while 50 API clients load the server", len(m["slider_under_load_ms"]), ms(m["slider_under_load_ms"])],
+        ["drawing stroke → MNIST form → encoder → decoder → canvas, ★ placed", len(m["stroke_ms"]), ms(m["stroke_ms"])],
+    ])
+    lines += ["", f"Requests to the server during {len(m['slider_ms'])} slider moves: **{m['slider_requests']}**.",
+              f"First visit (empty cache): model running after **{m['first_visit_s']:.2f} s**, {mib(m['first_visit_bytes'])}.",
+              f"Repeat visit (browser cache): model running after **{m['repeat_visit_s']:.2f} s**, {mib(m['repeat_visit_bytes'])}."]
+    return lines
+
+
+def cpu_flags() -> str:
+    """The CPU features that decide which kernels run (bf16, AVX-512, AVX2)."""
+    try:
+        flags = next(l for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("flags")).split(":")[1].split()
+    except (OSError, StopIteration):
+        return "flags unknown"
+    return " ".join(f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags) or "no avx2"
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     p.add_argument("--data-dir", default="../shared/mnist", help="torchvision MNIST folder (train and test)")
@@ -103,6 +140,7 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="synthetic data, tiny sizes: checks the harness in < 1 min")
     p.add_argument("--quality-epochs", type=int, default=3)
     p.add_argument("--out", default=str(RESULTS))
+    p.add_argument("--only-app", action="store_true", help="skip the training benchmarks (app, browser and load only)")
     args = p.parse_args(argv)
     started = time.perf_counter()
     if args.quick:
@@ -113,10 +151,13 @@ def main(argv=None) -> int:
         train_split, test_split = load_mnist(args.data_dir, True), load_mnist(args.data_dir, False)
         epochs = args.quality_epochs
     checkpoint = Path(args.checkpoint)
-    lines = [f"Measured {datetime.date.today()} on {cpu_name()} · {torch.get_num_threads()} threads · "
+    lines = [f"Measured {datetime.date.today()} on {cpu_name()} ({cpu_flags()}) · {torch.get_num_threads()} threads · "
              f"torch {torch.__version__}{' · QUICK (synthetic) run' if args.quick else ''}", ""]
-    lines += training_section(train_split, test_split, checkpoint, args.quick, epochs)
-    lines += app_section(checkpoint, args.data_dir, args.quick)
+    if args.only_app:
+        lines += app_section(checkpoint, args.data_dir, args.quick)
+    else:
+        lines += training_section(train_split, test_split, checkpoint, args.quick, epochs)
+        lines += app_section(checkpoint, args.data_dir, args.quick)
     lines += ["", f"The whole run took {(time.perf_counter() - started) / 60:.1f} min."]
     text = "\n".join(lines) + "\n"
     Path(args.out).write_text(text)
