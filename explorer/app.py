@@ -218,6 +218,18 @@ def canvas_html(canvas_id: str, caption_id: str | None = None) -> str:
     return f'<canvas id="{canvas_id}" class="digits" width="28" height="28"></canvas>{caption}'
 
 
+def digit_pair(prefix: str, labels: tuple[str, str]) -> tuple[gr.Image, gr.Image, gr.Markdown]:
+    """Two digits and a caption: canvases the page draws on (`PREFIX-left-canvas`, `PREFIX-right-canvas`,
+    `PREFIX-caption`), and the server's images and caption (`PREFIX-left`, …) shown when the page cannot."""
+    gr.HTML(canvas_html(f"{prefix}-left-canvas") + canvas_html(f"{prefix}-right-canvas", f"{prefix}-caption"),
+            elem_classes="browser-only")
+    with gr.Row(elem_classes="server-only"):
+        left = pixel_image(labels[0], elem_id=f"{prefix}-left")
+        right = pixel_image(labels[1], elem_id=f"{prefix}-right")
+        caption = gr.Markdown(elem_id=f"{prefix}-caption-server")
+    return left, right, caption
+
+
 DRAWPAD_HTML = '<div id="drawpad"><canvas></canvas><br><button class="clear" type="button">Clear</button></div>'
 
 
@@ -266,12 +278,7 @@ def build_demo(library: core.CheckpointLibrary, default_name: str, test_images: 
                     with gr.Column():
                         gr.HTML(DRAWPAD_HTML)
                         drawing_data = gr.Textbox(elem_id="drawing-data", elem_classes="bridge", show_label=False)
-                        gr.HTML(canvas_html("draw-input-canvas") + canvas_html("draw-recon-canvas", "draw-message"),
-                                elem_classes="browser-only")
-                        with gr.Row(elem_classes="server-only"):
-                            draw_input = pixel_image("Model input (28×28)", elem_id="draw-input")
-                            draw_recon = pixel_image("Reconstruction", elem_id="draw-recon")
-                        draw_message = gr.Markdown(elem_id="draw-message-server", elem_classes="server-only")
+                        draw_input, draw_recon, draw_message = digit_pair("draw", ("Model input (28×28)", "Reconstruction"))
                     with gr.Column():
                         upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath", elem_id="upload")
                         with gr.Row():
@@ -312,12 +319,7 @@ def build_demo(library: core.CheckpointLibrary, default_name: str, test_images: 
                 method = gr.Radio(default_methods, value=default_methods[0], label="Projection")
                 latent_plot = gr.Plot(elem_id="latent-map", label="Click a point to see the digit")
                 click_box = gr.Textbox(elem_id="map-click-index", elem_classes="bridge", show_label=False)
-                gr.HTML(canvas_html("clicked-original-canvas") + canvas_html("clicked-recon-canvas", "clicked-caption-browser"),
-                        elem_classes="browser-only")
-                with gr.Row(elem_classes="server-only"):
-                    clicked_original = pixel_image("Clicked digit", elem_id="clicked-original")
-                    clicked_recon = pixel_image("Its reconstruction", elem_id="clicked-recon")
-                    clicked_caption = gr.Markdown(elem_id="clicked-caption")
+                clicked_original, clicked_recon, clicked_caption = digit_pair("clicked", ("Clicked digit", "Its reconstruction"))
             with gr.Tab("Interpolate & sample"):
                 with gr.Row():
                     index_a = gr.Number(3, label="From test image #", precision=0)

@@ -158,7 +158,7 @@ def test_a_drawing_is_reconstructed_in_the_page_and_marked_on_the_map(page, tmp_
         page.mouse.move(box["x"] + box["width"] * (0.5 - 0.01 * step), box["y"] + box["height"] * (0.15 + 0.065 * step))
     page.mouse.up()
     page.wait_for_function("vae.explorer.frames.drawing && vae.explorer.frames.drawing.count > 0", timeout=10_000)
-    assert "reconstruction" in page.locator("#draw-message").inner_text()
+    assert "reconstruction" in page.locator("#draw-caption").inner_text()
     assert page.requests[sent:] == []
     _shot(page, tmp_path, "drawing.png")
     page.get_by_role("tab", name="Latent map").click()
@@ -177,7 +177,7 @@ def test_a_map_click_decodes_the_point_in_the_page(page, tmp_path):
     sent = len(page.requests)
     page.mouse.click(x, y)
     page.wait_for_function("vae.explorer.frames.map && vae.explorer.frames.map.count > 0", timeout=10_000)
-    assert f"#{index}" in page.locator("#clicked-caption-browser").inner_text()
+    assert f"#{index}" in page.locator("#clicked-caption").inner_text()
     assert page.requests[sent:] == []
     _shot(page, tmp_path, "latent-map.png")
 

@@ -159,7 +159,7 @@
     async drawReconstruction(pad) {
       const { gray, height, width } = pad.gray();
       const digit = vae.toMnist(gray, height, width);
-      const message = byId('draw-message');
+      const message = byId('draw-caption');
       if (!digit) {
         message.textContent = 'The canvas is blank: draw a digit.';
         return;
@@ -167,8 +167,8 @@
       const input = Float32Array.from(digit, (v) => v / 255);
       const { mean } = await this.model.encode(input, 1);
       const pixels = await this.model.decode(mean, 1);
-      vae.drawDigits(byId('draw-input-canvas'), digit, 1, 1, 6);
-      vae.drawDigits(byId('draw-recon-canvas'), pixels, 1, 1, 6);
+      vae.drawDigits(byId('draw-left-canvas'), digit, 1, 1, 6);
+      vae.drawDigits(byId('draw-right-canvas'), pixels, 1, 1, 6);
       this.marker = Float32Array.from(mean);
       this.placeMarker();
       message.textContent = "The model's input (left, MNIST form) and its reconstruction (right). It is marked ★ on the latent map.";
@@ -205,11 +205,11 @@
     async mapClick(index) {
       if (this.mode !== 'browser') return vae.sendMapClickToServer(index);
       const pixels = await this.model.decode(this.atlas.mean(index), 1);
-      vae.drawDigits(byId('clicked-recon-canvas'), pixels, 1, 1, 6);
-      const original = byId('clicked-original-canvas');
+      vae.drawDigits(byId('clicked-right-canvas'), pixels, 1, 1, 6);
+      const original = byId('clicked-left-canvas');
       if (this.testDigits) vae.drawDigits(original, this.testDigits.subarray(index * 784, (index + 1) * 784), 1, 1, 6);
       original.style.visibility = this.testDigits ? 'visible' : 'hidden';
-      byId('clicked-caption-browser').textContent = `Test image #${index}, digit ${this.atlas.labels[index]}` +
+      byId('clicked-caption').textContent = `Test image #${index}, digit ${this.atlas.labels[index]}` +
         (this.testDigits ? ': the digit (left) and the decoding of its encoded mean (right).' : ': the decoding of its encoded mean (the test images are not available to show the original).');
       this.frame('map');
     }
