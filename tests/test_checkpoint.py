@@ -113,3 +113,13 @@ def test_missing_folder_and_file_instead_of_folder(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(UserError, match="is a file, not a folder"):
         load_checkpoint(tmp_path / "file")
+
+
+def test_a_config_asking_for_a_huge_model_is_refused_before_allocating(copy_of):
+    import json
+
+    config = json.loads((copy_of / ckpt.CONFIG).read_text())
+    config["model"]["z_dim"] = 10**9
+    (copy_of / ckpt.CONFIG).write_text(json.dumps(config))
+    with pytest.raises(UserError, match=r"config\.json: invalid configuration \(model\.z_dim is 1000000000; at most 1024"):
+        load_checkpoint(copy_of)

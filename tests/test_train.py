@@ -85,6 +85,9 @@ def test_cli_trains_from_idx_files_and_writes_a_loadable_checkpoint(tmp_path, ca
     (["--z-dim", "0"], "--z-dim: must be a positive integer"),
     (["--lr", "nan"], "--lr: must be a positive number"),
     (["--data-dir", "/no/such/dir", "--no-download"], "does not exist"),
+    (["--z-dim", "1000000000", "--dry-run"], "model.z_dim is 1000000000; at most 1024"),  # once a raw allocator error
+    (["--decoder-hidden", "99999"], "model.decoder_hidden is 99999"),
+    (["--batch-size", "10000000"], "batch_size 1–65536"),
 ])
 def test_bad_arguments_exit_with_a_message_and_write_nothing(tmp_path, capsys, args, message):
     out = tmp_path / "never"

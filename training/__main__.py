@@ -110,7 +110,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         device = pick_device(args.device)
-        run = run_config_from_args(args, argv, bf16_default=bf16_supported(device))
+        try:
+            run = run_config_from_args(args, argv, bf16_default=bf16_supported(device))
+        except ValueError as err:  # a size past the stated limits, refused before anything is allocated
+            parser.error(str(err))
         train_split = load_mnist(data_dir, train=True, download=args.download)
         test_split = load_mnist(data_dir, train=False, download=args.download)
         run = replace(run, data={**run.data, "train_images": len(train_split.images), "test_images": len(test_split.images)})

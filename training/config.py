@@ -6,6 +6,10 @@ from dataclasses import dataclass, field
 
 CONFIG_VERSION = 1
 RECONSTRUCTION_LOSSES = ("bce", "mse")
+# Sizes beyond these are refused before anything is allocated: far above what this 28×28 model needs, far below what
+# would exhaust memory (z_dim 1024 with hidden 1024 is ≈ 0.2 GB of weights).
+MAX_MODEL_SIZES = {"z_dim": 1024, "encoder_hidden": 1024, "decoder_hidden": 1024, "image_channels": 4}
+MAX_BATCH_SIZE, MAX_EPOCHS = 65_536, 100_000
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,8 @@ class ModelConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"model.{name} must be a positive integer, got {value!r}")
+            if value > MAX_MODEL_SIZES[name]:
+                raise ValueError(f"model.{name} is {value}; at most {MAX_MODEL_SIZES[name]} is supported")
 
 
 @dataclass(frozen=True)
@@ -42,8 +48,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.reconstruction not in RECONSTRUCTION_LOSSES:
             raise ValueError(f"reconstruction must be one of {RECONSTRUCTION_LOSSES}, got {self.reconstruction!r}")
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ValueError("epochs and batch_size must be positive")
+        if not 1 <= self.epochs <= MAX_EPOCHS or not 1 <= self.batch_size <= MAX_BATCH_SIZE:
+            raise ValueError(f"epochs must be 1–{MAX_EPOCHS} and batch_size 1–{MAX_BATCH_SIZE}")
         if not self.lr > 0 or not self.beta >= 0:
             raise ValueError("lr must be > 0 and beta >= 0")
 
