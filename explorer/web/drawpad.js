@@ -33,13 +33,13 @@
     start(event) {
       this.canvas.setPointerCapture?.(event.pointerId);
       this.last = this.point(event);
-      this.line(this.last, this.last, event);
+      this.line(this.last, this.last);
     }
 
     move(event) {
       if (!this.last) return;
       const next = this.point(event);
-      this.line(this.last, next, event);
+      this.line(this.last, next);
       this.last = next;
     }
 
@@ -49,7 +49,7 @@
       this.onStrokeEnd(this);
     }
 
-    line(from, to, event) {
+    line(from, to) {
       const c = this.context;
       c.strokeStyle = '#fff';
       c.lineWidth = PEN_WIDTH;
@@ -59,7 +59,7 @@
       c.lineTo(to[0], to[1]);
       c.stroke();
       this.empty = false;
-      this.onStroke(this, event.timeStamp);
+      this.onStroke(this);
     }
 
     /** The pad as grayscale floats in [0, 1] (SIZE² values, row by row). */

@@ -52,7 +52,7 @@
       this.config = config;
       this.setMode('loading', 'Loading the model into your browser…');
       const pad = byId('drawpad');
-      if (pad && !this.pad) this.pad = new vae.DrawPad(pad, { onStroke: (p, t) => this.onStroke(p, t), onStrokeEnd: (p) => this.onStrokeEnd(p) });
+      if (pad && !this.pad) this.pad = new vae.DrawPad(pad, { onStroke: (p) => this.onStroke(p), onStrokeEnd: (p) => this.onStrokeEnd(p) });
       try {
         const [model, atlas] = await Promise.all([vae.loadModel(config), vae.loadAtlas(config.atlas)]);
         if (config !== this.config) return; // another checkpoint was picked meanwhile
@@ -145,7 +145,7 @@
     }
 
     // ---------------------------------------------------------------- drawing → MNIST form → encoder → decoder, ★
-    onStroke(pad, eventTime) {
+    onStroke(pad) {
       if (this.mode === 'browser') this.drawing.push(pad);
     }
 
