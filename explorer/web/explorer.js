@@ -92,6 +92,14 @@
 
     server(id) { byId(id)?.click(); }
 
+    /** In the server fallback, an empty slider image (a click made before Gradio was ready is lost) asks once more. */
+    fillServerImage() {
+      const image = byId('slider-image');
+      if (!image || image.querySelector('img') || image === this.serverImageAsked) return;
+      this.serverImageAsked = image;
+      this.server('server-decode');
+    }
+
     frame(view) {
       const f = (this.frames[view] = this.frames[view] || { count: 0, at: 0 });
       f.count += 1;
@@ -192,6 +200,7 @@
       requestAnimationFrame(() => {
         this.mapQueued = false;
         vae.hookMapClicks((index) => this.mapClick(index));
+        if (this.mode === 'server') return this.fillServerImage();
         if (this.mode !== 'browser') return;
         this.placeMarker();
         const sliderCanvas = byId('slider-canvas');
