@@ -80,9 +80,14 @@ class Callbacks:
     def _model(self, name):
         return self.library.get(name).model
 
+    def _test_split_matches(self, name) -> bool:
+        """The loaded test images are the ones this checkpoint's atlas encoded (same count, same order)."""
+        split = self.test_images.split
+        return split is not None and len(split.labels) == len(self.library.get(name).atlas["labels"])
+
     def _test_split(self, name):
         split = self.test_images.require()
-        if len(split.labels) != len(self.library.get(name).atlas["labels"]):
+        if not self._test_split_matches(name):
             raise UserError("The test images do not match this checkpoint's atlas; use the MNIST test set it was built on.")
         return split
 
@@ -105,8 +110,7 @@ class Callbacks:
     def runtime(self, name) -> str:
         """The page's runtime component: where its model, atlas and test digits are (the sprite only if they match)."""
         ck = self.library.get(name)
-        split = self.test_images.split
-        sprite = self.sprite if split is not None and len(split.labels) == len(ck.atlas["labels"]) else None
+        sprite = self.sprite if self._test_split_matches(name) else None
         return web_assets.runtime_html(web_assets.runtime_config(name, ck.path, ck.config.model.z_dim, sprite))
 
     def checkpoint_info(self, name):

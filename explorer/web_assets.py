@@ -37,14 +37,17 @@ def static_folders(checkpoint_folders, sprite_dir: Path | None) -> list[Path]:
 
 
 def write_test_sprite(images: np.ndarray, folder: Path) -> Path:
-    """All test digits (N, 28, 28) uint8 as one PNG of 28×28 tiles, SPRITE_COLUMNS a row (~1.6 MB for MNIST's 10k)."""
+    """All test digits (N, 28, 28) uint8 as one PNG of 28×28 tiles, SPRITE_COLUMNS a row (~1.7 MB for MNIST's 10k).
+
+    Written at every app start: Pillow's default compression takes ≈ 0.2 s; `optimize=True` saved 3% for 1.8 s.
+    """
     n = len(images)
     rows = -(-n // SPRITE_COLUMNS)
     tiles = np.zeros((rows * SPRITE_COLUMNS, 28, 28), dtype=np.uint8)
     tiles[:n] = images
     sheet = tiles.reshape(rows, SPRITE_COLUMNS, 28, 28).transpose(0, 2, 1, 3).reshape(rows * 28, SPRITE_COLUMNS * 28)
     path = Path(folder) / SPRITE_NAME
-    Image.fromarray(sheet).save(path, optimize=True)
+    Image.fromarray(sheet).save(path)
     return path
 
 

@@ -68,15 +68,15 @@ class OnnxExporter:
 
     def __init__(self) -> None:
         self._templates: dict[str, object] = {}
-        self._z_dim: int | None = None
+        self._architecture = None  # the ModelConfig the templates were exported for
 
     def export(self, model: torch.nn.Module) -> dict[str, bytes]:
         """{file name: serialized ONNX model} with `model`'s current weights embedded."""
         import onnx.numpy_helper
 
         clone = inference_copy(model)
-        if self._z_dim != clone.cfg.z_dim:
-            self._templates, self._z_dim = {}, clone.cfg.z_dim
+        if self._architecture != clone.cfg:
+            self._templates, self._architecture = {}, clone.cfg
         state = {k: v.detach().numpy() for k, v in clone.state_dict().items()}
         probes = probe_inputs(clone.cfg.z_dim)
         files = {}

@@ -38,6 +38,8 @@
       this.frames = {}; // view → {count, at}: when each view last put new pixels on its canvas (tests and benchmarks read it)
       this.sliders = new vae.LatestOnly((z) => this.drawSliders(z));
       this.drawing = new vae.LatestOnly((pad) => this.drawReconstruction(pad));
+      // a slider's own input event starts its decode at once; Gradio's .change listener (decodeSliders) also covers values
+      // the server sets, and the repeat of the same z is dropped in drawSliders
       document.addEventListener('input', (e) => this.onDomInput(e), true);
       new MutationObserver(() => this.hookMap()).observe(document.documentElement, { childList: true, subtree: true });
     }
@@ -47,7 +49,7 @@
       const holder = element.querySelector('[data-config]');
       if (!holder) return;
       const config = JSON.parse(holder.dataset.config);
-      if (config.name === this.name && this.mode !== 'loading') return this.showStatus();
+      if (config.name === this.name) return this.showStatus(); // the page-load update repeats the checkpoint it opened with
       this.name = config.name;
       this.config = config;
       this.setMode('loading', 'Loading the model into your browser…');
