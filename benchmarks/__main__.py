@@ -21,14 +21,17 @@ RESULTS = Path(__file__).resolve().parent / "results.md"
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def cpu_name() -> str:
+def cpuinfo_field(name: str) -> str | None:
+    """One field of /proc/cpuinfo's first processor, or None where there is no such file or field."""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
     except OSError:
-        pass
-    return platform.processor() or platform.machine()
+        return None
+    return next((l.split(":", 1)[1].strip() for l in lines if l.startswith(name)), None)
+
+
+def cpu_name() -> str:
+    return cpuinfo_field("model name") or platform.processor() or platform.machine()
 
 
 def table(header: list[str], rows: list[list]) -> list[str]:
@@ -126,10 +129,10 @@ def browser_lines(m: dict | None) -> list[str]:
 
 def cpu_flags() -> str:
     """The CPU features that decide which kernels run (bf16, AVX-512, AVX2)."""
-    try:
-        flags = next(l for l in Path("/proc/cpuinfo").read_text().splitlines() if l.startswith("flags")).split(":")[1].split()
-    except (OSError, StopIteration):
+    flags = cpuinfo_field("flags")
+    if flags is None:
         return "flags unknown"
+    flags = flags.split()
     return " ".join(f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags) or "no avx2"
 
 
