@@ -41,7 +41,7 @@
       // a slider's own input event starts its decode at once; Gradio's .change listener (decodeSliders) also covers values
       // the server sets, and the repeat of the same z is dropped in drawSliders
       document.addEventListener('input', (e) => this.onDomInput(e), true);
-      new MutationObserver(() => this.hookMap()).observe(document.documentElement, { childList: true, subtree: true });
+      new MutationObserver(() => this.onDomChange()).observe(document.documentElement, { childList: true, subtree: true });
     }
 
     /** Gradio's js_on_load and watch('value') seam: (re)load when the checkpoint changes. */
@@ -53,8 +53,6 @@
       this.name = config.name;
       this.config = config;
       this.setMode('loading', 'Loading the model into your browser…');
-      const pad = byId('drawpad');
-      if (pad && !this.pad) this.pad = new vae.DrawPad(pad, { onStroke: (p) => this.onStroke(p), onStrokeEnd: (p) => this.onStrokeEnd(p) });
       try {
         const [model, atlas] = await Promise.all([vae.loadModel(config), vae.loadAtlas(config.atlas)]);
         if (config !== this.config) return; // another checkpoint was picked meanwhile
@@ -93,6 +91,14 @@
     }
 
     server(id) { byId(id)?.click(); }
+
+    /** Give the drawing pad its listeners once Gradio has rendered it (and again if it renders a new one). */
+    wireDrawPad() {
+      const element = byId('drawpad');
+      if (!element || element === this.padElement) return;
+      this.padElement = element;
+      this.pad = new vae.DrawPad(element, { onStroke: (p) => this.onStroke(p), onStrokeEnd: (p) => this.onStrokeEnd(p) });
+    }
 
     /** In the server fallback, an empty slider image (a click made before Gradio was ready is lost) asks once more. */
     fillServerImage() {
@@ -195,13 +201,15 @@
       vae.placeStar(this.marker && this.atlas.coords[this.method] ? this.atlas.placeOnMap(this.marker, this.method) : null);
     }
 
-    // ---------------------------------------------------------------- the map
-    hookMap() {
-      if (this.mapQueued) return;
-      this.mapQueued = true;
+    /** Gradio renders a tab's components when it is first opened and re-creates plots on updates: once a frame
+        after DOM changes, wire what appeared (map clicks, the drawing pad) and fill views that appeared empty. */
+    onDomChange() {
+      if (this.domQueued) return;
+      this.domQueued = true;
       requestAnimationFrame(() => {
-        this.mapQueued = false;
+        this.domQueued = false;
         vae.hookMapClicks((index) => this.mapClick(index));
+        this.wireDrawPad();
         if (this.mode === 'server') return this.fillServerImage();
         if (this.mode !== 'browser') return;
         this.placeMarker();
@@ -213,6 +221,7 @@
       });
     }
 
+    // ---------------------------------------------------------------- the map
     async mapClick(index) {
       if (this.mode !== 'browser') return vae.sendMapClickToServer(index);
       const pixels = await this.model.decode(this.atlas.mean(index), 1);
