@@ -7,10 +7,10 @@ from pathlib import Path
 
 import torch
 
-from training.data import MnistSplit
+from training.data import ImageSplit
 
 
-def synthetic_digits(n: int, seed: int = 0) -> MnistSplit:
+def synthetic_digits(n: int, seed: int = 0) -> ImageSplit:
     """uint8 28×28 images of bright strokes whose position depends on the label, so there is something to learn."""
     g = torch.Generator().manual_seed(seed)
     labels = torch.randint(0, 10, (n,), generator=g)
@@ -20,7 +20,7 @@ def synthetic_digits(n: int, seed: int = 0) -> MnistSplit:
         col = int(torch.randint(4, 12, (1,), generator=g))
         images[i, row : row + 3, col : col + 12] = 255
         images[i, 4:24, 20 - label // 2 : 22 - label // 2] = 200
-    return MnistSplit(images, labels)
+    return ImageSplit(images, labels)
 
 
 def write_idx(path: Path, tensor: torch.Tensor) -> None:
@@ -29,9 +29,9 @@ def write_idx(path: Path, tensor: torch.Tensor) -> None:
     path.write_bytes(header + tensor.numpy().tobytes())
 
 
-def write_tiny_mnist(root: Path, n_train: int = 64, n_test: int = 32) -> Path:
-    """A folder in torchvision's MNIST layout (MNIST/raw/*-ubyte) holding synthetic digits."""
-    raw = root / "MNIST" / "raw"
+def write_tiny_mnist(root: Path, n_train: int = 64, n_test: int = 32, folder: str = "MNIST") -> Path:
+    """A folder in torchvision's layout (MNIST/raw/*-ubyte, or FashionMNIST/, KMNIST/) holding synthetic images."""
+    raw = root / folder / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     for prefix, split in (("train", synthetic_digits(n_train, 1)), ("t10k", synthetic_digits(n_test, 2))):
         write_idx(raw / f"{prefix}-images-idx3-ubyte", split.images)

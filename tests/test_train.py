@@ -7,11 +7,12 @@ from tests.conftest import small_run
 from tests.helpers import write_tiny_mnist
 from training.__main__ import main
 from training.checkpoint import load_checkpoint
+from training.data import load_split
 from training.errors import UserError
 from training import train as train_module
 from training.train import evaluate, train
 
-QUIET = dict(progress=False, log=lambda s: None, tsne=False)
+QUIET = dict(progress=False, log=lambda s: None, tsne=False, iwae=False)
 
 
 def test_loss_decreases_on_a_small_synthetic_set(train_split, test_split, tmp_path):
@@ -66,9 +67,10 @@ def test_evaluate_reports_kl_per_dimension(trained_checkpoint, test_split):
 
 
 def test_cli_trains_from_idx_files_and_writes_a_loadable_checkpoint(tmp_path, capsys):
-    data = write_tiny_mnist(tmp_path / "data", n_train=128, n_test=64)
+    """KMNIST is not reachable offline here: its real torchvision path runs on tiny IDX files in KMNIST/raw."""
+    data = write_tiny_mnist(tmp_path / "data", n_train=128, n_test=64, folder="KMNIST")
     out = tmp_path / "cli-ck"
-    code = main(["--data-dir", str(data), "--no-download", "--out", str(out), "--epochs", "2", "--batch-size", "32",
+    code = main(["--dataset", "kmnist", "--data-dir", str(data), "--no-download", "--out", str(out), "--epochs", "2", "--batch-size", "32",
                  "--z-dim", "3", "--encoder-hidden", "4", "--decoder-hidden", "8", "--no-tsne", "--no-progress", "--seed", "5"])
     assert code == 0
     printed = capsys.readouterr().out
@@ -77,7 +79,11 @@ def test_cli_trains_from_idx_files_and_writes_a_loadable_checkpoint(tmp_path, ca
     assert loaded.config.model.z_dim == 3 and loaded.config.train.seed == 5
     assert loaded.config.data["train_images"] == 128 and "--epochs" in loaded.config.argv
     assert (out / "samples.png").stat().st_size > 100
-    assert json.loads((out / "metrics.json").read_text())["final"]["epochs"] == 2
+    final = json.loads((out / "metrics.json").read_text())["final"]
+    assert final["epochs"] == 2 and final["iwae"]["k"] == 1000 and final["iwae"]["images"] == 64
+    assert final["iwae"]["nll"] <= final["test"]["total"] + 1.0  # the k=1000 bound is tighter than the ELBO
+    assert loaded.config.data["dataset"] == "kmnist" and loaded.config.data["class_names"][0] == "o お"
+    assert torch.equal(loaded.atlas["labels"], load_split(data, train=False, dataset="kmnist").labels)
 
 
 @pytest.mark.parametrize("args, message", [

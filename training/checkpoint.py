@@ -83,6 +83,13 @@ def save_checkpoint(
     return final
 
 
+def write_metrics(folder: str | Path, metrics: dict) -> None:
+    """Replace a checkpoint's metrics.json atomically (temporary file + rename), e.g. after `training evaluate`."""
+    tmp = Path(folder) / f".{METRICS}.partial"
+    _write_json(tmp, metrics)
+    os.replace(tmp, Path(folder) / METRICS)
+
+
 def _write_json(path: Path, obj) -> None:
     path.write_text(json.dumps(obj, indent=2, allow_nan=False) + "\n")
 

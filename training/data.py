@@ -1,4 +1,4 @@
-"""torchvision MNIST → uint8 tensors held in memory, and fast shuffled batches over them."""
+"""torchvision's 28×28 grey data sets (MNIST, Fashion-MNIST, KMNIST) → uint8 tensors in memory, and shuffled batches."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,54 +8,63 @@ from typing import Iterator
 import torch
 from torchvision import datasets
 
+from .datasets import DEFAULT_DATASET, DATASETS, DatasetInfo, dataset_info  # noqa: F401 (re-exported)
 from .errors import UserError
 
 IMAGE_SIZE = 28
 
 
 @dataclass(frozen=True)
-class MnistSplit:
+class ImageSplit:
     images: torch.Tensor  # (N, 28, 28) uint8
     labels: torch.Tensor  # (N,) int64
 
 
-def load_mnist(data_dir: str | Path, train: bool, download: bool = False) -> MnistSplit:
-    """Read one MNIST split through torchvision (downloading it when allowed) and check what was read."""
+def load_split(data_dir: str | Path, train: bool, download: bool = False, dataset: str = DEFAULT_DATASET) -> ImageSplit:
+    """Read one split of a data set through torchvision's own class (downloading it when allowed) and check it."""
+    info = dataset_info(dataset)
     root = Path(data_dir)
     split = "train" if train else "test"
+    raw = root / info.torchvision_class / "raw"
     how_to_fix = (
-        f"put torchvision's MNIST layout (MNIST/raw/*-ubyte) under {root}, "
+        f"put torchvision's {info.title} layout ({info.torchvision_class}/raw/*-ubyte) under {root}, "
         "or run with --download on a machine that is online"
     )
-    raw = root / "MNIST" / "raw"
-    files_present = all((raw / f"{'train' if train else 't10k'}-{kind}-idx{n}-ubyte").is_file() for kind, n in (("images", 3), ("labels", 1)))
+    files_present = all((raw / name).is_file() for name in _raw_file_names(info, train))
     if not files_present and not download:
-        raise UserError(f"MNIST {split} set not found under {root}: {how_to_fix}.")
+        raise UserError(f"{info.title} {split} set not found under {root}: {how_to_fix}.")
     try:
-        dataset = datasets.MNIST(str(root), train=train, download=download and not files_present)
+        dataset_class = getattr(datasets, info.torchvision_class)
+        loaded = dataset_class(str(root), train=train, download=download and not files_present)
     except Exception as err:  # torchvision raises on failed downloads and asserts/fails reshaping on corrupt IDX files
         if files_present:
             raise UserError(
-                f"MNIST {split} files under {raw} are corrupt ({type(err).__name__}: {err}); "
+                f"{info.title} {split} files under {raw} are corrupt ({type(err).__name__}: {err}); "
                 "delete them and download again, or point --data-dir at a good copy."
             ) from None
-        raise UserError(f"MNIST {split} set could not be downloaded to {root} ({' '.join(str(err).split())}): {how_to_fix}.") from None
-    return _checked(dataset.data, dataset.targets, root, split)
+        raise UserError(f"{info.title} {split} set could not be downloaded to {root} ({' '.join(str(err).split())}): {how_to_fix}.") from None
+    return _checked(loaded.data, loaded.targets, root, f"{info.title} {split}", len(info.class_names))
 
 
-def _checked(images: torch.Tensor, labels: torch.Tensor, root: Path, split: str) -> MnistSplit:
+def _raw_file_names(info: DatasetInfo, train: bool) -> list[str]:
+    """The uncompressed IDX files torchvision reads from <root>/<Class>/raw (same names for all three data sets)."""
+    prefix = "train" if train else "t10k"
+    return [f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"]
+
+
+def _checked(images: torch.Tensor, labels: torch.Tensor, root: Path, split: str, n_classes: int) -> ImageSplit:
     problem = None
     if images.dtype != torch.uint8 or images.dim() != 3 or tuple(images.shape[1:]) != (IMAGE_SIZE, IMAGE_SIZE):
         problem = f"images have shape {tuple(images.shape)} and dtype {images.dtype}, expected (N, 28, 28) uint8"
     elif len(labels) != len(images):
         problem = f"{len(images)} images but {len(labels)} labels"
-    elif len(labels) and (labels.min() < 0 or labels.max() > 9):
-        problem = "labels outside 0..9"
+    elif len(labels) and (labels.min() < 0 or labels.max() >= n_classes):
+        problem = f"labels outside 0..{n_classes - 1}"
     elif len(images) == 0:
         problem = "the split is empty"
     if problem:
-        raise UserError(f"MNIST {split} files under {root} are not valid MNIST: {problem}.")
-    return MnistSplit(images.contiguous(), labels.long())
+        raise UserError(f"The {split} files under {root} are not valid: {problem}.")
+    return ImageSplit(images.contiguous(), labels.long())
 
 
 def to_model_input(images: torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:

@@ -17,13 +17,13 @@ from tqdm import tqdm
 from . import checkpoint as ckpt
 from .atlas import build_atlas
 from .config import RunConfig, TrainConfig
-from .data import MnistSplit, shuffled_batches, to_model_input
+from .data import ImageSplit, shuffled_batches, to_model_input
 from .deconv import use_gemm_deconv
 from .errors import UserError
+from .evaluation import IWAE_SAMPLES, IWAE_SUBSET, iwae_on_subset, latent_metrics
 from .loss import LossTerms, elbo_terms, kl_per_dim
 from .model import VAE
 
-INACTIVE_KL_NATS = 0.01  # a latent dimension whose mean KL is below this carries (almost) no information
 SAMPLE_GRID_DIGITS = 32
 CHECKPOINT_BYTES_ESTIMATE = 32 * 2**20
 
@@ -91,7 +91,7 @@ def make_model_and_optimizer(run: RunConfig, device: torch.device) -> tuple[VAE,
 
 
 @torch.inference_mode()
-def evaluate(model: VAE, split: MnistSplit, cfg: TrainConfig, device: torch.device, batch_size: int = 2000) -> dict:
+def evaluate(model: VAE, split: ImageSplit, cfg: TrainConfig, device: torch.device, batch_size: int = 2000) -> dict:
     """Test-set negative ELBO per image (one z sample per image) with its terms and the KL of each latent dim."""
     model.eval()
     sums = torch.zeros(3, dtype=torch.float64)
@@ -187,14 +187,15 @@ def _resume(out: Path, run: RunConfig, device: torch.device) -> tuple[RunConfig,
 
 def train(
     run: RunConfig,
-    train_split: MnistSplit,
-    test_split: MnistSplit,
+    train_split: ImageSplit,
+    test_split: ImageSplit,
     out: str | Path,
     device: torch.device | str = "cpu",
     resume: bool = False,
     overwrite: bool = False,
     dry_run: bool = False,
     tsne: bool = True,
+    iwae: bool = True,
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> dict:
@@ -226,15 +227,20 @@ def train(
             "images_per_s": round(n_images / seconds, 1),
         })
         last = dry_run or epoch + 1 == run.train.epochs
-        metrics = _metrics(history, test)
-        _save(out, model, run, metrics, optimizer, test_split, device, tsne and last, exporter)
+        atlas = build_atlas(model, test_split.images, test_split.labels, with_tsne=tsne and last, seed=run.train.seed)
+        metrics = _metrics(history, test, atlas["means"])
+        if last and iwae and not dry_run:
+            log(f"IWAE bound (k={IWAE_SAMPLES}) on the first {IWAE_SUBSET} test images…")
+            metrics["final"]["iwae"] = iwae_on_subset(model, test_split, seed=run.train.seed)
+            model.train()
+        _save(out, model, run, metrics, atlas, optimizer, test_split, device, exporter)
         log(_epoch_line(history[-1]))
         if dry_run:
             break
     return metrics
 
 
-def _train_one_epoch(step: Stepper, split: MnistSplit, cfg: TrainConfig, epoch: int, dry_run: bool, progress: bool) -> dict:
+def _train_one_epoch(step: Stepper, split: ImageSplit, cfg: TrainConfig, epoch: int, dry_run: bool, progress: bool) -> dict:
     sums = torch.zeros(3, dtype=torch.float64)
     seen = 0
     batches = list(shuffled_batches(len(split.images), cfg.batch_size, cfg.seed, epoch))
@@ -256,23 +262,19 @@ def _train_one_epoch(step: Stepper, split: MnistSplit, cfg: TrainConfig, epoch: 
     return {"total": total, "recon": recon, "kl": kl}
 
 
-def _metrics(history: list, test: dict) -> dict:
-    kl_dims = test["kl_per_dim"]
+def _metrics(history: list, test: dict, test_means: torch.Tensor) -> dict:
     return {
         "history": history,
         "final": {
             "epochs": len(history),
             "test": {k: test[k] for k in ("total", "recon", "kl")},
-            "kl_per_dim": kl_dims,
-            "inactive_kl_nats": INACTIVE_KL_NATS,
-            "active_dims": sum(v >= INACTIVE_KL_NATS for v in kl_dims),
+            **latent_metrics(test_means, test["kl_per_dim"]),
             "train_seconds": round(sum(h["seconds"] for h in history), 2),
         },
     }
 
 
-def _save(out, model, run, metrics, optimizer, test_split, device, with_tsne, exporter) -> None:
-    atlas = build_atlas(model, test_split.images, test_split.labels, with_tsne=with_tsne, seed=run.train.seed)
+def _save(out, model, run, metrics, atlas, optimizer, test_split, device, exporter) -> None:
     grid = reconstruction_grid(model, test_split.images[:SAMPLE_GRID_DIGITS], device)
     tensors, meta = _train_state(optimizer)
     model.train()
@@ -291,3 +293,24 @@ def _epoch_line(h: dict) -> str:
         f"test {te['total']:7.2f} (recon {te['recon']:6.2f} + KL {te['kl']:5.2f}) | "
         f"{h['seconds']:6.1f} s, {h['images_per_s']:7.0f} img/s"
     )
+
+
+def reevaluate(folder: str | Path, data_dir: str | Path | None = None, iwae: bool = True, device: str = "cpu") -> dict:
+    """Recompute a checkpoint's final test metrics with today's definitions and rewrite its metrics.json in place.
+
+    For checkpoints saved before a metric existed (e.g. active units, IWAE): the weights and atlas are not touched.
+    """
+    from .data import load_split
+
+    ck = ckpt.load_checkpoint(folder, device)
+    data = ck.config.data
+    test_split = load_split(data_dir or data.get("data_dir", "data"), train=False, download=False, dataset=data.get("dataset"))
+    test = evaluate(ck.model, test_split, ck.config.train, torch.device(device))
+    final = {**ck.metrics.get("final", {}), **_metrics(ck.metrics.get("history", []), test, ck.atlas["means"])["final"]}
+    final["train_seconds"] = ck.metrics.get("final", {}).get("train_seconds", final["train_seconds"])
+    for stale in ("active_dims", "inactive_kl_nats"):  # the KL-threshold count that active units replaced
+        final.pop(stale, None)
+    if iwae:
+        final["iwae"] = iwae_on_subset(ck.model, test_split, seed=ck.config.train.seed)
+    ckpt.write_metrics(folder, {**ck.metrics, "final": final})
+    return final
