@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from training.data import load_mnist
+from training.data import load_split
 
 from . import app_speed, browser_speed, training_speed
 from .app_server import load_test, rss_mib, running_app
@@ -151,7 +151,7 @@ def main(argv=None) -> int:
 
         train_split, test_split, epochs = synthetic_digits(3072, 1), synthetic_digits(500, 2), 1
     else:
-        train_split, test_split = load_mnist(args.data_dir, True), load_mnist(args.data_dir, False)
+        train_split, test_split = load_split(args.data_dir, True), load_split(args.data_dir, False)
         epochs = args.quality_epochs
     checkpoint = Path(args.checkpoint)
     lines = [f"Measured {datetime.date.today()} on {cpu_name()} ({cpu_flags()}) · {torch.get_num_threads()} threads · "

@@ -11,7 +11,7 @@ import torch
 
 from training.atlas import encode_all, fit_pca, fit_tsne
 from training.config import ModelConfig, RunConfig, TrainConfig
-from training.data import MnistSplit, shuffled_batches, to_model_input
+from training.data import ImageSplit, shuffled_batches, to_model_input
 from training.loss import iwae_bound
 from training.model import VAE
 from training.train import Stepper, evaluate, make_model_and_optimizer
@@ -21,7 +21,7 @@ from . import lab_loop
 CPU = torch.device("cpu")
 
 
-def lab_batches(split: MnistSplit, batch_size: int, seed: int):
+def lab_batches(split: ImageSplit, batch_size: int, seed: int):
     """The lab's DataLoader(ToTensor) pipeline over the same images: one PIL image at a time."""
     from PIL import Image
     from torch.utils.data import Dataset
@@ -37,7 +37,7 @@ def lab_batches(split: MnistSplit, batch_size: int, seed: int):
     return (x for x, _ in lab_loop.lab_dataloader(PilDataset(), batch_size, seed))
 
 
-def in_memory_batches(split: MnistSplit, batch_size: int, seed: int, epoch: int = 0):
+def in_memory_batches(split: ImageSplit, batch_size: int, seed: int, epoch: int = 0):
     """This project's pipeline: uint8 tensors already in memory, indexed by a seeded permutation."""
     return (split.images[idx] for idx in shuffled_batches(len(split.images), batch_size, seed, epoch))
 
@@ -52,7 +52,7 @@ def _images_per_second(step, batches, n_batches: int) -> float:
     return seen / (time.perf_counter() - start)
 
 
-def time_lab(split: MnistSplit, n_batches: int, in_memory: bool = False, batch_size: int = 1024) -> float:
+def time_lab(split: ImageSplit, n_batches: int, in_memory: bool = False, batch_size: int = 1024) -> float:
     """Images/s of the lab's own model, loss and optimizer, fed by its DataLoader or by in-memory uint8 batches."""
     vae, opt = lab_loop.make_lab()
     if in_memory:
@@ -61,7 +61,7 @@ def time_lab(split: MnistSplit, n_batches: int, in_memory: bool = False, batch_s
     return _images_per_second(lambda x: lab_loop.lab_step(vae, opt, x), lab_batches(split, batch_size, 0), n_batches)
 
 
-def time_ours(split: MnistSplit, n_batches: int, threads: int | None = None, model: ModelConfig | None = None,
+def time_ours(split: ImageSplit, n_batches: int, threads: int | None = None, model: ModelConfig | None = None,
               **levers) -> float:
     """Images/s of this project's training step with the given TrainConfig levers (and optionally thread count)."""
     run = RunConfig(model=model or ModelConfig(), train=TrainConfig(**levers))
@@ -100,7 +100,7 @@ VARIANTS = (
 )
 
 
-def throughput(split: MnistSplit, n_batches: int, rounds: int, variants=VARIANTS) -> list[tuple[Variant, float]]:
+def throughput(split: ImageSplit, n_batches: int, rounds: int, variants=VARIANTS) -> list[tuple[Variant, float]]:
     """Interleaved rounds (every variant once per round, so machine noise hits all alike); median images/s."""
     samples: dict[str, list[float]] = {v.name: [] for v in variants}
     for _ in range(rounds):
@@ -111,7 +111,7 @@ def throughput(split: MnistSplit, n_batches: int, rounds: int, variants=VARIANTS
     return [(v, statistics.median(samples[v.name])) for v in variants]
 
 
-def quality(train_split: MnistSplit, test_split: MnistSplit, epochs: int) -> dict[str, dict]:
+def quality(train_split: ImageSplit, test_split: ImageSplit, epochs: int) -> dict[str, dict]:
     """Test −ELBO after the same epochs and seed: the lab loop (its pipeline) vs this trainer (its defaults)."""
     vae, opt = lab_loop.make_lab(seed=0)
     for epoch in range(epochs):
@@ -133,12 +133,12 @@ def quality(train_split: MnistSplit, test_split: MnistSplit, epochs: int) -> dic
     return results
 
 
-def iwae(checkpoint: Path, test_split: MnistSplit, n_images: int, k: int) -> tuple[float, float]:
+def iwae(checkpoint: Path, test_split: ImageSplit, n_images: int, k: int) -> tuple[float, float]:
     """(IWAE bound on −log p(x) with k samples, −ELBO) in nats per image, on the first n test images."""
     from training.checkpoint import load_checkpoint
 
     ck = load_checkpoint(checkpoint)
-    subset = MnistSplit(test_split.images[:n_images], test_split.labels[:n_images])
+    subset = ImageSplit(test_split.images[:n_images], test_split.labels[:n_images])
     torch.manual_seed(0)
     with torch.inference_mode():
         log_px = torch.cat([iwae_bound(ck.model, chunk, k=k) for chunk in to_model_input(subset.images).split(50)])
@@ -146,7 +146,7 @@ def iwae(checkpoint: Path, test_split: MnistSplit, n_images: int, k: int) -> tup
     return -log_px.mean().item(), elbo["total"]
 
 
-def step_scaling(split: MnistSplit, n_batches: int, batch_sizes, z_dims) -> list[tuple[int, int, float]]:
+def step_scaling(split: ImageSplit, n_batches: int, batch_sizes, z_dims) -> list[tuple[int, int, float]]:
     """(batch size, z_dim, images/s) of the default step; the epoch time is len(train set) / images/s."""
     rows = [(bs, 32, time_ours(split, n_batches, batch_size=bs, channels_last=True, bf16=True)) for bs in batch_sizes]
     rows += [(1024, z, time_ours(split, n_batches, model=ModelConfig(z_dim=z), channels_last=True, bf16=True))

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from training.checkpoint import Checkpoint, load_checkpoint
-from training.data import MnistSplit, load_mnist, to_model_input
+from training.data import ImageSplit, load_split, to_model_input
 from training.errors import UserError
 
 MAP_METHODS = ("t-SNE", "PCA")
@@ -113,7 +113,7 @@ def inactive_dims(metrics: dict) -> list[bool]:
 class TestImages:
     """The MNIST test images the atlas was built from, or None when no data is reachable."""
 
-    split: MnistSplit | None
+    split: ImageSplit | None
     message: str = ""
 
     @classmethod
@@ -121,11 +121,11 @@ class TestImages:
         if data_dir is None:
             return cls(None, "No --data-dir given: digits from the test set are not shown.")
         try:
-            return cls(load_mnist(data_dir, train=False, download=download))
+            return cls(load_split(data_dir, train=False, download=download))
         except UserError as err:
             return cls(None, f"{err} Until then, the tabs that need no test images work.")
 
-    def require(self) -> MnistSplit:
+    def require(self) -> ImageSplit:
         if self.split is None:
             raise UserError(self.message)
         return self.split
