@@ -26,7 +26,7 @@ def server_side(checkpoint: Path, n_calls: int) -> dict[str, np.ndarray]:
     from explorer.app import Callbacks
 
     library = core.CheckpointLibrary(checkpoint.parent)
-    cb = Callbacks(library, core.TestImages(None, "none"))
+    cb = Callbacks(library, core.TestSets.of(core.TestImages(None, "none")))
     rng = np.random.default_rng(0)
     decode, upload = [], []
     with tempfile.TemporaryDirectory() as tmp:

@@ -34,8 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m explorer", description="Explore a trained VAE in the browser.")
     p.add_argument("--checkpoint", help="checkpoint folder to open first (default: checkpoints/default)")
     p.add_argument("--checkpoints-dir", default=str(DEFAULT_CHECKPOINTS), help="folder whose checkpoints the picker lists")
-    p.add_argument("--data-dir", default="data", help="torchvision MNIST folder for the test images")
-    p.add_argument("--download", action=argparse.BooleanOptionalAction, default=True, help="download MNIST's test set when missing")
+    p.add_argument("--data-dir", default="data", help="torchvision data folder (MNIST/raw, FashionMNIST/raw, …) for the test images")
+    p.add_argument("--download", action=argparse.BooleanOptionalAction, default=True, help="download a data set's test set when missing")
     p.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1, or $GRADIO_SERVER_NAME)")
     p.add_argument("--port", type=int, default=None, help="port (default 7860, or $GRADIO_SERVER_PORT)")
     p.add_argument("--share", action="store_true", help="also serve through a public gradio.live link (off by default)")
@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def prepare(args: argparse.Namespace):
-    """Load everything once: the checkpoint library, the first checkpoint and the test images."""
+    """Load the checkpoint library and the first checkpoint; each data set's test images load on first use."""
     import torch
 
     from . import core
@@ -62,8 +62,8 @@ def prepare(args: argparse.Namespace):
             raise UserError(f"No checkpoints in {args.checkpoints_dir}: train one with `python -m training` or pass --checkpoint.")
         default_name = "default" if "default" in names else names[0]
         library.get(default_name)
-    test_images = core.TestImages.load(args.data_dir, args.download)
-    return library, default_name, test_images
+    test_sets = core.TestSets(args.data_dir, args.download)
+    return library, default_name, test_sets
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,13 +75,14 @@ def main(argv: list[str] | None = None) -> int:
     from .app import CSS, build_demo
 
     try:
-        library, default_name, test_images = prepare(args)
+        library, default_name, test_sets = prepare(args)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    if test_images.split is None:
-        print(f"note: {test_images.message}", file=sys.stderr)
-    demo = build_demo(library, default_name, test_images)
+    default_images = test_sets.get(library.get(default_name).config.data.get("dataset"))
+    if default_images.split is None:
+        print(f"note: {default_images.message}", file=sys.stderr)
+    demo = build_demo(library, default_name, test_sets)
     demo.queue(default_concurrency_limit=2, max_size=256)
     print(f"ready in {time.perf_counter() - started:.1f} s", flush=True)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS, show_error=True,

@@ -9,9 +9,11 @@ import torch
 
 from training.checkpoint import Checkpoint, load_checkpoint
 from training.data import ImageSplit, load_split, to_model_input
+from training.datasets import DEFAULT_DATASET, class_names, dataset_info
 from training.errors import UserError
 
-MAP_METHODS = ("t-SNE", "PCA")
+LATENT_PLANE = "Latent (z₀, z₁)"  # a 2-D latent is its own map
+MAP_METHODS = (LATENT_PLANE, "t-SNE", "PCA")
 TSNE_NEIGHBOURS = 10
 
 
@@ -65,12 +67,14 @@ def random_prior_z(z_dim: int, seed: int) -> np.ndarray:
 
 
 def map_methods(atlas: dict) -> list[str]:
-    """The 2-D projections this checkpoint's atlas holds (t-SNE is skipped by `--no-tsne` runs)."""
-    return [m for m in MAP_METHODS if _map_key(m) in atlas]
+    """The 2-D maps of this checkpoint: its latent plane when z is 2-D, then the projections its atlas holds
+    (t-SNE is skipped by `--no-tsne` runs)."""
+    plane = [LATENT_PLANE] if atlas["means"].shape[1] == 2 else []
+    return plane + [m for m in MAP_METHODS if m != LATENT_PLANE and _map_key(m) in atlas]
 
 
 def _map_key(method: str) -> str:
-    return {"t-SNE": "tsne", "PCA": "pca"}[method]
+    return {LATENT_PLANE: "means", "t-SNE": "tsne", "PCA": "pca"}[method]
 
 
 def map_coordinates(atlas: dict, method: str) -> np.ndarray:
@@ -82,6 +86,8 @@ def map_coordinates(atlas: dict, method: str) -> np.ndarray:
 def place_on_map(atlas: dict, mean: np.ndarray, method: str) -> np.ndarray:
     """Where a new encoding lands on the map: PCA projects it; t-SNE (no transform) averages its nearest neighbours."""
     mean = np.asarray(mean, dtype=np.float32).reshape(-1)
+    if method == LATENT_PLANE:
+        return mean[:2].copy()
     if method == "PCA":
         return (mean - atlas["pca_center"].numpy()) @ atlas["pca_components"].numpy().T
     coords = map_coordinates(atlas, method)
@@ -102,26 +108,19 @@ def parse_point_index(raw, n_points: int) -> int:
     return index
 
 
-def inactive_dims(metrics: dict) -> list[bool]:
-    """True for latent dimensions whose test KL is below the checkpoint's threshold: the model does not use them."""
-    final = metrics.get("final", {})
-    threshold = final.get("inactive_kl_nats", 0.01)
-    return [kl < threshold for kl in final.get("kl_per_dim", [])]
-
-
 @dataclass
 class TestImages:
-    """The MNIST test images the atlas was built from, or None when no data is reachable."""
+    """One data set's test images (the ones its checkpoints' atlases encode), or None when no data is reachable."""
 
     split: ImageSplit | None
     message: str = ""
 
     @classmethod
-    def load(cls, data_dir: str | Path | None, download: bool) -> "TestImages":
+    def load(cls, data_dir: str | Path | None, download: bool, dataset: str = DEFAULT_DATASET) -> "TestImages":
         if data_dir is None:
-            return cls(None, "No --data-dir given: digits from the test set are not shown.")
+            return cls(None, "No --data-dir given: images from the test set are not shown.")
         try:
-            return cls(load_split(data_dir, train=False, download=download))
+            return cls(load_split(data_dir, train=False, download=download, dataset=dataset))
         except UserError as err:
             return cls(None, f"{err} Until then, the tabs that need no test images work.")
 
@@ -130,10 +129,35 @@ class TestImages:
             raise UserError(self.message)
         return self.split
 
-    def pick(self, labels: np.ndarray, digit: str, n: int, seed: int) -> np.ndarray:
-        """Indices of n test images of one digit class ('any' for all), chosen with a seed."""
-        pool = np.arange(len(labels)) if digit in ("any", None) else np.flatnonzero(labels == int(digit))
+    def pick(self, labels: np.ndarray, label: str, n: int, seed: int) -> np.ndarray:
+        """Indices of n test images of one class (its index as text; 'any' for all), chosen with a seed."""
+        pool = np.arange(len(labels)) if label in ("any", None) else np.flatnonzero(labels == int(label))
         return np.random.default_rng(seed).choice(pool, size=min(n, len(pool)), replace=False)
+
+
+@dataclass
+class TestSets:
+    """The test images of each data set, read on first use: a checkpoint is shown with its own data set's images."""
+
+    data_dir: str | Path | None
+    download: bool = False
+    fixed: TestImages | None = None  # the same images for every data set (tests and benchmarks)
+    _loaded: dict[str, TestImages] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, images: TestImages) -> "TestSets":
+        return cls(None, fixed=images)
+
+    def get(self, dataset: str | None) -> TestImages:
+        if self.fixed is not None:
+            return self.fixed
+        try:
+            key = dataset_info(dataset).key
+        except UserError as err:
+            return TestImages(None, f"{err} Test images are not shown for it.")
+        if key not in self._loaded:
+            self._loaded[key] = TestImages.load(self.data_dir, self.download, key)
+        return self._loaded[key]
 
 
 @dataclass
@@ -169,15 +193,27 @@ class CheckpointLibrary:
         return sorted(set(self.names()) | set(self._loaded))
 
 
-def checkpoint_summary(ck: Checkpoint) -> str:
+def dataset_title(ck: Checkpoint) -> str:
+    try:
+        return dataset_info(ck.config.data.get("dataset")).title
+    except UserError:
+        return str(ck.config.data.get("dataset", "?"))[:40]
+
+
+def checkpoint_classes(ck: Checkpoint) -> list[str]:
+    return class_names(ck.config.data)
+
+
+def checkpoint_summary(ck: Checkpoint, n_active: int) -> str:
     """Markdown: what this checkpoint is and how good it is."""
     final = ck.metrics.get("final", {})
     test = final.get("test", {})
     t, m = ck.config.train, ck.config.model
-    n_inactive = sum(inactive_dims(ck.metrics))
+    iwae = final.get("iwae", {}).get("nll") if isinstance(final.get("iwae"), dict) else None
     return (
-        f"**{ck.path.name}** · z_dim {m.z_dim} · β {t.beta} · {final.get('epochs', '?')} epochs · "
+        f"**{ck.path.name}** · {dataset_title(ck)} · z_dim {m.z_dim} · β {t.beta} · {final.get('epochs', '?')} epochs · "
         f"test −ELBO **{test.get('total', float('nan')):.2f}** nats "
-        f"(recon {test.get('recon', float('nan')):.2f} + KL {test.get('kl', float('nan')):.2f}) · "
-        f"{m.z_dim - n_inactive} active latent dims · loss {t.reconstruction} · seed {t.seed}"
+        f"(recon {test.get('recon', float('nan')):.2f} + KL {test.get('kl', float('nan')):.2f})"
+        + (f" · IWAE {iwae:.2f}" if isinstance(iwae, (int, float)) else "")
+        + f" · {n_active} of {m.z_dim} latent dims active · loss {t.reconstruction} · seed {t.seed}"
     )

@@ -14,7 +14,8 @@ WEB = Path(__file__).resolve().parent / "web"
 ORT_VERSION = "1.30.0"
 ORT_DIR = WEB / "vendor" / f"onnxruntime-web-{ORT_VERSION}"
 # Load order does not matter: each file only defines functions on window.vae; explorer.js starts on js_on_load.
-SCRIPTS = ("safetensors.js", "latest.js", "model.js", "atlas.js", "digits.js", "mnist_form.js", "drawpad.js", "map.js", "explorer.js")
+SCRIPTS = ("safetensors.js", "latest.js", "model.js", "atlas.js", "digits.js", "mnist_form.js", "drawpad.js", "map.js",
+           "latent_views.js", "compare.js", "explorer.js")
 SPRITE_COLUMNS = 100
 SPRITE_NAME = "test-digits.png"
 
@@ -36,7 +37,7 @@ def static_folders(checkpoint_folders, sprite_dir: Path | None) -> list[Path]:
     return folders + ([sprite_dir] if sprite_dir else [])
 
 
-def write_test_sprite(images: np.ndarray, folder: Path) -> Path:
+def write_test_sprite(images: np.ndarray, folder: Path, name: str = SPRITE_NAME) -> Path:
     """All test digits (N, 28, 28) uint8 as one PNG of 28×28 tiles, SPRITE_COLUMNS a row (~1.7 MB for MNIST's 10k).
 
     Written at every app start: Pillow's default compression takes ≈ 0.2 s; `optimize=True` saved 3% for 1.8 s.
@@ -46,7 +47,7 @@ def write_test_sprite(images: np.ndarray, folder: Path) -> Path:
     tiles = np.zeros((rows * SPRITE_COLUMNS, 28, 28), dtype=np.uint8)
     tiles[:n] = images
     sheet = tiles.reshape(rows, SPRITE_COLUMNS, 28, 28).transpose(0, 2, 1, 3).reshape(rows * 28, SPRITE_COLUMNS * 28)
-    path = Path(folder) / SPRITE_NAME
+    path = Path(folder) / name
     Image.fromarray(sheet).save(path)
     return path
 

@@ -19,7 +19,7 @@ def library(trained_checkpoint):
 
 @pytest.fixture(scope="module")
 def callbacks(library, test_split):
-    return Callbacks(library, core.TestImages(test_split))
+    return Callbacks(library, core.TestSets.of(core.TestImages(test_split)))
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def name(trained_checkpoint):
 
 
 def test_build_demo_builds_without_launching(library, name, test_split):
-    demo = build_demo(library, name, core.TestImages(test_split))
+    demo = build_demo(library, name, core.TestSets.of(core.TestImages(test_split)))
     assert isinstance(demo, gr.Blocks)
     api_names = {d.api_name for d in demo.fns.values()}
     assert {"decode", "map_click", "reconstruct_upload", "reconstructions", "latent_map", "interpolate", "prior_samples",
@@ -93,7 +93,9 @@ def test_sliders_from_a_digit_are_its_encoding(callbacks, name, library, test_sp
     image, *values = callbacks.sliders_from_digit(name, 4)
     means, _ = core.encode(library.get(name).model, test_split.images[4].numpy())
     z_dim = len(means[0])
-    assert np.allclose(values[:z_dim], np.clip(means[0], -3, 3), atol=0.01)
+    order = callbacks.dimensions(name).order  # slider k holds dimension order[k]
+    assert sorted(order) == list(range(z_dim))
+    assert np.allclose(values[:z_dim], np.clip(means[0][order], -3, 3), atol=0.01)
     assert values[z_dim:] == [0.0] * (len(values) - z_dim)
 
 
@@ -112,7 +114,7 @@ def test_drawing_reconstructs_and_marks_the_map(callbacks, name):
     canvas[60:200, 120:140, :3] = 255
     model_input, recon, message, figure, mean = callbacks.reconstruct_drawing(name, _png_data_url(canvas), "PCA")
     assert model_input.size == recon.size and "reconstruction" in message
-    assert figure.data[-1].name == "your digit" and mean.shape == (4,)
+    assert figure.data[-1].name == "your image" and mean.shape == (4,)
 
 
 def test_a_blank_canvas_gives_a_message_not_an_error(callbacks, name):
@@ -134,7 +136,7 @@ def test_map_click_shows_the_digit_and_its_reconstruction(callbacks, name):
 
 
 def test_without_test_images_the_map_click_still_reconstructs(library, name):
-    cb = Callbacks(library, core.TestImages(None, "no data here"))
+    cb = Callbacks(library, core.TestSets.of(core.TestImages(None, "no data here")))
     original, recon, caption = cb.map_click(name, "3")
     assert original is None and recon is not None and "no data here" in caption
     with pytest.raises(gr.Error, match="no data here"):
@@ -144,7 +146,7 @@ def test_without_test_images_the_map_click_still_reconstructs(library, name):
 
 @pytest.fixture(scope="module")
 def served(library, name, test_split):
-    demo = build_demo(library, name, core.TestImages(test_split))
+    demo = build_demo(library, name, core.TestSets.of(core.TestImages(test_split)))
     demo.queue(default_concurrency_limit=2)
     port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, css=CSS)
@@ -197,7 +199,7 @@ def test_picking_a_damaged_checkpoint_keeps_the_one_the_session_had(trained_chec
     shutil.copytree(trained_checkpoint, root / "broken")
     weights = root / "broken" / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:100])
-    cb = Callbacks(core.CheckpointLibrary(root), core.TestImages(None, "no data"))
+    cb = Callbacks(core.CheckpointLibrary(root), core.TestSets.of(core.TestImages(None, "no data")))
     picker, active, *rest = cb.switch_checkpoint("good", None)
     assert active == "good" and len(rest) == INFO_OUTPUTS
 
@@ -208,3 +210,63 @@ def test_picking_a_damaged_checkpoint_keeps_the_one_the_session_had(trained_chec
     assert np.asarray(cb.decode_sliders("good", *[0.0] * z_dim)).size > 0  # and the session keeps working
     with pytest.raises(UserError, match="model.safetensors"):  # with nothing to fall back to, the message is shown
         cb.switch_checkpoint("broken", None)
+
+
+def test_traversal_grid_is_rows_of_informative_dimensions_by_columns_of_values(callbacks, name, library):
+    rows, columns = 3, 7
+    picture = np.asarray(callbacks.traversal(name, "zero", 0, 0, rows, columns))
+    cell = 28 * 2 + 2
+    assert picture.shape == (rows * cell + 2, columns * cell + 2)
+    # the middle column holds value 0 for every row: from zero, every row's centre is the decoding of z = 0
+    centre = [picture[2 + r * cell: 2 + r * cell + 56, 2 + 3 * cell: 2 + 3 * cell + 56] for r in range(rows)]
+    assert all(np.array_equal(centre[0], c) for c in centre[1:])
+    from_image = np.asarray(callbacks.traversal(name, "a test image's mean", 0, 5, rows, columns))
+    assert not np.array_equal(from_image, picture)
+    with pytest.raises(UserError, match="does not exist"):
+        callbacks.traversal(name, "a test image's mean", 0, 10**9, rows, columns)
+
+
+def test_manifold_is_only_offered_for_a_two_dimensional_latent(callbacks, name, tmp_path, train_split, test_split):
+    from tests.conftest import small_run
+    from training.config import ModelConfig
+    from training.train import train
+    from dataclasses import replace
+
+    with pytest.raises(UserError, match="needs a 2-D latent"):
+        callbacks.manifold(name, True)
+    info = callbacks.checkpoint_info(name)
+    assert info[8].visible is True and info[9].visible is False  # the notice, not the view
+    run = replace(small_run(epochs=1), model=ModelConfig(z_dim=2, encoder_hidden=4, decoder_hidden=8))
+    train(run, train_split, test_split, tmp_path / "z2", progress=False, log=lambda s: None, tsne=False, iwae=False)
+    flat = Callbacks(core.CheckpointLibrary(tmp_path), core.TestSets.of(core.TestImages(test_split)))
+    info = flat.checkpoint_info("z2")
+    assert info[8].visible is False and info[9].visible is True
+    assert info[3].choices[0][0] == core.LATENT_PLANE
+    plain = np.asarray(flat.manifold("z2", False))
+    assert plain.shape == (20 * 30 + 2, 20 * 30 + 2)
+    dotted = np.asarray(flat.manifold("z2", True))
+    assert dotted.shape == plain.shape + (3,) and (dotted[..., 0] != dotted[..., 2]).any()  # coloured means drawn
+
+
+def test_compare_table_and_the_page_plan(callbacks, name, library, trained_checkpoint, tmp_path):
+    import json
+    import shutil
+
+    with pytest.raises(UserError, match="Pick 2–4"):
+        callbacks.compare([name])
+    twin = shutil.copytree(trained_checkpoint, tmp_path / "lib" / "twin")
+    shutil.copytree(trained_checkpoint, tmp_path / "lib" / name)
+    config = json.loads((twin / "config.json").read_text())
+    config["data"] = {"dataset": "fashion-mnist"}
+    (twin / "config.json").write_text(json.dumps(config))
+    cb = Callbacks(core.CheckpointLibrary(tmp_path / "lib"), callbacks.test_sets)
+    note, table, _, maps, plan = cb.compare([name, "twin"])
+    assert "different data sets" in note and "Fashion-MNIST: twin" in note
+    assert [row[:2] for row in table] == [[name, "synthetic"], ["twin", "Fashion-MNIST"]]
+    final = library.get(name).metrics["final"]
+    assert table[0][6] == round(final["test"]["total"], 2) and table[0][9] == round(final["iwae"]["nll"], 2)
+    plan = json.loads(plan)
+    assert [g["names"] for g in plan["groups"]] == [[name], ["twin"]]
+    assert len(plan["groups"][0]["models"]) == 1 and plan["groups"][0]["models"][0]["decoder"].endswith("decoder.onnx")
+    picture, caption = cb.compare_reconstructions([name, "twin"])
+    assert "synthetic: rows = test images, then " + name in caption and np.asarray(picture).shape[0] > 2 * 58

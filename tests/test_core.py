@@ -77,9 +77,25 @@ def test_bad_map_clicks_are_rejected(raw):
         core.parse_point_index(raw, 10)
 
 
-def test_inactive_dims_follow_the_metrics():
-    metrics = {"final": {"kl_per_dim": [0.5, 0.001, 2.0], "inactive_kl_nats": 0.01}}
-    assert core.inactive_dims(metrics) == [False, True, False]
+def test_each_data_set_gets_its_own_test_images_read_once(tmp_path):
+    from tests.helpers import write_tiny_mnist
+
+    write_tiny_mnist(tmp_path, n_test=20, folder="FashionMNIST")
+    sets = core.TestSets(tmp_path, download=False)
+    fashion = sets.get("fashion-mnist")
+    assert fashion.split is not None and len(fashion.split.labels) == 20 and sets.get("Fashion-MNIST") is fashion
+    assert sets.get("mnist").split is None and "MNIST test set not found" in sets.get("mnist").message
+    assert "Unknown data set" in sets.get("synthetic-blobs").message
+
+
+def test_a_two_dimensional_latent_is_its_own_map():
+    atlas = {"means": torch.tensor([[0.5, -1.0], [2.0, 0.0]]), "pca": torch.zeros(2, 2), "pca_components": torch.eye(2),
+             "pca_center": torch.zeros(2)}
+    assert core.map_methods(atlas) == [core.LATENT_PLANE, "PCA"]
+    assert core.map_coordinates(atlas, core.LATENT_PLANE).tolist() == [[0.5, -1.0], [2.0, 0.0]]
+    assert core.place_on_map(atlas, np.array([1.5, 2.5]), core.LATENT_PLANE).tolist() == [1.5, 2.5]
+    wide = {**atlas, "means": torch.zeros(2, 3)}
+    assert core.LATENT_PLANE not in core.map_methods(wide)
 
 
 def test_library_lists_loads_once_and_explains_unknown_names(trained_checkpoint):

@@ -2,6 +2,7 @@
    Nearest digits and the ★'s place on the map are computed here by the same rules as explorer/core.py. */
 (function (vae) {
   const TSNE_NEIGHBOURS = 10; // core.TSNE_NEIGHBOURS
+  const LATENT_PLANE = 'Latent (z₀, z₁)'; // core.LATENT_PLANE: a 2-D latent is its own map
 
   function squaredDistances(means, n, zDim, z) {
     const out = new Float64Array(n);
@@ -43,6 +44,7 @@
       this.labels = Int32Array.from(tensors.labels.data, Number);
       this.coords = { PCA: tensors.pca.data };
       if (tensors.tsne) this.coords['t-SNE'] = tensors.tsne.data;
+      if (this.zDim === 2) this.coords[LATENT_PLANE] = this.means;
       this.pcaComponents = tensors.pca_components.data; // (2, zDim)
       this.pcaCenter = tensors.pca_center.data;
     }
@@ -54,8 +56,9 @@
     /** The k test digits whose encoded means are nearest (Euclidean) to z. */
     nearest(z, k) { return smallest(squaredDistances(this.means, this.n, this.zDim, z), k); }
 
-    /** Where a new encoding lands: PCA projects it; t-SNE (no transform) averages its nearest neighbours. */
+    /** Where a new encoding lands: the latent plane is z itself; PCA projects it; t-SNE (no transform) averages its nearest neighbours. */
     placeOnMap(mean, method) {
+      if (method === LATENT_PLANE) return [mean[0], mean[1]];
       if (method === 'PCA') {
         const xy = [0, 0];
         for (let c = 0; c < 2; c++) {

@@ -1,6 +1,6 @@
 /* The explorer's browser side: loads the checkpoint's model and atlas into the page, then every view that decodes
-   (sliders, nearest digits, drawing, map click, interpolation, prior samples, sample vs mean) runs here with no
-   request to the server. If the model cannot start, the page says so in one line and every view clicks its hidden
+   (sliders, nearest digits, drawing, map click, traversals, 2-D manifold, interpolation, prior samples, sample vs
+   mean, compare) runs here with no request to the server. If the model cannot start, the page says so in one line and every view clicks its hidden
    server button instead (the server path, which is also the gradio_client API). */
 (function (vae) {
   const NEAREST = 8;
@@ -36,6 +36,8 @@
       this.marker = null; // the drawing's encoded mean, for the ★
       this.lastZ = null;
       this.frames = {}; // view → {count, at}: when each view last put new pixels on its canvas (tests and benchmarks read it)
+      this.sliderValues = []; // slider k's value (display order): slider k moves latent dimension config.order[k]
+      this.comparison = new vae.Comparison();
       this.sliders = new vae.LatestOnly((z) => this.drawSliders(z));
       this.drawing = new vae.LatestOnly((pad) => this.drawReconstruction(pad));
       // a slider's own input event starts its decode at once; Gradio's .change listener (decodeSliders) also covers values
@@ -61,7 +63,10 @@
         this.testDigits = null;
         this.setMode('browser');
         this.lastZ = null;
+        this.sliderValues = [];
         this.decodeSliders(this.readSliders());
+        const manifoldCanvas = byId('manifold-canvas');
+        if (manifoldCanvas) delete manifoldCanvas.dataset.drawn; // drawn again for this checkpoint when shown
         if (config.sprite) this.testDigits = await vae.loadSprite(config.sprite, atlas.n, config.sprite_columns);
       } catch (err) {
         if (config === this.config) this.fallBack(err);
@@ -78,7 +83,7 @@
 
     showStatus() {
       const text = this.mode === 'browser'
-        ? `⚡ The model runs in your browser (onnxruntime-web ${this.config.ort_version}, WebAssembly, 1 thread): sliders, drawing, map clicks, interpolation and samples need no server.`
+        ? `⚡ The model runs in your browser (onnxruntime-web ${this.config.ort_version}, WebAssembly, 1 thread): sliders, drawing, map clicks, traversals, interpolation, samples and comparisons need no server.`
         : this.statusText;
       document.querySelectorAll('.vae-status').forEach((el) => { el.textContent = text; });
     }
@@ -114,12 +119,16 @@
       f.at = performance.now();
     }
 
-    // ---------------------------------------------------------------- sliders and the nearest real digits
+    className(label) { return (this.config.classes || [])[label] ?? String(label); }
+
+    // ---------------------------------------------------------------- sliders and the nearest real images
+    /** Slider values in display order: the last ones Gradio reported, with any slider on screen read directly
+        (an inactive dimension's slider may be folded away while it still holds a value). */
     readSliders() {
       const values = [];
-      for (let i = 0; i < this.config.z_dim; i++) {
-        const input = document.querySelector(`#z${i} input[type=range]`);
-        values.push(input ? Number(input.value) : 0);
+      for (let k = 0; k < this.config.z_dim; k++) {
+        const input = document.querySelector(`#slider-${k} input[type=range]`);
+        values.push(input ? Number(input.value) : Number(this.sliderValues[k] || 0));
       }
       return values;
     }
@@ -128,10 +137,14 @@
       if (this.mode === 'browser' && event.target.matches?.('.latent-slider input[type=range]')) this.decodeSliders(this.readSliders());
     }
 
+    /** Slider values (display order) → z: slider k holds latent dimension order[k]. */
     decodeSliders(values) {
       if (this.mode === 'server') return this.server('server-decode');
       if (this.mode !== 'browser') return;
-      this.sliders.push(Float32Array.from(values.slice(0, this.config.z_dim), Number));
+      this.sliderValues = values.slice(0, this.config.z_dim).map(Number);
+      const z = new Float32Array(this.config.z_dim);
+      this.config.order.forEach((d, k) => { z[d] = this.sliderValues[k] || 0; });
+      this.sliders.push(z);
     }
 
     async drawSliders(z) {
@@ -154,9 +167,9 @@
         digits = await this.model.decode(means, NEAREST);
       }
       vae.drawDigits(byId('nearest-canvas'), digits, NEAREST, NEAREST / 2, 2);
-      const what = this.testDigits ? 'The 8 test digits' : 'Decodings of the 8 test digits';
+      const what = this.testDigits ? 'The 8 test images' : 'Decodings of the 8 test images';
       const caption = byId('nearest-caption');
-      if (caption) caption.textContent = `${what} whose encodings are nearest to z: #${nearest.join(', #')} (labels ${nearest.map((i) => this.atlas.labels[i]).join(' ')}).`;
+      if (caption) caption.textContent = `${what} whose encodings are nearest to z: #${nearest.join(', #')} (${nearest.map((i) => this.className(this.atlas.labels[i])).join(' · ')}).`;
       this.frame('nearest');
     }
 
@@ -184,6 +197,7 @@
       const { mean } = await this.model.encode(input, 1);
       const pixels = await this.model.decode(mean, 1);
       vae.drawDigits(byId('draw-left-canvas'), digit, 1, 1, 6);
+      this.drawnDigit = digit; // the compare view reconstructs it with each checkpoint
       vae.drawDigits(byId('draw-right-canvas'), pixels, 1, 1, 6);
       this.marker = Float32Array.from(mean);
       this.placeMarker();
@@ -218,6 +232,10 @@
           this.lastZ = null;
           this.decodeSliders(this.readSliders());
         }
+        const manifoldCanvas = byId('manifold-canvas');
+        if (manifoldCanvas && !manifoldCanvas.dataset.drawn && this.atlas.zDim === 2 && manifoldCanvas.offsetParent) {
+          this.manifold(document.querySelector('#manifold-means input')?.checked ?? true); // the 2-D tab was just opened
+        }
       });
     }
 
@@ -229,8 +247,8 @@
       const original = byId('clicked-left-canvas');
       if (this.testDigits) vae.drawDigits(original, this.testDigits.subarray(index * 784, (index + 1) * 784), 1, 1, 6);
       original.style.visibility = this.testDigits ? 'visible' : 'hidden';
-      byId('clicked-caption').textContent = `Test image #${index}, digit ${this.atlas.labels[index]}` +
-        (this.testDigits ? ': the digit (left) and the decoding of its encoded mean (right).' : ': the decoding of its encoded mean (the test images are not available to show the original).');
+      byId('clicked-caption').textContent = `Test image #${index}, ${this.className(this.atlas.labels[index])}` +
+        (this.testDigits ? ': the image (left) and the decoding of its encoded mean (right).' : ': the decoding of its encoded mean (the test images are not available to show the original).');
       this.frame('map');
     }
 
@@ -285,6 +303,66 @@
       for (let k = 0; k <= SAMPLES; k++) parts.push(decoded.subarray(k * 784, (k + 1) * 784));
       vae.drawDigits(byId('sv-canvas'), vae.stackDigits(parts), parts.length, parts.length, 4);
       this.frame('sample-vs-mean');
+    }
+    // ---------------------------------------------------------------- traversals, 2-D manifold, compare
+    /** Where a traversal starts (app.TRAVERSAL_STARTS): zero, a seeded prior sample, or a test image's mean. */
+    traversalBase(start, seed, index) {
+      const zDim = this.atlas.zDim;
+      if (start === 'a prior sample') return gaussians(seed, zDim);
+      if (start === "a test image's mean") {
+        const i = this.checkIndex(index, 'traversal-caption');
+        return i === null ? null : Float32Array.from(this.atlas.mean(i));
+      }
+      return new Float32Array(zDim);
+    }
+
+    async traversal(start, seed, index, rows, columns) {
+      if (this.mode !== 'browser') return this.server('server-traversal');
+      const base = this.traversalBase(start, seed, index);
+      if (!base) return;
+      const informative = this.config.order.filter((d) => this.config.active[d]);
+      const dims = (informative.length ? informative : this.config.order).slice(0, Math.max(1, Math.min(16, Math.round(Number(rows)) || 8)));
+      const values = vae.traversalValues(Math.max(2, Math.min(15, Math.round(Number(columns)) || 11)));
+      const canvas = byId('traversal-canvas');
+      vae.drawDigits(canvas, await this.model.decode(vae.traversalCodes(base, dims, values), dims.length * values.length),
+        dims.length * values.length, values.length, 2);
+      byId('traversal-caption').textContent = `Rows, top to bottom: ${dims.map((d) => `z${d} (KL ${this.kl(d)})`).join(', ')}. ` +
+        `Columns: ${values.map((v) => v.toFixed(1)).join(', ')}.`;
+      const link = byId('traversal-download');
+      link.href = vae.enlargedPng(canvas, 4);
+      link.hidden = false;
+      this.frame('traversal');
+    }
+
+    kl(d) { return Number((this.config.kl || [])[d] ?? NaN).toFixed(2); }
+
+    async manifold(showMeans) {
+      if (this.mode !== 'browser') return this.server('server-manifold');
+      if (this.atlas.zDim !== 2) return;
+      const size = 20; // latent_views.MANIFOLD_SIZE
+      const canvas = byId('manifold-canvas');
+      vae.drawDigits(canvas, await this.model.decode(vae.manifoldCodes(size), size * size), size * size, size, 1);
+      if (showMeans) vae.drawMeansOverManifold(canvas, this.atlas.means, this.atlas.labels, size);
+      const legend = byId('manifold-legend');
+      legend.replaceChildren(...(showMeans ? (this.config.classes || []).map((name, label) => {
+        const item = document.createElement('span');
+        item.textContent = `● ${name}  `;
+        item.style.color = vae.CLASS_COLOURS[label % vae.CLASS_COLOURS.length];
+        return item;
+      }) : []));
+      this.frame('manifold');
+    }
+
+    async compare(planText) {
+      if (this.mode !== 'browser') return this.server('server-compare');
+      let plan;
+      try {
+        plan = JSON.parse(planText);
+      } catch (err) {
+        return; // the server refused the selection and said why in the note
+      }
+      await this.comparison.render(byId('compare-browser'), plan, this.drawnDigit || null);
+      this.frame('compare');
     }
   }
 

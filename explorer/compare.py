@@ -1,0 +1,79 @@
+"""Comparing checkpoints: which ones, grouped by data set, and the numbers that put them side by side.
+
+Checkpoints trained on different data sets are never scored against each other: each group is shown on its own
+test images, and the table says which data set each number comes from.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from training.checkpoint import Checkpoint
+from training.errors import UserError
+
+from .core import dataset_title
+
+MIN_COMPARED, MAX_COMPARED = 2, 4
+TABLE_COLUMNS = ["checkpoint", "data set", "β", "z_dim", "epochs", "train min", "test −ELBO", "recon", "KL",
+                 "IWAE k=1000", "active units"]
+IMAGES_PER_GROUP = 10  # one test image of each class
+
+
+@dataclass(frozen=True)
+class CompareGroup:
+    """Checkpoints of one data set, compared on that data set's test images."""
+
+    dataset: str
+    names: list[str]
+
+
+def checked_selection(names, available: list[str]) -> list[str]:
+    """2–4 distinct, known checkpoint names, in the order given."""
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+        raise UserError("Pick the checkpoints to compare from the list.")
+    chosen = list(dict.fromkeys(names))
+    unknown = [n for n in chosen if n not in available]
+    if unknown:
+        raise UserError(f"Unknown checkpoint {unknown[0][:80]!r}; available: {', '.join(available)}.")
+    if not MIN_COMPARED <= len(chosen) <= MAX_COMPARED:
+        raise UserError(f"Pick {MIN_COMPARED}–{MAX_COMPARED} checkpoints to compare (you picked {len(chosen)}).")
+    return chosen
+
+
+def group_by_dataset(checkpoints: dict[str, Checkpoint]) -> list[CompareGroup]:
+    """Groups in the order their first checkpoint was picked."""
+    groups: dict[str, list[str]] = {}
+    for name, ck in checkpoints.items():
+        groups.setdefault(dataset_title(ck), []).append(name)
+    return [CompareGroup(dataset, names) for dataset, names in groups.items()]
+
+
+def separation_note(groups: list[CompareGroup]) -> str:
+    """One sentence when the picks span data sets (their numbers are not comparable), else nothing."""
+    if len(groups) < 2:
+        return ""
+    parts = "; ".join(f"{g.dataset}: {', '.join(g.names)}" for g in groups)
+    return (f"These checkpoints were trained on different data sets ({parts}). Each group is shown on its own test "
+            "images, and likelihoods are comparable only within a data set.")
+
+
+def metrics_row(name: str, ck: Checkpoint, n_active: int) -> list:
+    """One table row: the checkpoint's settings and its final test metrics (blank where metrics.json lacks one)."""
+    final = ck.metrics.get("final", {}) if isinstance(ck.metrics, dict) else {}
+    test = final.get("test", {}) if isinstance(final.get("test"), dict) else {}
+    iwae = final.get("iwae", {}) if isinstance(final.get("iwae"), dict) else {}
+    seconds = final.get("train_seconds")
+
+    def number(value, digits=2):
+        return round(float(value), digits) if isinstance(value, (int, float)) and np.isfinite(value) else None
+
+    return [name, dataset_title(ck), ck.config.train.beta, ck.config.model.z_dim, final.get("epochs"),
+            number(seconds / 60 if isinstance(seconds, (int, float)) else None, 1), number(test.get("total")),
+            number(test.get("recon")), number(test.get("kl")), number(iwae.get("nll")), n_active]
+
+
+def one_per_class(labels: np.ndarray, n_classes: int = IMAGES_PER_GROUP) -> list[int]:
+    """The first test image of each class (the same images for every checkpoint of a data set)."""
+    labels = np.asarray(labels)
+    return [int(np.flatnonzero(labels == c)[0]) for c in range(n_classes) if (labels == c).any()]
