@@ -38,6 +38,7 @@ canvas.digits { display: inline-block !important; margin: 4px 8px 4px 0; vertica
 body:not(.vae-browser) .browser-only, body:not(.vae-server) .server-only { display: none !important; }
 .vae-star { position: absolute; transform: translate(-50%, -55%); font-size: 28px; color: #000; pointer-events: none;
             text-shadow: 0 0 3px #fff, 0 0 3px #fff; }
+.slider-row:not(:has(.latent-slider)) { display: none !important; }  /* a row whose sliders are all folded away */
 .compare-row { display: flex; align-items: center; gap: 8px; }
 .compare-label { min-width: 140px; font-family: monospace; }
 #drawpad canvas { width: 252px; height: 252px; touch-action: none; cursor: crosshair; border-radius: 4px; }
@@ -453,7 +454,7 @@ def build_demo(library: core.CheckpointLibrary, default_name: str, test_sets: co
                         gr.Markdown("Most informative dimensions first (by their KL on the test set).")
                         sliders = []
                         for row in range(0, MAX_SLIDERS, 4):
-                            with gr.Row():
+                            with gr.Row(elem_classes="slider-row"):
                                 sliders += [gr.Slider(-SLIDER_RANGE, SLIDER_RANGE, value=0.0, step=0.05, label=f"slider {k}",
                                                       elem_id=f"slider-{k}", elem_classes="latent-slider", min_width=120,
                                                       visible=False) for k in range(row, row + 4)]

@@ -12,10 +12,10 @@ import numpy as np
 from training.checkpoint import Checkpoint
 from training.errors import UserError
 
-from .core import dataset_title
+from .core import dataset_title, negative_test_elbo
 
 MIN_COMPARED, MAX_COMPARED = 2, 4
-TABLE_COLUMNS = ["checkpoint", "data set", "β", "z_dim", "epochs", "train min", "test −ELBO", "recon", "KL",
+TABLE_COLUMNS = ["checkpoint", "data set", "β", "z_dim", "epochs", "train min", "test −ELBO (recon + KL)", "recon", "KL",
                  "IWAE k=1000", "active units"]
 IMAGES_PER_GROUP = 10  # one test image of each class
 
@@ -69,7 +69,7 @@ def metrics_row(name: str, ck: Checkpoint, n_active: int) -> list:
         return round(float(value), digits) if isinstance(value, (int, float)) and np.isfinite(value) else None
 
     return [name, dataset_title(ck), ck.config.train.beta, ck.config.model.z_dim, final.get("epochs"),
-            number(seconds / 60 if isinstance(seconds, (int, float)) else None, 1), number(test.get("total")),
+            number(seconds / 60 if isinstance(seconds, (int, float)) else None, 1), number(negative_test_elbo(final)),
             number(test.get("recon")), number(test.get("kl")), number(iwae.get("nll")), n_active]
 
 

@@ -204,6 +204,13 @@ def checkpoint_classes(ck: Checkpoint) -> list[str]:
     return class_names(ck.config.data)
 
 
+def negative_test_elbo(final: dict) -> float:
+    """The test set's −ELBO = recon + KL (β = 1 whatever β trained the model: metrics' "total" is the β-weighted loss)."""
+    test = final.get("test", {}) if isinstance(final, dict) and isinstance(final.get("test"), dict) else {}
+    recon, kl = test.get("recon"), test.get("kl")
+    return float(recon) + float(kl) if isinstance(recon, (int, float)) and isinstance(kl, (int, float)) else float("nan")
+
+
 def checkpoint_summary(ck: Checkpoint, n_active: int) -> str:
     """Markdown: what this checkpoint is and how good it is."""
     final = ck.metrics.get("final", {})
@@ -212,7 +219,7 @@ def checkpoint_summary(ck: Checkpoint, n_active: int) -> str:
     iwae = final.get("iwae", {}).get("nll") if isinstance(final.get("iwae"), dict) else None
     return (
         f"**{ck.path.name}** · {dataset_title(ck)} · z_dim {m.z_dim} · β {t.beta} · {final.get('epochs', '?')} epochs · "
-        f"test −ELBO **{test.get('total', float('nan')):.2f}** nats "
+        f"test −ELBO **{negative_test_elbo(final):.2f}** nats "
         f"(recon {test.get('recon', float('nan')):.2f} + KL {test.get('kl', float('nan')):.2f})"
         + (f" · IWAE {iwae:.2f}" if isinstance(iwae, (int, float)) else "")
         + f" · {n_active} of {m.z_dim} latent dims active · loss {t.reconstruction} · seed {t.seed}"
