@@ -509,7 +509,8 @@ def build_demo(library: core.CheckpointLibrary, default_name: str, test_sets: co
                             "reconstructed by each, their test metrics, their KL per dimension and their maps. "
                             "Checkpoints of different data sets are shown on their own data.")
                 with gr.Row():
-                    compare_pick = gr.CheckboxGroup(names, value=names[:2], label="Checkpoints", elem_id="compare-pick")
+                    compare_pick = gr.CheckboxGroup(names, value=compare_views.first_selection(names, default_name, library.dataset_of),
+                                                    label="Checkpoints", elem_id="compare-pick")
                     compare_button = gr.Button("Compare", variant="primary", elem_id="compare-button")
                 compare_note = gr.Markdown(elem_id="compare-note")
                 gr.HTML('<div id="compare-browser"></div>', elem_classes="browser-only")

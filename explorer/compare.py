@@ -28,6 +28,13 @@ class CompareGroup:
     names: list[str]
 
 
+def first_selection(names: list[str], default_name: str, dataset_of) -> list[str]:
+    """What the compare tab starts with: the open checkpoint and the first other one of the same data set."""
+    same = [n for n in names if n != default_name and dataset_of(n) == dataset_of(default_name)]
+    others = [n for n in names if n != default_name]
+    return [default_name, *(same or others)[:1]]
+
+
 def checked_selection(names, available: list[str]) -> list[str]:
     """2–4 distinct, known checkpoint names, in the order given."""
     if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from training.checkpoint import Checkpoint, load_checkpoint
+from training.checkpoint import Checkpoint, load_checkpoint, read_config
 from training.data import ImageSplit, load_split, to_model_input
 from training.datasets import DEFAULT_DATASET, class_names, dataset_info
 from training.errors import UserError
@@ -188,6 +188,14 @@ class CheckpointLibrary:
     def folders(self) -> list[Path]:
         """The root and every checkpoint loaded from outside it: the folders the page may fetch files from."""
         return [self.root, *(ck.path for ck in self._loaded.values())]
+
+    def dataset_of(self, name: str) -> str | None:
+        """A checkpoint's data set key from its config.json alone (no weights loaded); None if unknown or unreadable."""
+        try:
+            data = self._loaded[name].config.data if name in self._loaded else read_config(self.root / name).data
+            return dataset_info(data.get("dataset")).key
+        except UserError:
+            return None
 
     def all_names(self) -> list[str]:
         return sorted(set(self.names()) | set(self._loaded))

@@ -92,7 +92,7 @@ def test_a_slider_drag_redraws_the_canvas_with_no_request_to_the_server(page, tm
     before = _canvas_pixels(page, "slider-canvas")
     frames = page.evaluate("vae.explorer.frames.sliders.count")
     sent = len(page.requests)
-    track = page.locator("#z2 input[type=range]").bounding_box()
+    track = page.locator("#slider-0 input[type=range]").bounding_box()
     y = track["y"] + track["height"] / 2
     page.mouse.move(track["x"] + track["width"] * 0.5, y)
     page.mouse.down()
@@ -147,17 +147,22 @@ def test_the_page_brings_a_drawing_to_mnist_form_like_the_server(page):
     assert np.abs(js - py).max() <= 2 and np.abs(js - py).mean() < 0.05
 
 
-def test_a_drawing_is_reconstructed_in_the_page_and_marked_on_the_map(page, tmp_path):
+def _draw_a_one(page):
+    """A real mouse stroke on the drawing pad, then wait for the page's reconstruction."""
     page.get_by_role("tab", name="Reconstructions").click()
-    pad = page.locator("#drawpad canvas")
-    box = pad.bounding_box()
-    sent = len(page.requests)
+    box = page.locator("#drawpad canvas").bounding_box()
+    before = page.evaluate("vae.explorer.frames.drawing?.count || 0")
     page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.15)
     page.mouse.down()
     for step in range(1, 12):
         page.mouse.move(box["x"] + box["width"] * (0.5 - 0.01 * step), box["y"] + box["height"] * (0.15 + 0.065 * step))
     page.mouse.up()
-    page.wait_for_function("vae.explorer.frames.drawing && vae.explorer.frames.drawing.count > 0", timeout=10_000)
+    page.wait_for_function("(n) => (vae.explorer.frames.drawing?.count || 0) > n", arg=before, timeout=10_000)
+
+
+def test_a_drawing_is_reconstructed_in_the_page_and_marked_on_the_map(page, tmp_path):
+    sent = len(page.requests)
+    _draw_a_one(page)
     assert "reconstruction" in page.locator("#draw-caption").inner_text()
     assert page.requests[sent:] == []
     _shot(page, tmp_path, "drawing.png")
@@ -208,7 +213,48 @@ def test_without_webassembly_the_page_says_so_and_the_server_decodes(app_url, br
     page.get_by_role("tab", name="Latent sliders").click()
     page.wait_for_selector("#slider-image img", timeout=30_000)
     before = page.locator("#slider-image img").get_attribute("src")
-    page.locator("#z2 input[type=number]").fill("2.5")
-    page.locator("#z2 input[type=number]").press("Enter")
+    page.locator("#slider-0 input[type=number]").fill("2.5")
+    page.locator("#slider-0 input[type=number]").press("Enter")
     page.wait_for_function("(b) => document.querySelector('#slider-image img')?.src !== b", arg=before, timeout=30_000)
     page.close()
+
+
+def test_traversal_grid_draws_in_the_page_and_can_be_downloaded(page, tmp_path):
+    page.get_by_role("tab", name="Traversals").click()
+    sent = len(page.requests)
+    page.get_by_role("button", name="Draw the grid").click()
+    page.wait_for_function("vae.explorer.frames.traversal", timeout=10_000)
+    size = page.evaluate("[document.getElementById('traversal-canvas').width, document.getElementById('traversal-canvas').height]")
+    assert size == [11 * 30 - 2, 8 * 30 - 2]  # 11 values × the 8 most informative dimensions
+    caption = page.locator("#traversal-caption").inner_text()
+    order = page.evaluate("vae.explorer.config.order.slice(0, 8)")
+    assert caption.startswith("Rows, top to bottom: " + ", ".join(f"z{d}" for d in order[:1]))
+    assert page.locator("#traversal-download").get_attribute("href").startswith("data:image/png;base64,")
+    assert [u for u in page.requests[sent:] if "/gradio_api/queue" in u] == []  # decoded in the page
+    _shot(page, tmp_path, "traversal.png")
+
+
+def test_compare_reconstructs_with_each_checkpoint_in_the_page(page, tmp_path):
+    """No MNIST on this server: the compare view reconstructs a drawing with each model."""
+    _draw_a_one(page)
+    page.get_by_role("tab", name="Compare").click()
+    picked = page.evaluate("Array.from(document.querySelectorAll('#compare-pick input:checked'), (i) => i.parentElement.innerText.trim())")
+    assert picked == ["default", "mnist-beta4"]  # the open checkpoint and the next one of its data set
+    page.get_by_role("button", name="Compare").click()
+    page.wait_for_function("vae.explorer.frames.compare", timeout=60_000)
+    assert page.locator("#compare-browser .compare-label").all_inner_texts() == ["input", "default", "mnist-beta4"]
+    assert page.evaluate("document.querySelector('#compare-browser canvas').width") == 28  # the drawing, one column
+    table = page.locator("#compare-table").inner_text()
+    assert "IWAE k=1000" in table and "default" in table and "mnist-beta4" in table
+    _shot(page, tmp_path, "compare.png")
+
+
+def test_the_2d_checkpoint_shows_its_manifold_with_its_means(page, tmp_path):
+    page.get_by_label("Checkpoint", exact=True).click()
+    page.get_by_role("option", name="mnist-z2").click()
+    page.wait_for_function("vae.explorer.name === 'mnist-z2' && vae.explorer.mode === 'browser'", timeout=60_000)
+    page.get_by_role("tab", name="2-D manifold").click()
+    page.wait_for_function("vae.explorer.frames.manifold", timeout=30_000)
+    assert page.evaluate("document.getElementById('manifold-canvas').width") == 20 * 30 - 2
+    assert "●" in page.locator("#manifold-legend").inner_text()
+    _shot(page, tmp_path, "manifold.png")

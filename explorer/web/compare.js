@@ -50,6 +50,10 @@
           count += 1;
         }
         const rows = [];
+        if (count === 0) { // no test images reachable on the server and nothing drawn yet
+          blocks.push({ group, inputs, count, rows });
+          continue;
+        }
         for (const config of group.models) {
           const model = await this.model(config);
           const { mean } = await model.encode(inputs, count);
@@ -62,6 +66,12 @@
         const title = document.createElement('h4');
         title.textContent = `${group.dataset} test images${drawing ? ' + your drawing' : ''}`;
         container.append(title);
+        if (count === 0) {
+          const note = document.createElement('p');
+          note.textContent = `The ${group.dataset} test images are not available on this server: draw a digit on the Reconstructions tab to compare reconstructions of it.`;
+          container.append(note);
+          continue;
+        }
         row(container, 'input', inputs, count);
         for (const [name, pixels] of rows) row(container, name, pixels, count);
       }
