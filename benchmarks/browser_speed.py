@@ -17,7 +17,7 @@ TIME_SLIDER_MOVES = """async ([dims, moves]) => {
   const frames = () => (vae.explorer.frames.sliders || {count: 0}).count;
   const times = [];
   for (let k = 0; k < moves; k++) {
-    const input = document.querySelector(`#z${dims[k % dims.length]} input[type=range]`);
+    const input = document.querySelector(`#slider-${dims[k % dims.length]} input[type=range]`);
     const before = frames();
     input.value = (-3 + 6 * (((k * 37) % 101) / 100)).toFixed(2);
     const t0 = performance.now();
@@ -32,7 +32,7 @@ TIME_SLIDER_MOVES = """async ([dims, moves]) => {
 TIME_SERVER_MOVES = """async ([dims, moves]) => {
   const times = [];
   for (let k = 0; k < moves; k++) {
-    const input = document.querySelector(`#z${dims[k % dims.length]} input[type=range]`);
+    const input = document.querySelector(`#slider-${dims[k % dims.length]} input[type=range]`);
     const before = document.querySelector('#slider-image img')?.src;
     input.value = (-3 + 6 * (((k * 37) % 101) / 100)).toFixed(2);
     const t0 = performance.now();
@@ -104,7 +104,7 @@ def _visit(context, url: str, wasm: bool = True) -> tuple[object, float, dict[st
 
 def _open_sliders(page) -> None:
     page.get_by_role("tab", name="Latent sliders").click()
-    page.wait_for_selector("#z0 input[type=range]", timeout=30_000)
+    page.wait_for_selector("#slider-0 input[type=range]", timeout=30_000)
     page.wait_for_timeout(300)
 
 
@@ -148,9 +148,8 @@ def measure(url: str, active_dims: list[int], moves: int, load=None) -> dict:
 
 
 def active_dimensions(metrics: dict, count: int = 4) -> list[int]:
-    """The latent dimensions with the most KL: moving them changes the digit."""
-    kl = metrics["final"]["kl_per_dim"]
-    return sorted(range(len(kl)), key=lambda d: -kl[d])[:count]
+    """The sliders to move: the app shows the most informative dimensions (largest KL) first, so the first `count`."""
+    return list(range(min(count, len(metrics["final"]["kl_per_dim"]))))
 
 
 def chromium_available() -> bool:

@@ -15,7 +15,7 @@ from PIL import Image
 from training.errors import UserError
 
 from . import compare as compare_views
-from . import core, figures, images, latent_views, web_assets
+from . import core, deep_links, figures, images, latent_views, web_assets
 
 SAMPLES_PER_DIGIT = 8
 MAX_SLIDERS = 64
@@ -81,8 +81,10 @@ def friendly(fn):
 class Callbacks:
     """Thin adapters from UI values to the pure functions, bound to one checkpoint library and the test sets."""
 
-    def __init__(self, library: core.CheckpointLibrary, test_sets: core.TestSets, sprite_dir: Path | None = None):
+    def __init__(self, library: core.CheckpointLibrary, test_sets: core.TestSets, sprite_dir: Path | None = None,
+                 default_name: str | None = None):
         self.library, self.test_sets, self.sprite_dir = library, test_sets, sprite_dir
+        self.default_name = default_name or (library.all_names() or [None])[0]
         self._sprites: dict[str, Path] = {}
 
     def _model(self, name):
@@ -132,6 +134,35 @@ class Callbacks:
             gr.Warning(f"{err} Still showing {active}.")
             return [gr.Dropdown(value=active), active, *[gr.skip()] * INFO_OUTPUTS]
         return [gr.skip(), name, *self.checkpoint_info(name)]
+
+    def read_link(self, request: gr.Request):
+        """The page's URL query → the checkpoint and tab to open, a notice for what was refused, and the view (State)."""
+        params = dict(request.query_params) if request is not None else {}
+        query_chars = len(str(request.url.query)) if request is not None and getattr(request, "url", None) else 0
+        link = deep_links.parse_view_link(params, self.library.all_names(), query_chars)
+        name = link.checkpoint or self.default_name
+        try:
+            ck = self.library.get(name)
+        except UserError:
+            return gr.skip(), gr.skip(), "⚠️ The link's checkpoint could not be opened.", ""
+        link = deep_links.fit_to_checkpoint(link, ck.config.model.z_dim, len(ck.atlas["labels"]))
+        notice = " ".join(f"⚠️ {n}" for n in link.notices)
+        return (name if link.checkpoint else gr.skip(), gr.Tabs(selected=link.tab) if link.tab else gr.skip(), notice,
+                json.dumps(link.to_dict()))
+
+    def apply_link(self, name, link):
+        """Set what the link asks for once its checkpoint is open: slider values, or the comparison."""
+        n_outputs = 1 + MAX_SLIDERS + 6
+        link = json.loads(link) if link else None  # written by read_link
+        if not link:
+            return [gr.skip()] * n_outputs
+        sliders = [gr.skip()] * (1 + MAX_SLIDERS)
+        if link.get("z") is not None:
+            sliders = self.sliders_to(name, np.asarray(link["z"], dtype=np.float32))
+        compared = [gr.skip()] * 6
+        if link.get("compare"):
+            compared = [gr.CheckboxGroup(value=link["compare"]), *self.compare(link["compare"])]
+        return [*sliders, *compared]
 
     def runtime(self, name) -> str:
         """The page's runtime component: where its model, atlas and test images are, and how to show its dimensions."""
@@ -391,7 +422,7 @@ def build_demo(library: core.CheckpointLibrary, default_name: str, test_sets: co
     """The whole app; building it starts no server (tests build it freely)."""
     sprite_dir = Path(tempfile.mkdtemp(prefix="vae-explorer-web-"))
     gr.set_static_paths(web_assets.static_folders(library.folders(), sprite_dir))
-    cb = Callbacks(library, test_sets, sprite_dir)
+    cb = Callbacks(library, test_sets, sprite_dir, default_name)
     default = library.get(default_name)
     default_images = cb._images(default_name)
     default_methods = core.map_methods(default.atlas)
@@ -407,8 +438,12 @@ def build_demo(library: core.CheckpointLibrary, default_name: str, test_sets: co
         with gr.Row():
             ck_name = gr.Dropdown(names, value=default_name, label="Checkpoint", scale=1)
             summary = gr.Markdown()
-        with gr.Tabs():
-            with gr.Tab("Reconstructions"):
+        with gr.Row():
+            link_notice = gr.Markdown(elem_id="link-notice")
+            view_link = gr.Textbox(label="Link to this view", elem_id="view-link", interactive=False, scale=3, buttons=["copy"])
+            copy_link = gr.Button("Copy link to this view", elem_id="copy-link", scale=1)
+        with gr.Tabs() as tabs:
+            with gr.Tab("Reconstructions", id="reconstructions"):
                 with gr.Row():
                     digit = gr.Dropdown(["any"], value="any", label="Class")
                     seed = gr.Number(0, label="Seed", precision=0)
@@ -427,7 +462,7 @@ def build_demo(library: core.CheckpointLibrary, default_name: str, test_sets: co
                             user_input = pixel_image("Model input (28×28)", elem_id="user-input")
                             user_recon = pixel_image("Reconstruction", elem_id="user-recon")
                         user_message = gr.Markdown(elem_id="user-message")
-            with gr.Tab("Sample vs mean"):
+            with gr.Tab("Sample vs mean", id="sample"):
                 gr.Markdown("A VAE encodes an image as a *distribution* q(z|x). Left to right: the image, the decoding of "
                             "q's mean, then decodings of samples z ~ q(z|x). The bars show q's width per dimension.")
                 with gr.Row():
@@ -438,7 +473,7 @@ def build_demo(library: core.CheckpointLibrary, default_name: str, test_sets: co
                 gr.HTML(canvas_html("sv-canvas", "sv-message"), elem_classes="browser-only")
                 sv_strip = pixel_image("image · mean · samples", server_only=True)
                 sv_widths = gr.Plot(label="posterior std")
-            with gr.Tab("Latent sliders"):
+            with gr.Tab("Latent sliders", id="sliders"):
                 with gr.Row():
                     to_zero = gr.Button("All zero")
                     prior_seed = gr.Number(0, label="Prior seed", precision=0)
@@ -455,12 +490,12 @@ def build_demo(library: core.CheckpointLibrary, default_name: str, test_sets: co
                         sliders = []
                         for row in range(0, MAX_SLIDERS, 4):
                             with gr.Row(elem_classes="slider-row"):
-                                sliders += [gr.Slider(-SLIDER_RANGE, SLIDER_RANGE, value=0.0, step=0.05, label=f"slider {k}",
+                                sliders += [gr.Slider(-SLIDER_RANGE, SLIDER_RANGE, value=0.0, step=0.01, label=f"slider {k}",
                                                       elem_id=f"slider-{k}", elem_classes="latent-slider", min_width=120,
                                                       visible=False) for k in range(row, row + 4)]
                         show_inactive = gr.Checkbox(False, label="Show the inactive dimensions", elem_id="show-inactive")
                 kl_plot = gr.Plot(label="KL per dimension", elem_id="kl-bars")
-            with gr.Tab("Traversals"):
+            with gr.Tab("Traversals", id="traversals"):
                 gr.Markdown("Each row sweeps one latent dimension from −3 to 3 with the others held fixed: the rows are "
                             "the most informative (active) dimensions, largest KL at the top.")
                 with gr.Row():
@@ -474,12 +509,12 @@ def build_demo(library: core.CheckpointLibrary, default_name: str, test_sets: co
                         '<p id="traversal-caption"></p><a id="traversal-download" download="traversal.png" hidden>Download PNG</a>',
                         elem_classes="browser-only")
                 trav_image = pixel_image("Traversal grid", server_only=True, elem_id="traversal-image")
-            with gr.Tab("Latent map"):
+            with gr.Tab("Latent map", id="map"):
                 method = gr.Radio(default_methods, value=default_methods[0], label="Projection")
                 latent_plot = gr.Plot(elem_id="latent-map", label="Click a point to see the image")
                 click_box = gr.Textbox(elem_id="map-click-index", elem_classes="bridge", show_label=False)
                 clicked_original, clicked_recon, clicked_caption = digit_pair("clicked", ("Clicked image", "Its reconstruction"))
-            with gr.Tab("2-D manifold"):
+            with gr.Tab("2-D manifold", id="manifold"):
                 manifold_notice = gr.Markdown("This view needs a checkpoint with a 2-D latent (z_dim = 2), such as "
                                               "`mnist-z2`: pick it above.", elem_id="manifold-notice")
                 with gr.Column(visible=False) as manifold_view:
@@ -491,7 +526,7 @@ def build_demo(library: core.CheckpointLibrary, default_name: str, test_sets: co
                     gr.HTML('<canvas id="manifold-canvas" class="digits" width="28" height="28"></canvas><p id="manifold-legend"></p>',
                             elem_classes="browser-only")
                     manifold_image = pixel_image("2-D manifold", server_only=True, elem_id="manifold-image")
-            with gr.Tab("Interpolate & sample"):
+            with gr.Tab("Interpolate & sample", id="interpolate"):
                 with gr.Row():
                     index_a = gr.Number(3, label="From test image #", precision=0)
                     index_b = gr.Number(2, label="To test image #", precision=0)
@@ -504,7 +539,7 @@ def build_demo(library: core.CheckpointLibrary, default_name: str, test_sets: co
                     sample_button = gr.Button("Sample from the prior", variant="primary")
                 gr.HTML(canvas_html("prior-canvas"), elem_classes="browser-only")
                 prior_image = pixel_image("Decodings of z ~ N(0, I)", server_only=True)
-            with gr.Tab("Compare"):
+            with gr.Tab("Compare", id="compare"):
                 gr.Markdown("Pick 2–4 checkpoints: the same test images (and your drawing, if you made one) "
                             "reconstructed by each, their test metrics, their KL per dimension and their maps. "
                             "Checkpoints of different data sets are shown on their own data.")
@@ -522,7 +557,7 @@ def build_demo(library: core.CheckpointLibrary, default_name: str, test_sets: co
                 compare_kl = gr.Plot(label="KL per dimension")
                 compare_maps = gr.Plot(label="Maps")
                 compare_plan = gr.Textbox(elem_id="compare-plan", elem_classes="bridge", show_label=False)
-            with gr.Tab("Checkpoint"):
+            with gr.Tab("Checkpoint", id="checkpoint"):
                 details = gr.JSON(label="config.json and final metrics")
         my_mean = gr.State(None)
 
@@ -532,7 +567,16 @@ def build_demo(library: core.CheckpointLibrary, default_name: str, test_sets: co
                         manifold_view, *sliders]
         active = gr.State(None)  # the checkpoint this session last opened successfully
         switch_outputs = [ck_name, active, *info_outputs]
-        gr.on([demo.load, ck_name.change], f(cb.switch_checkpoint), [ck_name, active], switch_outputs, **shared, api_name=False)
+        # A link opens its view: read the query, open its checkpoint, then set the view. The picker listens to .input
+        # (a user's pick) so the checkpoint the link sets does not trigger a second switch that would reset the view.
+        link = gr.Textbox(elem_id="view-link-request", elem_classes="bridge", show_label=False)  # JSON: the page reads it too
+        demo.load(cb.read_link, None, [ck_name, tabs, link_notice, link], api_name=False).then(
+            f(cb.switch_checkpoint), [ck_name, active], switch_outputs, **shared, api_name=False).then(
+            f(cb.apply_link), [ck_name, link], [slider_image, *sliders, compare_pick, compare_note, compare_table, compare_kl,
+                                                compare_maps, compare_plan], **shared, api_name=False).then(
+            None, [link, compare_plan], None, js="(link, plan) => vae.explorer.openLink(link, plan)")
+        ck_name.input(f(cb.switch_checkpoint), [ck_name, active], switch_outputs, **shared, api_name=False)
+        copy_link.click(None, None, view_link, js="() => vae.explorer.copyLink()")
         show_inactive.change(f(cb.slider_updates), [ck_name, show_inactive], sliders, api_name=False)
         if default_images.split is not None:
             demo.load(f(cb.shuffle_reconstructions), [ck_name, digit, seed], pairs, **shared, api_name=False)

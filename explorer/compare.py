@@ -84,3 +84,25 @@ def one_per_class(labels: np.ndarray, n_classes: int = IMAGES_PER_GROUP) -> list
     """The first test image of each class (the same images for every checkpoint of a data set)."""
     labels = np.asarray(labels)
     return [int(np.flatnonzero(labels == c)[0]) for c in range(n_classes) if (labels == c).any()]
+
+
+def markdown_table(library) -> str:
+    """The README's table of checkpoints: `python -m explorer.compare [CHECKPOINTS_DIR]` prints it."""
+    from training.evaluation import active_units
+
+    lines = ["| " + " | ".join(TABLE_COLUMNS) + " |", "|" + "---|" * 2 + "---:|" * (len(TABLE_COLUMNS) - 2)]
+    for name in library.names():
+        ck = library.get(name)
+        row = metrics_row(name, ck, int(active_units(ck.atlas["means"].numpy()).sum()))
+        lines.append("| " + " | ".join(f"`{v}`" if i == 0 else ("—" if v is None else str(v)) for i, v in enumerate(row)) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import sys
+    from pathlib import Path
+
+    from .core import CheckpointLibrary
+
+    root = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent / "checkpoints")
+    print(markdown_table(CheckpointLibrary(root)))

@@ -258,3 +258,55 @@ def test_the_2d_checkpoint_shows_its_manifold_with_its_means(page, tmp_path):
     assert page.evaluate("document.getElementById('manifold-canvas').width") == 20 * 30 - 2
     assert "●" in page.locator("#manifold-legend").inner_text()
     _shot(page, tmp_path, "manifold.png")
+
+
+def _open(browser, url):
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.goto(url)
+    page.wait_for_function("window.vae?.explorer?.mode === 'browser'", timeout=60_000)
+    return page
+
+
+def test_a_link_opens_the_sliders_with_its_z_and_the_page_draws_that_decoding(app_url, browser):
+    import numpy as np
+    import torch
+
+    from training.checkpoint import load_checkpoint
+
+    model = load_checkpoint(ROOT / "checkpoints" / "default").model
+    z = np.round(np.random.default_rng(1).uniform(-2, 2, model.cfg.z_dim), 2).astype(np.float32)
+    page = _open(browser, app_url + "?checkpoint=default&tab=sliders&z=" + ",".join(f"{v:g}" for v in z))
+    page.wait_for_function("(z) => vae.explorer.lastZ && Array.from(vae.explorer.lastZ).every((v, i) => Math.abs(v - z[i]) < 1e-6)",
+                           arg=z.tolist(), timeout=30_000)
+    assert page.locator("[role=tab][aria-selected=true]").inner_text().strip() == "Latent sliders"
+    page.wait_for_function("(n) => (vae.explorer.frames.sliders?.count || 0) > 0", arg=0, timeout=10_000)
+    page.wait_for_timeout(300)
+    drawn = np.array(page.evaluate("""() => Array.from(document.getElementById('slider-canvas').getContext('2d')
+        .getImageData(0, 0, 28, 28).data.filter((_, i) => i % 4 === 0))"""))
+    with torch.inference_mode():
+        want = (model.decode(torch.from_numpy(z)[None]).numpy().ravel() * 255)
+    assert np.abs(drawn - want).max() <= 1.0
+    # the link the page writes for this view opens the same z
+    page.get_by_role("button", name="Copy link to this view").click()
+    link = page.locator("#view-link textarea, #view-link input").first
+    page.wait_for_function("() => document.querySelector('#view-link textarea, #view-link input').value.includes('z=')", timeout=10_000)
+    assert link.input_value().split("z=")[1].split("&")[0] == ",".join(f"{v:g}" for v in z)
+    page.close()
+
+
+def test_a_hostile_link_shows_the_default_view_and_a_notice_and_runs_nothing(app_url, browser):
+    page = _open(browser, app_url + "?checkpoint=%3Cimg%20src%3Dx%20onerror%3Dwindow.pwned%3D1%3E&tab=%3Cscript%3Ewindow.pwned%3D2%3C%2Fscript%3E"
+                 "&z=1e999&point=-5&compare=default,..%2F..%2Fetc")
+    page.wait_for_function("document.getElementById('link-notice')?.innerText.includes('does not exist')", timeout=30_000)
+    notice = page.locator("#link-notice").inner_text()
+    assert "tab is not one of" in notice and "outside −3…3" in notice and "compare list" in notice and "<img" not in notice
+    assert page.evaluate("window.pwned") is None and page.evaluate("vae.explorer.name") == "default"
+    assert page.locator("[role=tab][aria-selected=true]").inner_text().strip() == "Reconstructions"
+    page.close()
+
+
+def test_a_link_to_a_map_point_shows_that_image(app_url, browser):
+    page = _open(browser, app_url + "?tab=map&point=42")
+    page.wait_for_function("vae.explorer.frames.map", timeout=30_000)
+    assert page.locator("#clicked-caption").inner_text().startswith("Test image #42")
+    page.close()

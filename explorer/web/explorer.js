@@ -37,6 +37,8 @@
       this.lastZ = null;
       this.frames = {}; // view → {count, at}: when each view last put new pixels on its canvas (tests and benchmarks read it)
       this.sliderValues = []; // slider k's value (display order): slider k moves latent dimension config.order[k]
+      this.lastPoint = null; // the last map point shown, for the link to this view
+      this.whenReady = new Promise((resolve) => { this.becameReady = resolve; });
       this.comparison = new vae.Comparison();
       this.sliders = new vae.LatestOnly((z) => this.drawSliders(z));
       this.drawing = new vae.LatestOnly((pad) => this.drawReconstruction(pad));
@@ -68,6 +70,7 @@
         const manifoldCanvas = byId('manifold-canvas');
         if (manifoldCanvas) delete manifoldCanvas.dataset.drawn; // drawn again for this checkpoint when shown
         if (config.sprite) this.testDigits = await vae.loadSprite(config.sprite, atlas.n, config.sprite_columns);
+        this.becameReady(); // a link's view waits for the model and the test images
       } catch (err) {
         if (config === this.config) this.fallBack(err);
       }
@@ -92,6 +95,7 @@
       console.error('vae-explorer:', err);
       this.model = null;
       this.setMode('server', `⚠️ The in-browser model could not start (${err.message}); the server decodes instead, which is slower.`);
+      this.becameReady();
       this.server('server-decode');
     }
 
@@ -241,6 +245,7 @@
 
     // ---------------------------------------------------------------- the map
     async mapClick(index) {
+      this.lastPoint = index;
       if (this.mode !== 'browser') return vae.sendMapClickToServer(index);
       const pixels = await this.model.decode(this.atlas.mean(index), 1);
       vae.drawDigits(byId('clicked-right-canvas'), pixels, 1, 1, 6);
@@ -363,6 +368,46 @@
       }
       await this.comparison.render(byId('compare-browser'), plan, this.drawnDigit || null);
       this.frame('compare');
+    }
+    // ---------------------------------------------------------------- links that open a view (explorer/deep_links.py)
+    /** After the server has opened the link's checkpoint and set its sliders or comparison: the page's part. */
+    async openLink(linkText, plan) {
+      if (!linkText) return;
+      const link = JSON.parse(linkText); // written by the server's read_link: already validated
+      await this.whenReady;
+      if (link.point !== null && link.point !== undefined) this.mapClick(link.point);
+      if (link.compare && plan) this.compare(plan);
+    }
+
+    /** The tab on screen, as deep_links.TABS names it (Gradio marks the selected tab button). */
+    currentTab() {
+      const TAB_IDS = { 'Reconstructions': 'reconstructions', 'Sample vs mean': 'sample', 'Latent sliders': 'sliders',
+        'Traversals': 'traversals', 'Latent map': 'map', '2-D manifold': 'manifold', 'Interpolate & sample': 'interpolate',
+        'Compare': 'compare', 'Checkpoint': 'checkpoint' };
+      const selected = document.querySelector('[role=tab][aria-selected=true]');
+      return selected ? TAB_IDS[selected.textContent.trim()] || null : null;
+    }
+
+    /** A URL that opens what is on screen: checkpoint, tab, and the tab's state (z, map point, compared checkpoints). */
+    copyLink() {
+      const params = new URLSearchParams();
+      if (this.name) params.set('checkpoint', this.name);
+      const tab = this.currentTab();
+      if (tab) params.set('tab', tab);
+      if (tab === 'sliders' && this.config) {
+        const values = this.readSliders();
+        const z = new Array(this.config.z_dim).fill(0);
+        this.config.order.forEach((d, k) => { z[d] = values[k] || 0; });
+        params.set('z', z.map((v) => Number(v.toFixed(2))).join(','));
+      }
+      if (tab === 'map' && this.lastPoint !== null) params.set('point', String(this.lastPoint));
+      if (tab === 'compare') {
+        const names = Array.from(document.querySelectorAll('#compare-pick input:checked'), (i) => i.parentElement.innerText.trim());
+        if (names.length) params.set('compare', names.join(','));
+      }
+      const url = `${location.origin}${location.pathname}?${params.toString().replace(/%2C/g, ',')}`;
+      navigator.clipboard?.writeText(url).catch(() => {}); // only on https or localhost; the box shows it anyway
+      return url;
     }
   }
 

@@ -1,0 +1,101 @@
+"""Links that open a view: `?checkpoint=NAME&tab=sliders&z=0.5,-1.2,…`, `?tab=map&point=123`, `?compare=a,b`.
+
+The query string is untrusted: every parameter is checked against what exists (checkpoint names, tab ids, the
+checkpoint's z_dim and test-set size); anything wrong becomes a notice that names the parameter (never echoes its
+value) and the view falls back to the default. Nothing from the URL is used as a path or as HTML.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+TABS = ("reconstructions", "sample", "sliders", "traversals", "map", "manifold", "interpolate", "compare", "checkpoint")
+MAX_QUERY_CHARS = 20_000  # z for 1,024 dimensions at 2 decimals fits in ≈ 6,000
+Z_LIMIT = 3.0  # the sliders' range
+
+
+@dataclass
+class ViewLink:
+    """What a link asks for, already validated; `notices` says what was dropped and why."""
+
+    checkpoint: str | None = None
+    tab: str | None = None
+    z: list[float] | None = None
+    point: int | None = None
+    compare: list[str] | None = None
+    notices: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"checkpoint": self.checkpoint, "tab": self.tab, "z": self.z, "point": self.point, "compare": self.compare}
+
+
+def _one(params, key: str) -> str | None:
+    value = params.get(key)
+    if isinstance(value, (list, tuple)):
+        value = value[-1] if value else None
+    return value if isinstance(value, str) else None
+
+
+def parse_view_link(params, names: list[str], query_chars: int = 0) -> ViewLink:
+    """Check a URL's query parameters (a mapping of str → str) against the checkpoints that exist."""
+    link = ViewLink()
+    if query_chars > MAX_QUERY_CHARS:
+        link.notices.append(f"The link is longer than {MAX_QUERY_CHARS:,} characters; the default view is shown.")
+        return link
+    checkpoint = _one(params, "checkpoint")
+    if checkpoint is not None:
+        if checkpoint in names:
+            link.checkpoint = checkpoint
+        else:
+            link.notices.append("The link's checkpoint does not exist here; the default checkpoint is shown.")
+    tab = _one(params, "tab")
+    if tab is not None:
+        if tab in TABS:
+            link.tab = tab
+        else:
+            link.notices.append(f"The link's tab is not one of {', '.join(TABS)}.")
+    z = _one(params, "z")
+    if z is not None:
+        link.z = _parse_z(z, link.notices)
+        if link.z is not None and link.tab is None:
+            link.tab = "sliders"
+    point = _one(params, "point")
+    if point is not None:
+        if point.isdigit() and len(point) <= 9:
+            link.point = int(point)
+            link.tab = link.tab or "map"
+        else:
+            link.notices.append("The link's point is not a test-image index.")
+    compare = _one(params, "compare")
+    if compare is not None:
+        chosen = list(dict.fromkeys(c for c in compare.split(",") if c))
+        if 2 <= len(chosen) <= 4 and all(c in names for c in chosen):
+            link.compare = chosen
+            link.tab = link.tab or "compare"
+        else:
+            link.notices.append("The link's compare list must name 2–4 checkpoints that exist here.")
+    return link
+
+
+def _parse_z(text: str, notices: list[str]) -> list[float] | None:
+    parts = text.split(",")
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        notices.append("The link's z is not a list of numbers.")
+        return None
+    if not all(math.isfinite(v) and abs(v) <= Z_LIMIT for v in values):
+        notices.append(f"The link's z has values outside −{Z_LIMIT:g}…{Z_LIMIT:g}.")
+        return None
+    return values
+
+
+def fit_to_checkpoint(link: ViewLink, z_dim: int, n_points: int) -> ViewLink:
+    """Drop what does not fit the checkpoint that opened: a z of the wrong length, a point past the test set."""
+    if link.z is not None and len(link.z) != z_dim:
+        link.notices.append(f"The link's z has {len(link.z)} values; this checkpoint has {z_dim} latent dimensions.")
+        link.z = None
+    if link.point is not None and not 0 <= link.point < n_points:
+        link.notices.append(f"The link's point is past the {n_points:,} test images.")
+        link.point = None
+    return link

@@ -1,0 +1,45 @@
+import pytest
+
+from explorer.deep_links import MAX_QUERY_CHARS, fit_to_checkpoint, parse_view_link
+
+NAMES = ["default", "mnist-beta4", "fashion-mnist"]
+
+
+def test_a_good_link_opens_its_checkpoint_tab_and_values():
+    link = parse_view_link({"checkpoint": "mnist-beta4", "tab": "sliders", "z": "0.5,-1.25,3"}, NAMES)
+    assert (link.checkpoint, link.tab, link.z, link.notices) == ("mnist-beta4", "sliders", [0.5, -1.25, 3.0], [])
+    assert parse_view_link({"point": "123"}, NAMES).to_dict() == {
+        "checkpoint": None, "tab": "map", "z": None, "point": 123, "compare": None}
+    assert parse_view_link({"compare": "default,mnist-beta4"}, NAMES).compare == ["default", "mnist-beta4"]
+    assert parse_view_link({"utm_source": "x"}, NAMES).notices == []  # unrelated parameters are ignored
+
+
+@pytest.mark.parametrize("params, notice", [
+    ({"checkpoint": "../../etc/passwd"}, "checkpoint does not exist"),
+    ({"checkpoint": "<img src=x onerror=alert(1)>"}, "checkpoint does not exist"),
+    ({"tab": "<script>alert(1)</script>"}, "tab is not one of"),
+    ({"z": "1,abc"}, "not a list of numbers"),
+    ({"z": "1e309,0"}, "outside −3…3"),
+    ({"z": "nan"}, "outside −3…3"),
+    ({"z": "1000000"}, "outside −3…3"),
+    ({"point": "-1"}, "not a test-image index"),
+    ({"point": "99999999999999"}, "not a test-image index"),
+    ({"compare": "default"}, "2–4 checkpoints"),
+    ({"compare": "default,nope"}, "2–4 checkpoints"),
+])
+def test_a_bad_parameter_becomes_a_notice_that_never_echoes_it(params, notice):
+    link = parse_view_link(params, NAMES)
+    assert len(link.notices) == 1 and notice in link.notices[0]
+    assert all(v not in link.notices[0] for v in params.values())
+    assert link.checkpoint is None and link.z is None and link.point is None and link.compare is None
+
+
+def test_values_that_do_not_fit_the_checkpoint_are_dropped_with_a_notice():
+    link = fit_to_checkpoint(parse_view_link({"z": "0,1", "point": "10000"}, NAMES), z_dim=32, n_points=10_000)
+    assert link.z is None and link.point is None
+    assert "2 values; this checkpoint has 32" in link.notices[0] and "past the 10,000" in link.notices[1]
+
+
+def test_an_overlong_query_is_refused_whole():
+    link = parse_view_link({"checkpoint": "default"}, NAMES, query_chars=MAX_QUERY_CHARS + 1)
+    assert link.checkpoint is None and "longer than" in link.notices[0]
