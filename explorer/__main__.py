@@ -32,7 +32,8 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m explorer", description="Explore a trained VAE in the browser.")
-    p.add_argument("--checkpoint", help="checkpoint folder to open first (default: checkpoints/default)")
+    p.add_argument("--checkpoint", help="checkpoint folder, or hf://OWNER/NAME[@REVISION] on the Hub, to open first "
+                                        "(default: checkpoints/default)")
     p.add_argument("--checkpoints-dir", default=str(DEFAULT_CHECKPOINTS), help="folder whose checkpoints the picker lists")
     p.add_argument("--data-dir", default="data", help="torchvision data folder (MNIST/raw, FashionMNIST/raw, …) for the test images")
     p.add_argument("--download", action=argparse.BooleanOptionalAction, default=True, help="download a data set's test set when missing")
@@ -52,8 +53,12 @@ def prepare(args: argparse.Namespace):
     library = core.CheckpointLibrary(Path(args.checkpoints_dir))
     if args.checkpoint:
         from training.checkpoint import load_checkpoint
+        from training.hub import download_checkpoint, is_hub_spec, parse_hub_spec
 
-        default_name = library.add(load_checkpoint(args.checkpoint))
+        if is_hub_spec(args.checkpoint):  # hf://OWNER/NAME[@REV]: downloaded once into the Hub cache, then offline
+            default_name = library.add(load_checkpoint(download_checkpoint(args.checkpoint)), parse_hub_spec(args.checkpoint)[0])
+        else:
+            default_name = library.add(load_checkpoint(args.checkpoint))
     else:
         names = library.names()
         if not names:

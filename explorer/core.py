@@ -180,14 +180,21 @@ class CheckpointLibrary:
             self._loaded[name] = load_checkpoint(self.root / name, self.device)
         return self._loaded[name]
 
-    def add(self, checkpoint: Checkpoint) -> str:
-        """Register a checkpoint loaded from outside the root (e.g. `--checkpoint path`)."""
-        self._loaded[checkpoint.path.name] = checkpoint
-        return checkpoint.path.name
+    def add(self, checkpoint: Checkpoint, name: str | None = None) -> str:
+        """Register a checkpoint loaded from outside the root (`--checkpoint path` or `hf://OWNER/NAME`)."""
+        name = name or checkpoint.path.name
+        self._loaded[name] = checkpoint
+        return name
 
     def folders(self) -> list[Path]:
-        """The root and every checkpoint loaded from outside it: the folders the page may fetch files from."""
-        return [self.root, *(ck.path for ck in self._loaded.values())]
+        """The root and every checkpoint loaded from outside it: the folders the page may fetch files from.
+
+        A Hub snapshot's files are links into the cached repo's blobs/, so for those the cached repo folder is served.
+        """
+        folders = [self.root]
+        for ck in self._loaded.values():
+            folders.append(ck.path.parent.parent if ck.path.parent.name == "snapshots" else ck.path)
+        return folders
 
     def dataset_of(self, name: str) -> str | None:
         """A checkpoint's data set key from its config.json alone (no weights loaded); None if unknown or unreadable."""

@@ -118,12 +118,35 @@ def evaluate_main(argv: list[str]) -> int:
     return 0
 
 
+def push_main(argv: list[str]) -> int:
+    """`python -m training push DIR OWNER/NAME`: publish a checkpoint on the Hugging Face Hub with a model card."""
+    p = argparse.ArgumentParser(prog="python -m training push",
+                                description="Upload a checkpoint folder to a Hugging Face Hub model repo, with a generated model card. "
+                                            "Uses your Hub login (`hf auth login` or $HF_TOKEN); $HF_ENDPOINT picks another Hub.")
+    p.add_argument("checkpoint", help="checkpoint folder")
+    p.add_argument("repo_id", help="OWNER/NAME of the model repo (created if it does not exist)")
+    p.add_argument("--private", action="store_true", help="create the repo as private")
+    args = p.parse_args(argv)
+    from .errors import UserError
+    from .hub import push_checkpoint
+
+    try:
+        url = push_checkpoint(args.checkpoint, args.repo_id, private=args.private)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"pushed {args.checkpoint} → {url}\nopen it with: python -m explorer --checkpoint hf://{args.repo_id}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["export-onnx"]:
         return export_onnx_main(argv[1:])
     if argv[:1] == ["evaluate"]:
         return evaluate_main(argv[1:])
+    if argv[:1] == ["push"]:
+        return push_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     data_dir = Path(args.data_dir)
