@@ -73,6 +73,11 @@ def prepare(args: argparse.Namespace):
 
 def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["deploy-space"]:
+        from .space import main as deploy_main
+
+        return deploy_main(argv[1:])
     limit_malloc_arenas()
     args = build_parser().parse_args(argv)
     from training.errors import UserError

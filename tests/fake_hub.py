@@ -66,11 +66,12 @@ def serve(hub: FakeHub, port: int) -> ThreadingHTTPServer:
                 payload = json.loads(body)
                 repo_id = payload["name"] if "/" in payload["name"] else f"{payload.get('organization')}/{payload['name']}"
                 with hub.lock:
-                    hub.repos.setdefault(repo_id, {"commits": [], "private": bool(payload.get("private"))})
+                    hub.repos.setdefault(repo_id, {"commits": [], "private": bool(payload.get("private")),
+                                                   "type": payload.get("type", "model"), "create": payload})
                 return self._reply(200, {"url": f"http://{self.headers['Host']}/{repo_id}", "name": repo_id, "id": repo_id})
             if path == "/api/validate-yaml":
                 return self._reply(200, {})
-            match = re.fullmatch(r"/api/models/([^/]+/[^/]+)/(preupload|commit)/(.+)", path)
+            match = re.fullmatch(r"/api/(?:models|spaces)/([^/]+/[^/]+)/(preupload|commit)/(.+)", path)
             if not match or match[1] not in hub.repos:
                 return self._missing("RepoNotFound")
             repo_id, action = match[1], match[2]
