@@ -30,6 +30,13 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
         pass
 
 
+def port_number(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number 1–65535, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m explorer", description="Explore a trained VAE in the browser.")
     p.add_argument("--checkpoint", help="checkpoint folder, or hf://OWNER/NAME[@REVISION] on the Hub, to open first "
@@ -38,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", default="data", help="torchvision data folder (MNIST/raw, FashionMNIST/raw, …) for the test images")
     p.add_argument("--download", action=argparse.BooleanOptionalAction, default=True, help="download a data set's test set when missing")
     p.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1, or $GRADIO_SERVER_NAME)")
-    p.add_argument("--port", type=int, default=None, help="port (default 7860, or $GRADIO_SERVER_PORT)")
+    p.add_argument("--port", type=port_number, default=None, help="port (default 7860, or $GRADIO_SERVER_PORT)")
     p.add_argument("--share", action="store_true", help="also serve through a public gradio.live link (off by default)")
     return p
 

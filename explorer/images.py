@@ -33,6 +33,8 @@ def read_image_file(path: str | Path | io.BytesIO, name: str | None = None) -> n
             frame = next(ImageSequence.Iterator(img)).copy()  # animated GIF/PNG/WebP: the first frame
     except UserError:
         raise
+    except Image.DecompressionBombError:  # Pillow refuses > 179 MP at open, before our own limit is checked
+        raise UserError(f"{name} declares far more than {MAX_PIXELS // 1_000_000} megapixels; downscale it and try again.") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise UserError(f"Could not read {name} as an image ({type(err).__name__}); upload a PNG, JPEG, GIF or WebP.") from None
     return pil_to_gray(frame)

@@ -31,3 +31,14 @@ def trained_checkpoint(tmp_path_factory, train_split, test_split):
     torch.set_num_threads(2)
     train(small_run(epochs=2), train_split, test_split, out, progress=False, log=lambda s: None)
     return out
+
+
+# Property-based fuzzing (tests/test_fuzz_*.py): a fixed, derandomized example budget in CI; a long run locally with
+# `pytest --hypothesis-profile=fuzz tests/test_fuzz_*.py`.
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+settings.register_profile("ci", max_examples=40, derandomize=True, deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+settings.register_profile("fuzz", max_examples=1500, deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+settings.load_profile("ci")

@@ -25,9 +25,11 @@ from safetensors.torch import load_file, save_file
 from .atlas import ATLAS_KEYS
 from .config import RunConfig
 from .errors import UserError
+from .metrics_file import check_metrics
 from .model import VAE
 from .onnx_export import OnnxExporter, check_onnx_files, write_onnx_files
 
+MAX_JSON_BYTES = 64 * 2**20  # metrics.json for 100,000 epochs is ≈ 30 MB; config.json is ≈ 1 kB
 WEIGHTS, CONFIG, METRICS, ATLAS, SAMPLES, TRAIN_STATE = (
     "model.safetensors", "config.json", "metrics.json", "atlas.safetensors", "samples.png", "train_state.safetensors",
 )
@@ -150,7 +152,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu", check_
     if check_onnx:
         check_onnx_files(folder, model)
     model.to(device)
-    metrics = _read_json(folder / METRICS)
+    metrics = check_metrics(_read_json(folder / METRICS), config.model.z_dim, str(folder / METRICS))
     atlas = _read_atlas(folder / ATLAS, config)
     return Checkpoint(requested, model, config, metrics, atlas)
 
@@ -166,10 +168,15 @@ def read_config(folder: Path) -> RunConfig:
 def _read_json(path: Path):
     if not path.is_file():
         raise UserError(f"{path} is missing: the checkpoint is incomplete; train it again or pick another one.")
+    size = path.stat().st_size
+    if size > MAX_JSON_BYTES:
+        raise UserError(f"{path} is {size / 2**20:.0f} MiB; a checkpoint's JSON files are at most {MAX_JSON_BYTES // 2**20} MiB.")
     try:
         return json.loads(path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise UserError(f"{path} is not valid JSON ({err}): the file is corrupt.") from None
+    except RecursionError:  # "[[[[…" nested deeper than the parser's stack
+        raise UserError(f"{path} nests deeper than any checkpoint file does: the file is corrupt.") from None
 
 
 def _read_tensors(path: Path) -> dict[str, torch.Tensor]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 CONFIG_VERSION = 1
@@ -50,6 +51,10 @@ class TrainConfig:
             raise ValueError(f"reconstruction must be one of {RECONSTRUCTION_LOSSES}, got {self.reconstruction!r}")
         if not 1 <= self.epochs <= MAX_EPOCHS or not 1 <= self.batch_size <= MAX_BATCH_SIZE:
             raise ValueError(f"epochs must be 1–{MAX_EPOCHS} and batch_size 1–{MAX_BATCH_SIZE}")
+        for name in ("lr", "beta"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
         if not self.lr > 0 or not self.beta >= 0:
             raise ValueError("lr must be > 0 and beta >= 0")
 

@@ -29,9 +29,20 @@ CHECKPOINT_BYTES_ESTIMATE = 32 * 2**20
 
 
 def pick_device(name: str = "auto") -> torch.device:
-    """'auto' → cuda, then mps, then cpu; anything else is passed to torch.device."""
+    """'auto' → cuda, then mps, then cpu; anything else must name a device this machine has."""
     if name != "auto":
-        return torch.device(name)
+        try:
+            device = torch.device(name)
+        except RuntimeError:
+            raise UserError(f"--device {name[:40]!r} is not a device: use auto, cpu, cuda, cuda:N or mps.") from None
+        available = {
+            "cpu": True,
+            "cuda": torch.cuda.is_available() and (device.index or 0) < torch.cuda.device_count(),
+            "mps": bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available(),
+        }
+        if not available.get(device.type, False):
+            raise UserError(f"--device {name[:40]!r} is not available on this machine; use --device auto or cpu.")
+        return device
     if torch.cuda.is_available():
         return torch.device("cuda")
     if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
