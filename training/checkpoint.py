@@ -29,6 +29,9 @@ from .metrics_file import check_metrics
 from .model import VAE
 from .onnx_export import OnnxExporter, check_onnx_files, write_onnx_files
 
+MAX_TENSOR_FILE_BYTES = 1024 * 2**20  # weights at the largest allowed sizes are ≈ 0.2 GB; MNIST's atlas ≈ 2.7 MB
+MAX_ATLAS_POINTS = 100_000  # the map draws every point in the browser; test sets here have 10,000
+N_CLASSES = 10
 MAX_JSON_BYTES = 64 * 2**20  # metrics.json for 100,000 epochs is ≈ 30 MB; config.json is ≈ 1 kB
 WEIGHTS, CONFIG, METRICS, ATLAS, SAMPLES, TRAIN_STATE = (
     "model.safetensors", "config.json", "metrics.json", "atlas.safetensors", "samples.png", "train_state.safetensors",
@@ -179,6 +182,21 @@ def _read_json(path: Path):
         raise UserError(f"{path} nests deeper than any checkpoint file does: the file is corrupt.") from None
 
 
+def _header_shapes(path: Path) -> dict[str, tuple[tuple[int, ...], str]]:
+    """Each tensor's (shape, dtype) from a safetensors file's header alone: what loading it would allocate."""
+    if not path.is_file():
+        raise UserError(f"{path} is missing: the checkpoint is incomplete; train it again or pick another one.")
+    size = path.stat().st_size
+    if size > MAX_TENSOR_FILE_BYTES:
+        raise UserError(f"{path} is {size / 2**20:.0f} MiB; a checkpoint's tensor files are at most "
+                        f"{MAX_TENSOR_FILE_BYTES // 2**20} MiB.")
+    try:
+        with safe_open(str(path), "pt") as f:
+            return {name: (tuple(f.get_slice(name).get_shape()), str(f.get_slice(name).get_dtype())) for name in f.keys()}
+    except Exception as err:  # SafetensorError for a bad header; OSError
+        raise UserError(f"{path} is not a readable safetensors file ({err}); it may be truncated or corrupt.") from None
+
+
 def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise UserError(f"{path} is missing: the checkpoint is incomplete; train it again or pick another one.")
@@ -189,9 +207,21 @@ def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
 
 
 def _read_weights(path: Path, model: VAE) -> dict[str, torch.Tensor]:
-    """Weights whose names, shapes and dtypes match the architecture in config.json, all finite."""
-    weights = _read_tensors(path)
+    """Weights whose names, shapes and dtypes match the architecture in config.json, all finite.
+
+    Names and shapes are checked on the file's header first, so a file that declares other sizes is refused before
+    its data is read.
+    """
     expected = model.state_dict()
+    declared = _header_shapes(path)
+    for name, (shape, _) in declared.items():
+        if name in expected and shape != tuple(expected[name].shape):
+            raise UserError(f"{path}: '{name}' has shape {shape} but config.json's architecture needs "
+                            f"{tuple(expected[name].shape)}; config and weights come from different models.")
+    if set(declared) != set(expected):
+        missing, unexpected = sorted(set(expected) - set(declared)), sorted(set(declared) - set(expected))
+        raise UserError(f"{path} does not match config.json's architecture: missing {missing[:3]}, unexpected {unexpected[:3]}.")
+    weights = _read_tensors(path)
     missing = sorted(set(expected) - set(weights))
     unexpected = sorted(set(weights) - set(expected))
     if missing or unexpected:
@@ -213,6 +243,11 @@ def _read_weights(path: Path, model: VAE) -> dict[str, torch.Tensor]:
 
 
 def _read_atlas(path: Path, config: RunConfig) -> dict[str, torch.Tensor]:
+    """The encoded test set: sizes checked on the header (at most MAX_ATLAS_POINTS points) before the data is read."""
+    declared = _header_shapes(path)
+    n = declared.get("labels", ((0,), ""))[0][:1] or (0,)
+    if len(declared.get("labels", ((),))[0]) != 1 or not 1 <= n[0] <= MAX_ATLAS_POINTS or len(declared) > 16:
+        raise UserError(f"{path}: 'labels' must be one list of 1–{MAX_ATLAS_POINTS:,} class indices; the atlas is damaged.")
     atlas = _read_tensors(path)
     missing = [k for k in ATLAS_KEYS if k not in atlas]
     if missing:
@@ -224,6 +259,9 @@ def _read_atlas(path: Path, config: RunConfig) -> dict[str, torch.Tensor]:
             raise UserError(f"{path}: '{key}' has shape {tuple(atlas[key].shape)}, expected {shape} for z_dim={z}.")
         if key in atlas and not torch.isfinite(atlas[key]).all():
             raise UserError(f"{path}: '{key}' contains NaN or infinite values.")
+    labels = atlas["labels"]
+    if labels.dtype != torch.int64 or len(labels) and not (0 <= int(labels.min()) and int(labels.max()) < N_CLASSES):
+        raise UserError(f"{path}: 'labels' must be int64 class indices 0–{N_CLASSES - 1}; the atlas is damaged.")
     return atlas
 
 

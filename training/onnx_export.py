@@ -17,6 +17,7 @@ from .errors import UserError
 
 ENCODER_ONNX, DECODER_ONNX = "encoder.onnx", "decoder.onnx"
 PARITY_TOLERANCE = 1e-4  # max |Δ| between torch and onnxruntime on the fixed probe
+MAX_ONNX_NODES = 1000  # our graphs have 15 (decoder) and 41 (encoder) nodes; checked before onnxruntime builds one
 MAX_ONNX_BYTES = 64 * 1024 * 1024  # far above this architecture's largest sensible size; bounds what a file can make us read
 PROBE_BATCH = 4
 # name → (submodule of the VAE, input name, output names)
@@ -102,7 +103,13 @@ def write_onnx_files(folder: Path, files: dict[str, bytes]) -> None:
         (Path(folder) / name).write_bytes(data)
 
 
-def _read_onnx(path: Path, input_name: str, output_names):
+def _declared_input_shape(proto) -> list:
+    """The graph input's dims as declared: ints, or the name of a symbolic dim (the batch)."""
+    dims = proto.graph.input[0].type.tensor_type.shape.dim if proto.graph.input else []
+    return [d.dim_value if d.HasField("dim_value") else d.dim_param for d in dims]
+
+
+def _read_onnx(path: Path, input_name: str, output_names, input_shape: list[int]):
     """A parsed onnxruntime session for `path`, or a UserError that names the file."""
     import onnx
     import onnxruntime
@@ -118,11 +125,18 @@ def _read_onnx(path: Path, input_name: str, output_names):
         onnx.checker.check_model(proto)
         if any(init.data_location == onnx.TensorProto.EXTERNAL for init in proto.graph.initializer):
             raise ValueError("weights in an external data file")
+        if len(proto.graph.node) > MAX_ONNX_NODES:
+            raise ValueError(f"{len(proto.graph.node)} nodes")
+        declared = _declared_input_shape(proto)
+        if len(declared) != 1 + len(input_shape) or list(declared[1:]) != list(input_shape):
+            raise ValueError(f"input shape {declared}, expected [batch, {', '.join(map(str, input_shape))}]")
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
         session = onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"])
-    except Exception as err:  # protobuf DecodeError, onnx ValidationError, onnxruntime's Fail/InvalidGraph…
-        raise UserError(f"{path} is not a readable ONNX model ({type(err).__name__}); it may be truncated or corrupt: "
+    except Exception as err:  # protobuf DecodeError, onnx ValidationError, onnxruntime's Fail/InvalidGraph, ours above
+        detail = str(err)[:120] if isinstance(err, ValueError) else type(err).__name__
+        raise UserError(f"{path} is not a readable ONNX model of this checkpoint ({detail}); it may be truncated, corrupt "
+                        "or another model's: "
                         f"export it again with `python -m training export-onnx {path.parent}`.") from None
     inputs = [i.name for i in session.get_inputs()]
     outputs = [o.name for o in session.get_outputs()]
@@ -139,7 +153,7 @@ def check_onnx_files(folder: Path, model: torch.nn.Module) -> None:
     probes = probe_inputs(clone.cfg.z_dim)
     for name, (prefix, input_name, output_names) in GRAPHS.items():
         path = Path(folder) / name
-        session = _read_onnx(path, input_name, output_names)
+        session = _read_onnx(path, input_name, output_names, [clone.cfg.z_dim] if name == DECODER_ONNX else [1, 28, 28])
         try:
             got = session.run(None, {input_name: probes[name]})
         except Exception as err:  # shape or type mismatch inside the graph
