@@ -22,6 +22,7 @@ MAX_SLIDERS = 64
 INFO_OUTPUTS = 10 + MAX_SLIDERS  # what Callbacks.checkpoint_info returns
 TRAVERSAL_STARTS = ("zero", "a prior sample", "a test image's mean")
 SLIDER_RANGE = 3.0
+MAX_INTERPOLATION_STEPS = 16
 
 # Every response image is a file in Gradio's cache: every 10 minutes, delete those older than 10 minutes, so a
 # long-running public app does not fill its disk.
@@ -107,7 +108,7 @@ class Callbacks:
 
     def _test_image(self, name, index) -> np.ndarray:
         split = self._test_split(name)
-        index = core.parse_point_index(int(index or 0), len(split.labels))
+        index = core.parse_point_index(index, len(split.labels))
         return split.images[index].numpy()
 
     def _sprite(self, name) -> Path | None:
@@ -209,7 +210,7 @@ class Callbacks:
 
     def shuffle_reconstructions(self, name, label, seed):
         split = self._test_split(name)
-        picked = self._images(name).pick(split.labels.numpy(), label, 16, int(seed))
+        picked = self._images(name).pick(split.labels.numpy(), label, 16, core.seed_value(seed))
         originals = split.images[picked].numpy()
         return served(figures.pairs_grid(originals, core.reconstruct(self._model(name), originals)))
 
@@ -239,25 +240,31 @@ class Callbacks:
     def sample_vs_mean(self, name, index, seed):
         image = self._test_image(name, index)
         ck = self.library.get(name)
-        mean_img, samples, stds = core.posterior_samples(ck.model, image, SAMPLES_PER_DIGIT, int(seed))
+        mean_img, samples, stds = core.posterior_samples(ck.model, image, SAMPLES_PER_DIGIT, core.seed_value(seed))
         strip = served(figures.image_grid(np.concatenate([image[None], mean_img[None], samples]), SAMPLES_PER_DIGIT + 2, 4))
         return strip, figures.posterior_widths(stds, self.dimensions(name).active)
 
     def posterior_widths(self, name, index):
         """q's std per dimension for a test image, read from the atlas (no model run, no test images needed)."""
         ck = self.library.get(name)
-        index = core.parse_point_index(int(index or 0), len(ck.atlas["labels"]))
+        index = core.parse_point_index(index, len(ck.atlas["labels"]))
         return figures.posterior_widths(ck.atlas["stds"][index].numpy(), self.dimensions(name).active)
 
     def random_test_index(self, name, label, seed):
         split = self._test_split(name)
-        return int(self._images(name).pick(split.labels.numpy(), label, 1, int(seed))[0])
+        return int(self._images(name).pick(split.labels.numpy(), label, 1, core.seed_value(seed))[0])
 
     def _z_from_sliders(self, name, values) -> np.ndarray:
         """Slider values (in display order) → the latent code (in dimension order)."""
         order = self.dimensions(name).order
+        try:
+            given = np.asarray(values[: len(order)], dtype=np.float64)
+        except (TypeError, ValueError):
+            given = np.array([np.nan])
+        if given.shape != (len(order),) or not np.isfinite(given).all():
+            raise UserError(f"The decoder takes {len(order)} finite slider values.")
         z = np.zeros(len(order), dtype=np.float32)
-        z[order] = np.asarray(values[: len(order)], dtype=np.float32)
+        z[order] = np.clip(given, -SLIDER_RANGE, SLIDER_RANGE)
         return z
 
     def decode_sliders(self, name, *values):
@@ -274,7 +281,7 @@ class Callbacks:
         return self.sliders_to(name, np.zeros(self.library.get(name).config.model.z_dim, dtype=np.float32))
 
     def sliders_prior(self, name, seed):
-        return self.sliders_to(name, core.random_prior_z(self.library.get(name).config.model.z_dim, int(seed)))
+        return self.sliders_to(name, core.random_prior_z(self.library.get(name).config.model.z_dim, core.seed_value(seed)))
 
     def sliders_from_digit(self, name, index):
         means, _ = core.encode(self._model(name), self._test_image(name, index))
@@ -299,27 +306,29 @@ class Callbacks:
         return served(figures.image_grid(original[None], 1, 6)), served(figures.image_grid(recon[None], 1, 6)), caption
 
     def interpolation(self, name, index_a, index_b, steps):
-        strip = core.interpolate(self._model(name), self._test_image(name, index_a), self._test_image(name, index_b), int(steps))
-        return served(figures.image_grid(strip, int(steps), 3))
+        steps = core.whole_number(steps, "Steps", 2, MAX_INTERPOLATION_STEPS)
+        strip = core.interpolate(self._model(name), self._test_image(name, index_a), self._test_image(name, index_b), steps)
+        return served(figures.image_grid(strip, steps, 3))
 
     def prior_grid(self, name, seed):
-        return served(figures.image_grid(core.prior_samples(self._model(name), 32, int(seed)), 8, 3))
+        return served(figures.image_grid(core.prior_samples(self._model(name), 32, core.seed_value(seed)), 8, 3))
 
     def traversal_base(self, name, start, seed, index) -> np.ndarray:
         """Where a traversal starts: zero, a prior sample (seeded) or a test image's encoded mean (from the atlas)."""
         ck = self.library.get(name)
         z_dim = ck.config.model.z_dim
         if start == TRAVERSAL_STARTS[1]:
-            return core.random_prior_z(z_dim, int(seed))
+            return core.random_prior_z(z_dim, core.seed_value(seed))
         if start == TRAVERSAL_STARTS[2]:
-            return ck.atlas["means"][core.parse_point_index(int(index or 0), len(ck.atlas["labels"]))].numpy()
+            return ck.atlas["means"][core.parse_point_index(index, len(ck.atlas["labels"]))].numpy()
         return np.zeros(z_dim, dtype=np.float32)
 
     def traversal(self, name, start, seed, index, rows, columns):
         """The traversal grid: the `rows` most informative dimensions, each swept over `columns` values in −3…3."""
         dims = self.dimensions(name)
-        chosen = (dims.informative or dims.order)[: max(1, int(rows))]
-        values = latent_views.traversal_values(int(columns))
+        rows = core.whole_number(rows, "Rows", 1, latent_views.MAX_TRAVERSAL_ROWS)
+        chosen = (dims.informative or dims.order)[:rows]
+        values = latent_views.traversal_values(core.whole_number(columns, "Columns", 2, latent_views.MAX_TRAVERSAL_COLUMNS))
         codes = latent_views.traversal_codes(self.traversal_base(name, start, seed, index), chosen, values)
         return served(figures.image_grid(core.decode(self._model(name), codes), len(values), 2))
 

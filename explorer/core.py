@@ -97,15 +97,32 @@ def place_on_map(atlas: dict, mean: np.ndarray, method: str) -> np.ndarray:
     return (coords[nearest] * weights[:, None]).sum(0) / weights.sum()
 
 
+MAX_SEED = 2**32 - 1
+
+
+def whole_number(value, what: str, low: int, high: int) -> int:
+    """A UI or API number as an int in [low, high]; anything else (NaN, 1e308, text, None) is a UserError."""
+    if isinstance(value, str):
+        value = value.strip()
+        value = int(value) if value.lstrip("-").isdigit() and len(value) < 20 else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value != int(value):
+        raise UserError(f"{what} must be a whole number from {low:,} to {high:,}.")
+    if not low <= int(value) <= high:
+        raise UserError(f"{what} must be a whole number from {low:,} to {high:,}, not {int(value):,}.")
+    return int(value)
+
+
+def seed_value(value) -> int:
+    return whole_number(value, "The seed", 0, MAX_SEED)
+
+
 def parse_point_index(raw, n_points: int) -> int:
-    """The map-click bridge sends a point's test-set index as text; anything else is rejected."""
+    """A test-set index: the map-click bridge sends "index:timestamp" (so a second click on one point still fires)."""
+    value = raw.split(":")[0] if isinstance(raw, str) else raw
     try:
-        index = int(str(raw).split(":")[0].strip())  # "index:timestamp", so a second click on one point still fires
-    except ValueError:
-        raise UserError(f"Map click sent {raw!r}, which is not a point index.") from None
-    if not 0 <= index < n_points:
-        raise UserError(f"Map point {index} does not exist (the map has {n_points} points).")
-    return index
+        return whole_number(value, "The test image number", 0, n_points - 1)
+    except UserError:
+        raise UserError(f"Test image #{str(raw)[:20]} does not exist: pick 0–{n_points - 1}.") from None
 
 
 @dataclass
@@ -131,7 +148,9 @@ class TestImages:
 
     def pick(self, labels: np.ndarray, label: str, n: int, seed: int) -> np.ndarray:
         """Indices of n test images of one class (its index as text; 'any' for all), chosen with a seed."""
-        pool = np.arange(len(labels)) if label in ("any", None) else np.flatnonzero(labels == int(label))
+        pool = np.arange(len(labels)) if label in ("any", None) else np.flatnonzero(labels == whole_number(label, "The class", 0, 9))
+        if len(pool) == 0:
+            raise UserError("No test image of that class.")
         return np.random.default_rng(seed).choice(pool, size=min(n, len(pool)), replace=False)
 
 

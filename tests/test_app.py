@@ -270,3 +270,48 @@ def test_compare_table_and_the_page_plan(callbacks, name, library, trained_check
     assert len(plan["groups"][0]["models"]) == 1 and plan["groups"][0]["models"][0]["decoder"].endswith("decoder.onnx")
     picture, caption = cb.compare_reconstructions([name, "twin"])
     assert "synthetic: rows = test images, then " + name in caption and np.asarray(picture).shape[0] > 2 * 58
+
+
+def test_the_api_answers_any_input_with_a_result_or_a_message(served, name, capfd):
+    """Generated arguments for every model endpoint through gradio_client: wrong types, non-finite and huge numbers,
+    huge lists. Each call returns, or fails with a message (gr.Error: Gradio's own input checks, or our UserError);
+    nothing else is raised in the server, and it still decodes afterwards."""
+    from gradio_client import Client
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    client = Client(served, verbose=False)
+    numbers = st.floats(allow_nan=True, allow_infinity=True) | st.integers(-10**12, 10**12) | st.just(1e308)
+    anything = numbers | st.text(max_size=30) | st.none() | st.booleans() | st.lists(st.integers(), max_size=3)
+    calls = st.one_of(
+        st.tuples(st.just("/decode"), st.lists(numbers, min_size=64, max_size=64)),
+        st.tuples(st.just("/traversal"), st.tuples(st.sampled_from(["zero", "a prior sample", "a test image's mean", "x"]),
+                                                   anything, anything, anything, anything).map(list)),
+        st.tuples(st.just("/interpolate"), st.lists(anything, min_size=3, max_size=3)),
+        st.tuples(st.just("/prior_samples"), st.lists(anything, min_size=1, max_size=1)),
+        st.tuples(st.just("/sample_vs_mean"), st.lists(anything, min_size=2, max_size=2)),
+        st.tuples(st.just("/map_click"), st.lists(st.text(max_size=40) | anything, min_size=1, max_size=1)),
+        st.tuples(st.just("/compare"), st.lists(st.lists(st.sampled_from([name, "nope", "", "../x"]) | st.text(max_size=8),
+                                                         max_size=200), min_size=1, max_size=1)),
+    )
+
+    @settings(max_examples=30, derandomize=True, deadline=None)
+    @given(call=calls)
+    def one_call(call):
+        endpoint, args = call
+        with_name = args if endpoint == "/compare" else [name, *args]
+        try:
+            client.predict(*with_name, api_name=endpoint)
+        except Exception:  # gradio_client's AppError (or a refused input): the app answered with an error
+            pass
+
+    one_call()
+    import re
+
+    log = capfd.readouterr()
+    tracebacks = (log.err + log.out).split("Traceback (most recent call last):")[1:]
+    ours = [t for t in tracebacks if "/explorer/" in t or "/training/" in t]  # Gradio's own input checks aside
+    for trace in ours:
+        last = [line for line in trace.splitlines() if re.match(r"^[A-Za-z_][\w.]*(Error|Exception)\b", line)]
+        assert last and last[-1].startswith("gradio.exceptions.Error"), trace[-1500:]  # our UserError, as a gr.Error
+    assert Image.open(client.predict(name, *[0.5] * 64, api_name="/decode")).size[0] > 28

@@ -66,15 +66,21 @@ def test_map_methods_and_missing_tsne(ck):
         core.map_coordinates(without, "t-SNE")
 
 
-@pytest.mark.parametrize("raw, expected", [("5", 5), ("5:1712345", 5), (" 0 ", 0)])
+@pytest.mark.parametrize("raw, expected", [("5", 5), ("5:1712345", 5), (" 0 ", 0), (7, 7), (3.0, 3)])
 def test_map_click_index_parsing(raw, expected):
     assert core.parse_point_index(raw, 10) == expected
 
 
-@pytest.mark.parametrize("raw", ["x", "10", "-1", ""])
+@pytest.mark.parametrize("raw", ["x", "10", "-1", "", None, float("nan"), 1e308, 2.5, True, "9" * 40])
 def test_bad_map_clicks_are_rejected(raw):
-    with pytest.raises(UserError):
+    with pytest.raises(UserError, match="does not exist: pick 0–9"):
         core.parse_point_index(raw, 10)
+
+
+@pytest.mark.parametrize("raw", [-1, 2**32, float("inf"), float("nan"), "abc", None, [1]])
+def test_seeds_are_whole_numbers_in_range(raw):
+    with pytest.raises(UserError, match="The seed must be a whole number from 0 to 4,294,967,295"):
+        core.seed_value(raw)
 
 
 def test_each_data_set_gets_its_own_test_images_read_once(tmp_path):
