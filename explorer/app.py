@@ -447,8 +447,8 @@ def build_demo(library: core.CheckpointLibrary, default_name: str, test_sets: co
         with gr.Row():
             ck_name = gr.Dropdown(names, value=default_name, label="Checkpoint", scale=1)
             summary = gr.Markdown()
+        link_notice = gr.Markdown(elem_id="link-notice")
         with gr.Row():
-            link_notice = gr.Markdown(elem_id="link-notice")
             view_link = gr.Textbox(label="Link to this view", elem_id="view-link", interactive=False, scale=3, buttons=["copy"])
             copy_link = gr.Button("Copy link to this view", elem_id="copy-link", scale=1)
         with gr.Tabs() as tabs:
