@@ -52,11 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def prepare(args: argparse.Namespace):
     """Load the checkpoint library and the first checkpoint; each data set's test images load on first use."""
-    import torch
-
     from . import core
 
-    torch.set_grad_enabled(False)
     library = core.CheckpointLibrary(Path(args.checkpoints_dir))
     if args.checkpoint:
         from training.checkpoint import load_checkpoint
@@ -99,6 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     default_images = test_sets.get(library.get(default_name).config.data.get("dataset"))
     if default_images.split is None:
         print(f"note: {default_images.message}", file=sys.stderr)
+    import torch
+
+    torch.set_grad_enabled(False)  # this process only serves the model from here on
     demo = build_demo(library, default_name, test_sets)
     demo.queue(default_concurrency_limit=2, max_size=256)
     print(f"ready in {time.perf_counter() - started:.1f} s", flush=True)
