@@ -71,3 +71,12 @@ def test_class_names_come_from_the_config_then_the_data_set_then_the_digits():
     assert class_names({"class_names": ["a"] * 10}) == ["a"] * 10
     assert class_names({"dataset": "kmnist", "class_names": ["x" * 500] * 10}) == list(DATASETS["kmnist"].class_names)
     assert class_names("junk") == [str(d) for d in range(10)]
+
+
+def test_idx_files_read_directly_equal_what_torchvision_reads(tmp_path):
+    from torchvision import datasets
+
+    root = write_tiny_mnist(tmp_path, n_train=40, n_test=20)
+    ours = load_split(root, train=False)
+    theirs = datasets.MNIST(str(root), train=False, download=False)
+    assert torch.equal(ours.images, theirs.data) and torch.equal(ours.labels, theirs.targets)

@@ -71,7 +71,8 @@ def test_cli_trains_from_idx_files_and_writes_a_loadable_checkpoint(tmp_path, ca
     data = write_tiny_mnist(tmp_path / "data", n_train=128, n_test=64, folder="KMNIST")
     out = tmp_path / "cli-ck"
     code = main(["--dataset", "kmnist", "--data-dir", str(data), "--no-download", "--out", str(out), "--epochs", "2", "--batch-size", "32",
-                 "--z-dim", "3", "--encoder-hidden", "4", "--decoder-hidden", "8", "--no-tsne", "--no-progress", "--seed", "5"])
+                 "--z-dim", "3", "--encoder-hidden", "4", "--decoder-hidden", "8", "--no-tsne", "--no-progress", "--seed", "5",
+                 "--no-channels-last"])
     assert code == 0
     printed = capsys.readouterr().out
     assert "epoch   2 | train" in printed and "test" in printed
@@ -83,6 +84,10 @@ def test_cli_trains_from_idx_files_and_writes_a_loadable_checkpoint(tmp_path, ca
     assert final["epochs"] == 2 and final["iwae"]["k"] == 1000 and final["iwae"]["images"] == 64
     assert final["iwae"]["nll"] <= final["test"]["total"] + 1.0  # the k=1000 bound is tighter than the ELBO
     assert loaded.config.data["dataset"] == "kmnist" and loaded.config.data["class_names"][0] == "o お"
+    probe = loaded.config.probe  # the levers were timed here; the flag forced channels_last off
+    assert probe["forced"] == {"channels_last": False} and not loaded.config.train.channels_last
+    assert {k: getattr(loaded.config.train, k) for k in probe["chosen"]} == probe["chosen"] and probe["seconds"] <= 4.5
+    assert "levers: " in printed and "start-up" in printed
     assert torch.equal(loaded.atlas["labels"], load_split(data, train=False, dataset="kmnist").labels)
 
 

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
+
+STARTED = time.perf_counter()  # start-up is measured from here (the interpreter itself adds ≈ 0.05 s)
 
 from .config import ModelConfig, RunConfig, TrainConfig
 from .datasets import DATASETS, DEFAULT_DATASET
@@ -49,11 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--decoder-hidden", type=positive_int, default=d_model.decoder_hidden)
     p.add_argument("--seed", type=int, default=d_train.seed)
     p.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), cpu, cuda, cuda:1, mps")
+    p.add_argument("--probe", action=argparse.BooleanOptionalAction, default=True,
+                   help="time the speed levers on this machine (≤ 3 s) and keep the fastest; a lever flag below forces it")
     p.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
-                   help="bfloat16 autocast (default: on where the device supports bfloat16)")
-    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=d_train.channels_last)
-    p.add_argument("--gemm-deconv", action=argparse.BooleanOptionalAction, default=d_train.gemm_deconv,
-                   help="on CPU, run transposed convolutions as one matrix multiply + overlap-add (same function, faster)")
+                   help="bfloat16 autocast (a candidate only where the device runs bfloat16 natively)")
+    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None, help="channels_last memory format")
+    p.add_argument("--gemm-deconv", action=argparse.BooleanOptionalAction, default=None,
+                   help="on CPU, run transposed convolutions as one matrix multiply + overlap-add (same function)")
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=d_train.compile, help="torch.compile the step")
     p.add_argument("--tsne", action=argparse.BooleanOptionalAction, default=True, help="compute the t-SNE map at the end")
     p.add_argument("--iwae", action=argparse.BooleanOptionalAction, default=True,
@@ -63,14 +68,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def forced_levers(args: argparse.Namespace) -> dict:
+    """The speed levers the command line fixes (the probe chooses only the others)."""
+    return {name: getattr(args, name) for name in ("bf16", "gemm_deconv", "channels_last") if getattr(args, name) is not None}
+
+
 def run_config_from_args(args: argparse.Namespace, argv: list[str], bf16_default: bool) -> RunConfig:
+    """The run as the flags give it; levers not forced take the fixed rule (bf16 where native, GEMM, channels_last)
+    until the probe replaces them with what it measured."""
     from .train import versions
 
     model = ModelConfig(z_dim=args.z_dim, encoder_hidden=args.encoder_hidden, decoder_hidden=args.decoder_hidden)
+    levers = {"bf16": bf16_default, "gemm_deconv": True, "channels_last": True, **forced_levers(args)}
     train = TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, beta=args.beta, reconstruction=args.recon,
-        seed=args.seed, bf16=bf16_default if args.bf16 is None else args.bf16, channels_last=args.channels_last,
-        gemm_deconv=args.gemm_deconv, compile=args.compile,
+        seed=args.seed, compile=args.compile, **levers,
     )
     info = DATASETS[args.dataset]
     data = {"dataset": info.key, "class_names": list(info.class_names), "data_dir": str(args.data_dir),
@@ -161,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     from .errors import UserError
     from .train import bf16_supported, pick_device, train
 
+    imported = time.perf_counter()
+
     try:
         device = pick_device(args.device)
         try:
@@ -170,7 +184,19 @@ def main(argv: list[str] | None = None) -> int:
         train_split = load_split(data_dir, train=True, download=args.download, dataset=args.dataset)
         test_split = load_split(data_dir, train=False, download=args.download, dataset=args.dataset)
         run = replace(run, data={**run.data, "train_images": len(train_split.images), "test_images": len(test_split.images)})
-        print(f"training on {device} with {len(train_split.images)} images → {args.out}")
+        loaded = time.perf_counter()
+        probe_seconds = 0.0
+        if args.probe and not args.resume and not args.dry_run:
+            from .levers import describe, probe
+
+            chosen, report = probe(run, train_split.images[: run.train.batch_size], device, bf16_supported(device),
+                                   forced_levers(args))
+            run = replace(run, train=replace(run.train, **chosen), probe=report)
+            probe_seconds = report["seconds"]
+            print(describe(report))
+        print(f"training on {device} with {len(train_split.images)} images → {args.out} "
+              f"(start-up {time.perf_counter() - STARTED - probe_seconds:.1f} s: imports {imported - STARTED:.1f}, "
+              f"data {loaded - imported:.1f}; probe {probe_seconds:.1f} s besides)")
         train(run, train_split, test_split, args.out, device, resume=args.resume, overwrite=args.overwrite,
               dry_run=args.dry_run, tsne=args.tsne, iwae=args.iwae, progress=args.progress)
     except UserError as err:

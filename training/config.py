@@ -68,6 +68,7 @@ class RunConfig:
     data: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)
     argv: list = field(default_factory=list)
+    probe: dict = field(default_factory=dict)  # the lever probe's timings and choice (training/levers.py), if it ran
     version: int = CONFIG_VERSION
 
     def to_dict(self) -> dict:
@@ -87,5 +88,6 @@ class RunConfig:
             data=dict(raw.get("data", {})),
             versions=dict(raw.get("versions", {})),
             argv=list(raw.get("argv", [])),
+            probe=dict(raw.get("probe", {})),
             version=version,
         )

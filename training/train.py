@@ -57,9 +57,13 @@ def bf16_supported(device: torch.device) -> bool:
 
 
 def versions() -> dict:
-    import torchvision
+    from importlib.metadata import PackageNotFoundError, version
 
-    return {"python": platform.python_version(), "torch": torch.__version__, "torchvision": torchvision.__version__}
+    try:
+        torchvision = version("torchvision")
+    except PackageNotFoundError:
+        torchvision = None
+    return {"python": platform.python_version(), "torch": torch.__version__, "torchvision": torchvision}
 
 
 def forward_loss(model: VAE, x: torch.Tensor, beta: float, kind: str) -> LossTerms:
