@@ -103,3 +103,26 @@ def make_lab(seed=0, lr=0.002):
 def to_project_state_dict(lab_state: dict) -> dict:
     """The lab's parameter names → training.model.VAE's (its last decoder block wraps the conv in a Sequential)."""
     return {k.replace("decoder.net.3.0.", "decoder.net.3."): v for k, v in lab_state.items()}
+
+
+def main(argv=None) -> int:
+    """The lab's loop as a script, start to end: import, torchvision MNIST with ToTensor, one epoch (the baseline of
+    the end-to-end row in benchmarks/results.md)."""
+    import argparse
+
+    from torchvision import datasets, transforms
+
+    p = argparse.ArgumentParser(prog="python -m benchmarks.lab_loop")
+    p.add_argument("--data-dir", default="../shared/mnist")
+    p.add_argument("--epochs", type=int, default=1)
+    args = p.parse_args(argv)
+    dataset = datasets.MNIST(args.data_dir, train=True, download=False, transform=transforms.ToTensor())
+    vae, opt = make_lab()
+    for _ in range(args.epochs):
+        for images, _ in lab_dataloader(dataset):
+            lab_step(vae, opt, images)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -87,6 +87,47 @@ class Variant:
     threads: int | None = None
 
 
+def native_variants(variants, bf16_native: bool) -> tuple[list, list[str]]:
+    """The variants this machine runs natively, and the names of those skipped (bf16 where it would be emulated:
+    on AVX2-only CPUs those ran ≈ 10× slower than fp32 and took most of a quick run's time)."""
+    kept = [v for v in variants if bf16_native or not (v.levers or {}).get("bf16")]
+    return kept, [v.name for v in variants if v not in kept]
+
+
+def matmul_peak_gflops(dtype: torch.dtype, size: int = 2048, reps: int = 5) -> float:
+    """Best-of-`reps` GFLOP/s of one size×size matrix product on this CPU's threads: the ceiling a step is held to."""
+    a, b = torch.randn(size, size).to(dtype), torch.randn(size, size).to(dtype)
+    torch.mm(a, b)
+    best = float("inf")
+    for _ in range(reps):
+        started = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - started)
+    return 2 * size**3 / best / 1e9
+
+
+def step_flops(batch_size: int = 1024, model: ModelConfig | None = None) -> float:
+    """Floating-point operations of one training step (forward + backward), counted by torch's FlopCounterMode."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    run = RunConfig(model=model or ModelConfig(), train=TrainConfig(bf16=False, gemm_deconv=False, channels_last=False,
+                                                                    batch_size=batch_size))
+    net, opt = make_model_and_optimizer(run, CPU)
+    stepper = Stepper(net, opt, run.train, CPU)
+    with FlopCounterMode(display=False) as counter:
+        stepper(torch.zeros(batch_size, 28, 28, dtype=torch.uint8))
+    return float(counter.get_total_flops())
+
+
+def probed_levers(split: ImageSplit, budget_s: float = 3.0) -> dict:
+    """The levers `python -m training` would pick on this machine (its probe, on a real batch)."""
+    from training.levers import probe
+    from training.train import bf16_supported
+
+    chosen, _ = probe(RunConfig(), split.images[:1024], CPU, bf16_supported(CPU), forced={}, budget_s=budget_s)
+    return chosen
+
+
 VARIANTS = (
     Variant("lab loop (DataLoader + ToTensor, Sigmoid + BCELoss, Adam)", lab=True),
     Variant("lab loop on in-memory uint8 batches", lab=True, in_memory=True),
@@ -94,30 +135,55 @@ VARIANTS = (
     Variant("+ channels_last", levers=dict(FP32, channels_last=True)),
     Variant("+ channels_last + bf16 autocast, library ConvTranspose2d", levers=dict(FP32, channels_last=True, bf16=True)),
     Variant("+ channels_last + GEMM ConvTranspose2d, fp32", levers=dict(FP32, channels_last=True, gemm_deconv=True)),
-    Variant("+ channels_last + GEMM ConvTranspose2d + bf16 (**default**)",
+    Variant("+ channels_last + GEMM ConvTranspose2d + bf16",
             levers=dict(channels_last=True, bf16=True, gemm_deconv=True)),
-    Variant("default on 1 thread instead of 2", levers=dict(channels_last=True, bf16=True, gemm_deconv=True), threads=1),
 )
 
 
-def throughput(split: ImageSplit, n_batches: int, rounds: int, variants=VARIANTS) -> list[tuple[Variant, float]]:
+def with_default(variants, levers: dict) -> list:
+    """The variants plus the levers the probe picked here (the trainer's default), on 2 threads and on 1."""
+    return [*variants, Variant("levers the probe picks on this CPU (**default**): " + lever_names(levers), levers=levers),
+            Variant("default on 1 thread instead of 2", levers=levers, threads=1)]
+
+
+def lever_names(levers: dict) -> str:
+    return " + ".join(n.replace("_", " ") for n in ("bf16", "gemm_deconv", "channels_last") if levers.get(n)) or "plain fp32"
+
+
+def end_to_end_epoch(data_dir: str, out: Path) -> tuple[float, float]:
+    """Wall seconds of one epoch from the command to its end: (the lab's loop as a script, `python -m training`)."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    timings = []
+    for command in ([sys.executable, "-m", "benchmarks.lab_loop", "--data-dir", data_dir],
+                    [sys.executable, "-m", "training", "--data-dir", data_dir, "--epochs", "1", "--no-tsne", "--no-iwae",
+                     "--no-progress", "--overwrite", "--out", str(out)]):
+        started = time.perf_counter()
+        subprocess.run(command, cwd=root, check=True, capture_output=True)
+        timings.append(time.perf_counter() - started)
+    return timings[0], timings[1]
+
+
+def throughput(split: ImageSplit, n_batches: int, rounds: int, variants, batch_size: int = 1024) -> list[tuple[Variant, float]]:
     """Interleaved rounds (every variant once per round, so machine noise hits all alike); median images/s."""
     samples: dict[str, list[float]] = {v.name: [] for v in variants}
     for _ in range(rounds):
         for v in variants:
-            ips = (time_lab(split, n_batches, v.in_memory) if v.lab
-                   else time_ours(split, n_batches, threads=v.threads, **v.levers))
+            ips = (time_lab(split, n_batches, v.in_memory, batch_size=batch_size) if v.lab
+                   else time_ours(split, n_batches, threads=v.threads, **{"batch_size": batch_size, **v.levers}))
             samples[v.name].append(ips)
     return [(v, statistics.median(samples[v.name])) for v in variants]
 
 
-def quality(train_split: ImageSplit, test_split: ImageSplit, epochs: int) -> dict[str, dict]:
+def quality(train_split: ImageSplit, test_split: ImageSplit, epochs: int, levers: dict) -> dict[str, dict]:
     """Test −ELBO after the same epochs and seed: the lab loop (its pipeline) vs this trainer (its defaults)."""
     vae, opt = lab_loop.make_lab(seed=0)
     for epoch in range(epochs):
         for x in lab_batches(train_split, 1024, epoch):
             lab_loop.lab_step(vae, opt, x)
-    run = RunConfig(train=TrainConfig(channels_last=True, bf16=True, gemm_deconv=True))
+    run = RunConfig(train=TrainConfig(**levers))
     lab_as_ours = VAE()
     lab_as_ours.load_state_dict(lab_loop.to_project_state_dict(vae.state_dict()))
     results = {}
@@ -146,11 +212,10 @@ def iwae(checkpoint: Path, test_split: ImageSplit, n_images: int, k: int) -> tup
     return -log_px.mean().item(), elbo["total"]
 
 
-def step_scaling(split: ImageSplit, n_batches: int, batch_sizes, z_dims) -> list[tuple[int, int, float]]:
+def step_scaling(split: ImageSplit, n_batches: int, batch_sizes, z_dims, levers: dict) -> list[tuple[int, int, float]]:
     """(batch size, z_dim, images/s) of the default step; the epoch time is len(train set) / images/s."""
-    rows = [(bs, 32, time_ours(split, n_batches, batch_size=bs, channels_last=True, bf16=True)) for bs in batch_sizes]
-    rows += [(1024, z, time_ours(split, n_batches, model=ModelConfig(z_dim=z), channels_last=True, bf16=True))
-             for z in z_dims if z != 32]
+    rows = [(bs, 32, time_ours(split, n_batches, batch_size=bs, **levers)) for bs in batch_sizes]
+    rows += [(1024, z, time_ours(split, n_batches, model=ModelConfig(z_dim=z), **levers)) for z in z_dims if z != 32]
     return rows
 
 

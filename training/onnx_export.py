@@ -143,17 +143,29 @@ def _read_onnx(path: Path, input_name: str, output_names, input_shape: list[int]
     if inputs != [input_name] or outputs != list(output_names):
         raise UserError(f"{path} has inputs {inputs} and outputs {outputs}, expected [{input_name!r}] and "
                         f"{list(output_names)}: it is not this checkpoint's export.")
-    return session
+    return proto, session
 
 
 @torch.inference_mode()
 def check_onnx_files(folder: Path, model: torch.nn.Module) -> None:
     """Refuse ONNX files that are missing, unreadable, or that disagree with the weights on the fixed probe."""
+    import onnx
+
     clone = inference_copy(model)
     probes = probe_inputs(clone.cfg.z_dim)
+    state = {k: v.detach().numpy() for k, v in clone.state_dict().items()}
     for name, (prefix, input_name, output_names) in GRAPHS.items():
         path = Path(folder) / name
-        session = _read_onnx(path, input_name, output_names, [clone.cfg.z_dim] if name == DECODER_ONNX else [1, 28, 28])
+        proto, session = _read_onnx(path, input_name, output_names, [clone.cfg.z_dim] if name == DECODER_ONNX else [1, 28, 28])
+        # The initializers carry the state dict's names: each must equal its weight bit for bit. The probe below can
+        # miss a changed weight that its inputs happen not to exercise (the fuzz tests found one: a flipped bit in a
+        # channel that stays dark for the probe's z); this cannot.
+        for init in proto.graph.initializer:
+            weight = state.get(f"{prefix}.{init.name}")
+            if weight is None or not np.array_equal(onnx.numpy_helper.to_array(init), weight.astype(np.float32)):
+                raise UserError(f"{path}: its weight {init.name!r} differs from model.safetensors: one of the two files "
+                                f"is damaged or from other weights; export it again with "
+                                f"`python -m training export-onnx {folder}` if model.safetensors is the one to keep.")
         try:
             got = session.run(None, {input_name: probes[name]})
         except Exception as err:  # shape or type mismatch inside the graph
