@@ -74,10 +74,10 @@ def save_checkpoint(
         _write_json(tmp / CONFIG, config.to_dict())
         _write_json(tmp / METRICS, metrics)
         save_file({k: v.contiguous() for k, v in atlas.items()}, str(tmp / ATLAS))
-        if samples is not None:
-            from torchvision.utils import save_image
+        if samples is not None:  # a grey (H, W) picture in [0, 1]
+            from PIL import Image
 
-            save_image(samples, str(tmp / SAMPLES))
+            Image.fromarray((samples.clamp(0, 1) * 255).round().to(torch.uint8).numpy()).save(tmp / SAMPLES)
         if train_state is not None:
             meta = {"json": json.dumps(train_state_meta or {})}
             save_file({k: v.contiguous() for k, v in train_state.items()}, str(tmp / TRAIN_STATE), metadata=meta)
