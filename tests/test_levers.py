@@ -40,3 +40,12 @@ def test_one_epoch_gives_the_same_loss_whatever_the_levers(train_split, test_spl
     other = train(small_run(epochs=1, **levers), train_split, test_split, tmp_path / "other", progress=False,
                   log=lambda s: None, tsne=False, iwae=False)
     assert other["history"][0]["train"]["total"] == pytest.approx(reference["history"][0]["train"]["total"], rel=1e-4)
+
+
+def test_the_benchmark_skips_bf16_variants_where_bf16_is_emulated():
+    from benchmarks.training_speed import VARIANTS, native_variants
+
+    kept, skipped = native_variants(VARIANTS, bf16_native=False)
+    assert skipped and all("bf16" in name for name in skipped)
+    assert not any((v.levers or {}).get("bf16") for v in kept) and any(v.lab for v in kept)
+    assert native_variants(VARIANTS, bf16_native=True) == (list(VARIANTS), [])
