@@ -87,6 +87,7 @@ class Callbacks:
         self.library, self.test_sets, self.sprite_dir = library, test_sets, sprite_dir
         self.default_name = default_name or (library.all_names() or [None])[0]
         self._sprites: dict[str, Path] = {}
+        self._dimensions: dict[str, latent_views.LatentDimensions] = {}
 
     def _model(self, name):
         return self.library.get(name).model
@@ -122,8 +123,11 @@ class Callbacks:
         return self._sprites[key]
 
     def dimensions(self, name) -> latent_views.LatentDimensions:
-        ck = self.library.get(name)
-        return latent_views.latent_dimensions(ck.metrics, ck.atlas["means"].numpy())
+        """The checkpoint's dimension order and activity, computed once (every server slider decode needs the order)."""
+        if name not in self._dimensions:
+            ck = self.library.get(name)
+            self._dimensions[name] = latent_views.latent_dimensions(ck.metrics, ck.atlas["means"].numpy())
+        return self._dimensions[name]
 
     def switch_checkpoint(self, name, active):
         """Open checkpoint `name`; if it cannot be loaded, warn and put the picker back on `active`, which keeps working."""
