@@ -21,6 +21,10 @@ SAMPLES_PER_DIGIT = 8
 MAX_SLIDERS = 64
 INFO_OUTPUTS = 10 + MAX_SLIDERS  # what Callbacks.checkpoint_info returns
 TRAVERSAL_STARTS = ("zero", "a prior sample", "a test image's mean")
+# Each tab's id (what links name, deep_links.TABS) and label; the page reads this to say which tab is open.
+TAB_LABELS = {"reconstructions": "Reconstructions", "sample": "Sample vs mean", "sliders": "Latent sliders",
+              "traversals": "Traversals", "map": "Latent map", "manifold": "2-D manifold",
+              "interpolate": "Interpolate & sample", "compare": "Compare", "checkpoint": "Checkpoint"}
 SLIDER_RANGE = 3.0
 MAX_INTERPOLATION_STEPS = 16
 
@@ -175,7 +179,7 @@ class Callbacks:
         dims = self.dimensions(name)
         config = web_assets.runtime_config(name, ck.path, ck.config.model.z_dim, self._sprite(name))
         config.update(classes=core.checkpoint_classes(ck), dataset=core.dataset_title(ck), order=dims.order,
-                      active=dims.active, kl=[round(v, 4) for v in dims.kl])
+                      active=dims.active, kl=[round(v, 4) for v in dims.kl], tabs=TAB_LABELS)
         return web_assets.runtime_html(config)
 
     def checkpoint_info(self, name):
@@ -456,7 +460,7 @@ def build_demo(library: core.CheckpointLibrary, default_name: str, test_sets: co
             view_link = gr.Textbox(label="Link to this view", elem_id="view-link", interactive=False, scale=3, buttons=["copy"])
             copy_link = gr.Button("Copy link to this view", elem_id="copy-link", scale=1)
         with gr.Tabs() as tabs:
-            with gr.Tab("Reconstructions", id="reconstructions"):
+            with gr.Tab(TAB_LABELS["reconstructions"], id="reconstructions"):
                 with gr.Row():
                     digit = gr.Dropdown(["any"], value="any", label="Class")
                     seed = gr.Number(0, label="Seed", precision=0)
@@ -475,7 +479,7 @@ def build_demo(library: core.CheckpointLibrary, default_name: str, test_sets: co
                             user_input = pixel_image("Model input (28×28)", elem_id="user-input")
                             user_recon = pixel_image("Reconstruction", elem_id="user-recon")
                         user_message = gr.Markdown(elem_id="user-message")
-            with gr.Tab("Sample vs mean", id="sample"):
+            with gr.Tab(TAB_LABELS["sample"], id="sample"):
                 gr.Markdown("A VAE encodes an image as a *distribution* q(z|x). Left to right: the image, the decoding of "
                             "q's mean, then decodings of samples z ~ q(z|x). The bars show q's width per dimension.")
                 with gr.Row():
@@ -486,7 +490,7 @@ def build_demo(library: core.CheckpointLibrary, default_name: str, test_sets: co
                 gr.HTML(canvas_html("sv-canvas", "sv-message"), elem_classes="browser-only")
                 sv_strip = pixel_image("image · mean · samples", server_only=True)
                 sv_widths = gr.Plot(label="posterior std")
-            with gr.Tab("Latent sliders", id="sliders"):
+            with gr.Tab(TAB_LABELS["sliders"], id="sliders"):
                 with gr.Row():
                     to_zero = gr.Button("All zero")
                     prior_seed = gr.Number(0, label="Prior seed", precision=0)
@@ -508,7 +512,7 @@ def build_demo(library: core.CheckpointLibrary, default_name: str, test_sets: co
                                                       visible=False) for k in range(row, row + 4)]
                         show_inactive = gr.Checkbox(False, label="Show the inactive dimensions", elem_id="show-inactive")
                 kl_plot = gr.Plot(label="KL per dimension", elem_id="kl-bars")
-            with gr.Tab("Traversals", id="traversals"):
+            with gr.Tab(TAB_LABELS["traversals"], id="traversals"):
                 gr.Markdown("Each row sweeps one latent dimension from −3 to 3 with the others held fixed: the rows are "
                             "the most informative (active) dimensions, largest KL at the top.")
                 with gr.Row():
@@ -522,12 +526,12 @@ def build_demo(library: core.CheckpointLibrary, default_name: str, test_sets: co
                         '<p id="traversal-caption"></p><a id="traversal-download" download="traversal.png" hidden>Download PNG</a>',
                         elem_classes="browser-only")
                 trav_image = pixel_image("Traversal grid", server_only=True, elem_id="traversal-image")
-            with gr.Tab("Latent map", id="map"):
+            with gr.Tab(TAB_LABELS["map"], id="map"):
                 method = gr.Radio(default_methods, value=default_methods[0], label="Projection")
                 latent_plot = gr.Plot(elem_id="latent-map", label="Click a point to see the image")
                 click_box = gr.Textbox(elem_id="map-click-index", elem_classes="bridge", show_label=False)
                 clicked_original, clicked_recon, clicked_caption = digit_pair("clicked", ("Clicked image", "Its reconstruction"))
-            with gr.Tab("2-D manifold", id="manifold"):
+            with gr.Tab(TAB_LABELS["manifold"], id="manifold"):
                 manifold_notice = gr.Markdown("This view needs a checkpoint with a 2-D latent (z_dim = 2), such as "
                                               "`mnist-z2`: pick it above.", elem_id="manifold-notice")
                 with gr.Column(visible=False) as manifold_view:
@@ -539,7 +543,7 @@ def build_demo(library: core.CheckpointLibrary, default_name: str, test_sets: co
                     gr.HTML('<canvas id="manifold-canvas" class="digits" width="28" height="28"></canvas><p id="manifold-legend"></p>',
                             elem_classes="browser-only")
                     manifold_image = pixel_image("2-D manifold", server_only=True, elem_id="manifold-image")
-            with gr.Tab("Interpolate & sample", id="interpolate"):
+            with gr.Tab(TAB_LABELS["interpolate"], id="interpolate"):
                 with gr.Row():
                     index_a = gr.Number(3, label="From test image #", precision=0)
                     index_b = gr.Number(2, label="To test image #", precision=0)
@@ -552,7 +556,7 @@ def build_demo(library: core.CheckpointLibrary, default_name: str, test_sets: co
                     sample_button = gr.Button("Sample from the prior", variant="primary")
                 gr.HTML(canvas_html("prior-canvas"), elem_classes="browser-only")
                 prior_image = pixel_image("Decodings of z ~ N(0, I)", server_only=True)
-            with gr.Tab("Compare", id="compare"):
+            with gr.Tab(TAB_LABELS["compare"], id="compare"):
                 gr.Markdown("Pick 2–4 checkpoints: the same test images (and your drawing, if you made one) "
                             "reconstructed by each, their test metrics, their KL per dimension and their maps. "
                             "Checkpoints of different data sets are shown on their own data.")
@@ -570,7 +574,7 @@ def build_demo(library: core.CheckpointLibrary, default_name: str, test_sets: co
                 compare_kl = gr.Plot(label="KL per dimension")
                 compare_maps = gr.Plot(label="Maps")
                 compare_plan = gr.Textbox(elem_id="compare-plan", elem_classes="bridge", show_label=False)
-            with gr.Tab("Checkpoint", id="checkpoint"):
+            with gr.Tab(TAB_LABELS["checkpoint"], id="checkpoint"):
                 details = gr.JSON(label="config.json and final metrics")
         my_mean = gr.State(None)
 

@@ -43,3 +43,10 @@ def test_values_that_do_not_fit_the_checkpoint_are_dropped_with_a_notice():
 def test_an_overlong_query_is_refused_whole():
     link = parse_view_link({"checkpoint": "default"}, NAMES, query_chars=MAX_QUERY_CHARS + 1)
     assert link.checkpoint is None and "longer than" in link.notices[0]
+
+
+def test_every_tab_a_link_names_is_a_tab_of_the_app():
+    from explorer.app import TAB_LABELS
+    from explorer.deep_links import TABS
+
+    assert tuple(TAB_LABELS) == TABS

@@ -379,13 +379,11 @@
       if (link.compare && plan) this.compare(plan);
     }
 
-    /** The tab on screen, as deep_links.TABS names it (Gradio marks the selected tab button). */
+    /** The tab on screen, as deep_links.TABS names it (Gradio marks the selected tab button; app.TAB_LABELS maps). */
     currentTab() {
-      const TAB_IDS = { 'Reconstructions': 'reconstructions', 'Sample vs mean': 'sample', 'Latent sliders': 'sliders',
-        'Traversals': 'traversals', 'Latent map': 'map', '2-D manifold': 'manifold', 'Interpolate & sample': 'interpolate',
-        'Compare': 'compare', 'Checkpoint': 'checkpoint' };
-      const selected = document.querySelector('[role=tab][aria-selected=true]');
-      return selected ? TAB_IDS[selected.textContent.trim()] || null : null;
+      const selected = document.querySelector('[role=tab][aria-selected=true]')?.textContent.trim();
+      const entry = Object.entries(this.config?.tabs || {}).find(([, label]) => label === selected);
+      return entry ? entry[0] : null;
     }
 
     /** A URL that opens what is on screen: checkpoint, tab, and the tab's state (z, map point, compared checkpoints). */
