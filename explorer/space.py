@@ -50,7 +50,7 @@ def deploy_space(repo_id: str, root: Path = ROOT, private: bool = False, hardwar
                         "`hf auth login` (a token with write access).") from None
     except OSError as err:
         raise UserError(f"Could not reach the Hub to deploy {repo_id} ({err}).") from None
-    return info.commit_url if hasattr(info, "commit_url") else str(info)
+    return info.commit_url
 
 
 def main(argv: list[str]) -> int:

@@ -95,36 +95,39 @@ def serve(hub: FakeHub, port: int) -> ThreadingHTTPServer:
         def do_HEAD(self):
             self.do_GET(head=True)
 
+        def _snapshot(self, repo_id: str, revision: str, head: bool):
+            """(sha, files) of a repo at a branch or commit, or None after replying 404 with the Hub's error code."""
+            if repo_id not in hub.repos:
+                return self._missing("RepoNotFound", head)
+            sha = hub.sha(repo_id, revision)
+            if sha is None:
+                return self._missing("RevisionNotFound", head)
+            return sha, hub.files(repo_id, sha)
+
         def do_GET(self, head=False):
             path = unquote(urlparse(self.path).path)
             hub.requests.append(f"{'HEAD' if head else 'GET'} {path}")
             match = re.fullmatch(r"/api/models/([^/]+/[^/]+)(?:/revision/(.+))?", path)
             if match:
-                repo_id, revision = match[1], match[2] or "main"
-                if repo_id not in hub.repos:
-                    return self._missing("RepoNotFound", head)
-                sha = hub.sha(repo_id, revision)
-                if sha is None:
-                    return self._missing("RevisionNotFound", head)
-                files = hub.files(repo_id, sha)
+                repo_id = match[1]
+                if not (found := self._snapshot(repo_id, match[2] or "main", head)):
+                    return
+                sha, files = found
                 return self._reply(200, {"id": repo_id, "modelId": repo_id, "sha": sha, "private": hub.repos[repo_id]["private"],
                                          "siblings": [{"rfilename": p} for p in sorted(files)]}, head=head)
             match = re.fullmatch(r"/api/models/([^/]+/[^/]+)/tree/([^/]+)(?:/.*)?", path)
             if match:
-                if match[1] not in hub.repos or hub.sha(match[1], match[2]) is None:
-                    return self._missing("RevisionNotFound", head)
-                files = hub.files(match[1], hub.sha(match[1], match[2]))
+                if not (found := self._snapshot(match[1], match[2], head)):
+                    return
+                _, files = found
                 return self._reply(200, [{"type": "file", "path": p, "size": len(d), "oid": hashlib.sha1(d).hexdigest()}
                                          for p, d in sorted(files.items())], head=head)
             match = re.fullmatch(r"/([^/]+/[^/]+)/resolve/([^/]+)/(.+)", path)
             if match:
-                repo_id, revision, filename = match[1], match[2], match[3]
-                if repo_id not in hub.repos:
-                    return self._missing("RepoNotFound", head)
-                sha = hub.sha(repo_id, revision)
-                if sha is None:
-                    return self._missing("RevisionNotFound", head)
-                files = hub.files(repo_id, sha)
+                filename = match[3]
+                if not (found := self._snapshot(match[1], match[2], head)):
+                    return
+                sha, files = found
                 if filename not in files:
                     return self._missing("EntryNotFound", head)
                 data = files[filename]

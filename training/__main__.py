@@ -90,6 +90,19 @@ def run_config_from_args(args: argparse.Namespace, argv: list[str], bf16_default
     return RunConfig(model=model, train=train, data=data, versions=versions(), argv=argv)
 
 
+def report(action) -> int:
+    """Run a subcommand: print what it returns (exit 0), or its UserError as one line (exit 2)."""
+    from .errors import UserError
+
+    try:
+        message = action()
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(message)
+    return 0
+
+
 def export_onnx_main(argv: list[str]) -> int:
     """`python -m training export-onnx DIR`: give a checkpoint folder its encoder.onnx and decoder.onnx."""
     p = argparse.ArgumentParser(prog="python -m training export-onnx",
@@ -97,15 +110,12 @@ def export_onnx_main(argv: list[str]) -> int:
     p.add_argument("checkpoint", help="checkpoint folder (holds model.safetensors and config.json)")
     args = p.parse_args(argv)
     from .checkpoint import add_onnx_files
-    from .errors import UserError
 
-    try:
+    def run():
         folder = add_onnx_files(args.checkpoint)
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(f"wrote and checked {folder}/encoder.onnx and {folder}/decoder.onnx")
-    return 0
+        return f"wrote and checked {folder}/encoder.onnx and {folder}/decoder.onnx"
+
+    return report(run)
 
 
 def evaluate_main(argv: list[str]) -> int:
@@ -116,18 +126,16 @@ def evaluate_main(argv: list[str]) -> int:
     p.add_argument("--data-dir", help="folder with the checkpoint's data set (default: the one it was trained from)")
     p.add_argument("--iwae", action=argparse.BooleanOptionalAction, default=True, help="also the IWAE bound (k=1000)")
     args = p.parse_args(argv)
-    from .errors import UserError
     from .train import reevaluate
 
-    try:
+    def run():
         final = reevaluate(args.checkpoint, args.data_dir, iwae=args.iwae)
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    iwae = final.get("iwae", {}).get("nll")
-    print(f"{args.checkpoint}: test −ELBO {final['test']['total']:.2f}, {final['active_units']} active units"
-          + (f", IWAE {iwae:.2f}" if iwae is not None else ""))
-    return 0
+        iwae = final.get("iwae", {}).get("nll")
+        test = final["test"]
+        return (f"{args.checkpoint}: test −ELBO {test['recon'] + test['kl']:.2f} (recon + KL), {final['active_units']} "
+                "active units" + (f", IWAE {iwae:.2f}" if iwae is not None else ""))
+
+    return report(run)
 
 
 def push_main(argv: list[str]) -> int:
@@ -139,16 +147,13 @@ def push_main(argv: list[str]) -> int:
     p.add_argument("repo_id", help="OWNER/NAME of the model repo (created if it does not exist)")
     p.add_argument("--private", action="store_true", help="create the repo as private")
     args = p.parse_args(argv)
-    from .errors import UserError
     from .hub import push_checkpoint
 
-    try:
+    def run():
         url = push_checkpoint(args.checkpoint, args.repo_id, private=args.private)
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(f"pushed {args.checkpoint} → {url}\nopen it with: python -m explorer --checkpoint hf://{args.repo_id}")
-    return 0
+        return f"pushed {args.checkpoint} → {url}\nopen it with: python -m explorer --checkpoint hf://{args.repo_id}"
+
+    return report(run)
 
 
 def main(argv: list[str] | None = None) -> int:
