@@ -14,6 +14,21 @@ def small_run(epochs: int = 1, **train_kw) -> RunConfig:
     return RunConfig(model=SMALL_MODEL, train=TrainConfig(**kw), data={"dataset": "synthetic"})
 
 
+@pytest.fixture(scope="session", autouse=True)
+def onnx_template_cache(tmp_path_factory):
+    """Exported ONNX graphs are cached between runs (training/onnx_export.py): in a temporary folder, not ~/.cache."""
+    import os
+
+    folder = tmp_path_factory.mktemp("vae-explorer-cache")
+    previous = os.environ.get("VAE_EXPLORER_CACHE")
+    os.environ["VAE_EXPLORER_CACHE"] = str(folder)
+    yield folder
+    if previous is None:
+        del os.environ["VAE_EXPLORER_CACHE"]
+    else:
+        os.environ["VAE_EXPLORER_CACHE"] = previous
+
+
 @pytest.fixture(scope="session")
 def train_split():
     return synthetic_digits(256, seed=1)

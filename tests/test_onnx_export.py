@@ -12,6 +12,7 @@ from safetensors.torch import load_file, save_file
 
 from training.checkpoint import WEIGHTS, add_onnx_files, load_checkpoint
 from training.errors import UserError
+from training import onnx_export
 from training.onnx_export import DECODER_ONNX, ENCODER_ONNX, OnnxExporter
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +52,53 @@ def test_refreshing_weights_gives_the_same_bytes_as_a_fresh_export(trained_check
         for p in model.parameters():
             p.add_(0.01)
     assert exporter.export(model) == OnnxExporter().export(model)
+
+
+def test_a_new_run_reuses_the_cached_graphs_without_exporting(trained_checkpoint, monkeypatch, tmp_path):
+    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path))
+    model = load_checkpoint(trained_checkpoint).model
+    first = OnnxExporter().export(model)  # exports, fills the cache
+    assert len(list((tmp_path / "onnx-templates").glob("*.onnx"))) == 2
+
+    def no_export(*args, **kwargs):
+        raise AssertionError("exported again although the cache holds the graphs")
+
+    monkeypatch.setattr(onnx_export, "_export_graph", no_export)
+    assert OnnxExporter().export(model) == first
+
+
+@pytest.mark.parametrize("damage", ["garbage", "other graph", "empty"])
+def test_a_damaged_cached_graph_is_exported_anew(trained_checkpoint, monkeypatch, tmp_path, damage):
+    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path))
+    model = load_checkpoint(trained_checkpoint).model
+    first = OnnxExporter().export(model)
+    decoder, encoder = (onnx_export._template_path(model.cfg, name) for name in (DECODER_ONNX, ENCODER_ONNX))
+    decoder.write_bytes({"garbage": b"\x08\x07junk" * 100, "other graph": encoder.read_bytes(), "empty": b""}[damage])
+    assert OnnxExporter().export(model) == first
+    assert decoder.read_bytes() != b"" and onnx_export._cached_template(decoder, "decoder", {
+        k: v.numpy() for k, v in onnx_export.inference_copy(model).state_dict().items()}) is not None
+
+
+def test_a_cached_graph_that_computes_something_else_is_not_used(trained_checkpoint, monkeypatch, tmp_path):
+    import onnx
+
+    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path))
+    model = load_checkpoint(trained_checkpoint).model
+    first = OnnxExporter().export(model)
+    path = onnx_export._template_path(model.cfg, DECODER_ONNX)
+    graph = onnx.load_from_string(path.read_bytes())
+    sigmoid = next(node for node in graph.graph.node if node.op_type == "Sigmoid")
+    sigmoid.op_type = "Relu"  # same weights, same names, another function
+    path.write_bytes(graph.SerializeToString())
+    assert OnnxExporter().export(model) == first
+
+
+def test_an_unwritable_cache_only_costs_the_export(trained_checkpoint, monkeypatch, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("VAE_EXPLORER_CACHE", str(blocker))
+    model = load_checkpoint(trained_checkpoint).model
+    assert set(OnnxExporter().export(model)) == {ENCODER_ONNX, DECODER_ONNX}
 
 
 def test_shipped_checkpoint_has_checked_onnx_files():

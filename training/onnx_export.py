@@ -1,12 +1,17 @@
 """The checkpoint's inference artifact: encoder.onnx and decoder.onnx, the same model for the browser's runtime.
 
 One model, two runtimes: the browser runs these files with onnxruntime-web, and the one loader refuses a checkpoint
-whose ONNX files disagree with its safetensors weights. A full `torch.onnx` export costs seconds, so a training run
-exports each graph once and afterwards only swaps the weights into it (initializers are named like the state dict).
+whose ONNX files disagree with its safetensors weights. A full `torch.onnx` export costs 2–3 s, so each graph is
+exported once per architecture (and torch/onnx version), kept in a cache folder between runs, and afterwards only
+gets the weights swapped into it (initializers are named like the state dict).
 """
 from __future__ import annotations
 
 import copy
+import dataclasses
+import hashlib
+import json
+import os
 import warnings
 from pathlib import Path
 
@@ -20,6 +25,7 @@ PARITY_TOLERANCE = 1e-4  # max |Δ| between torch and onnxruntime on the fixed p
 MAX_ONNX_NODES = 1000  # our graphs have 15 (decoder) and 41 (encoder) nodes; checked before onnxruntime builds one
 MAX_ONNX_BYTES = 64 * 1024 * 1024  # far above this architecture's largest sensible size; bounds what a file can make us read
 PROBE_BATCH = 4
+TEMPLATE_FORMAT = 1  # bump when the export itself changes, so cached templates from older code are not used
 # name → (submodule of the VAE, input name, output names)
 GRAPHS = {
     ENCODER_ONNX: ("encoder", "image", ("mean", "std")),
@@ -64,8 +70,67 @@ def _export_graph(module: torch.nn.Module, example: torch.Tensor, input_name: st
     return proto
 
 
+def template_cache_dir() -> Path:
+    """Where exported graphs wait between runs: $VAE_EXPLORER_CACHE, else $XDG_CACHE_HOME or ~/.cache/vae-explorer."""
+    root = os.environ.get("VAE_EXPLORER_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vae-explorer"
+    return Path(root) / "onnx-templates"
+
+
+def _template_path(cfg, name: str) -> Path:
+    import onnx
+
+    key = json.dumps({"model": dataclasses.asdict(cfg), "graph": name, "torch": torch.__version__,
+                      "onnx": onnx.__version__, "format": TEMPLATE_FORMAT}, sort_keys=True)
+    return template_cache_dir() / f"{Path(name).stem}-{hashlib.sha256(key.encode()).hexdigest()[:20]}.onnx"
+
+
+def _cached_template(path: Path, prefix: str, state: dict):
+    """The cached graph at `path` if it parses and names exactly this model's weights; else None (export anew)."""
+    import onnx
+
+    try:
+        if path.stat().st_size > MAX_ONNX_BYTES:
+            return None
+        proto = onnx.load_from_string(path.read_bytes())
+    except Exception:  # missing, unreadable or not protobuf: the cache is only a cache
+        return None
+    names = {f"{prefix}.{init.name}" for init in proto.graph.initializer}
+    expected = {k for k in state if k.startswith(f"{prefix}.") and not k.endswith("num_batches_tracked")}
+    if len(proto.graph.node) > MAX_ONNX_NODES or names != expected:
+        return None
+    return proto
+
+
+def _store_template(path: Path, proto) -> None:
+    """Write atomically; a read-only or full cache folder only costs the next run its export."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(proto.SerializeToString())
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def _agrees_with_torch(data: bytes, module: torch.nn.Module, input_name: str, probe: np.ndarray) -> bool:
+    """Whether onnxruntime running `data` gives torch's outputs on the fixed probe (checks a cached template)."""
+    import onnxruntime
+
+    try:
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3
+        got = onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"]).run(None, {input_name: probe})
+    except Exception:
+        return False
+    with torch.inference_mode():
+        want = module(torch.from_numpy(probe))
+    want = want if isinstance(want, tuple) else (want,)
+    return len(got) == len(want) and all(
+        g.shape == tuple(w.shape) and float(np.abs(g - w.numpy()).max()) <= PARITY_TOLERANCE for g, w in zip(got, want))
+
+
 class OnnxExporter:
-    """Exports a VAE's two graphs; after the first export of a run it only refreshes the weights (milliseconds)."""
+    """Exports a VAE's two graphs; once a graph exists (this run or the cache) it only refreshes the weights (ms)."""
 
     def __init__(self) -> None:
         self._templates: dict[str, object] = {}
@@ -73,8 +138,6 @@ class OnnxExporter:
 
     def export(self, model: torch.nn.Module) -> dict[str, bytes]:
         """{file name: serialized ONNX model} with `model`'s current weights embedded."""
-        import onnx.numpy_helper
-
         clone = inference_copy(model)
         if self._architecture != clone.cfg:
             self._templates, self._architecture = {}, clone.cfg
@@ -82,20 +145,34 @@ class OnnxExporter:
         probes = probe_inputs(clone.cfg.z_dim)
         files = {}
         for name, (prefix, input_name, output_names) in GRAPHS.items():
+            module = getattr(clone, prefix)
             if name not in self._templates:
-                # torch.export gives equal-sized dimensions one symbol: an example batch equal to z_dim or to any
-                # feature-map size would pin the batch axis, so the example batch is a prime no layer has.
-                batch = 97 if clone.cfg.z_dim != 97 else 89
-                example = torch.from_numpy(np.resize(probes[name], (batch, *probes[name].shape[1:])))
-                self._templates[name] = _export_graph(getattr(clone, prefix), example, input_name, output_names)
-            graph = self._templates[name]
-            for init in graph.graph.initializer:
-                key = f"{prefix}.{init.name}"
-                if key not in state:
-                    raise RuntimeError(f"ONNX initializer {init.name!r} has no weight {key!r} in the model")
-                init.CopyFrom(onnx.numpy_helper.from_array(state[key].astype(np.float32), init.name))
-            files[name] = graph.SerializeToString()
+                path = _template_path(clone.cfg, name)
+                cached = _cached_template(path, prefix, state)
+                if cached is not None and _agrees_with_torch(_with_weights(cached, prefix, state), module, input_name,
+                                                             probes[name]):
+                    self._templates[name] = cached
+                else:
+                    # torch.export gives equal-sized dimensions one symbol: an example batch equal to z_dim or to any
+                    # feature-map size would pin the batch axis, so the example batch is a prime no layer has.
+                    batch = 97 if clone.cfg.z_dim != 97 else 89
+                    example = torch.from_numpy(np.resize(probes[name], (batch, *probes[name].shape[1:])))
+                    self._templates[name] = _export_graph(module, example, input_name, output_names)
+                    _store_template(path, self._templates[name])
+            files[name] = _with_weights(self._templates[name], prefix, state)
         return files
+
+
+def _with_weights(graph, prefix: str, state: dict) -> bytes:
+    """`graph` serialized with each initializer replaced by the model's weight of the same name."""
+    import onnx.numpy_helper
+
+    for init in graph.graph.initializer:
+        key = f"{prefix}.{init.name}"
+        if key not in state:
+            raise RuntimeError(f"ONNX initializer {init.name!r} has no weight {key!r} in the model")
+        init.CopyFrom(onnx.numpy_helper.from_array(state[key].astype(np.float32), init.name))
+    return graph.SerializeToString()
 
 
 def write_onnx_files(folder: Path, files: dict[str, bytes]) -> None:
