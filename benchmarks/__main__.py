@@ -44,7 +44,7 @@ def training_section(train_split, test_split, checkpoint: Path, quick: bool, qua
 
     n_batches, rounds, batch = (1, 1, 256) if quick else (8, 3, 1024)
     bf16_native = bf16_supported(torch.device("cpu"))
-    levers = training_speed.probed_levers(train_split, budget_s=1.0 if quick else 3.0)
+    levers = training_speed.probed_levers(train_split)
     variants, skipped = training_speed.native_variants(training_speed.VARIANTS, bf16_native)
     speeds = training_speed.throughput(train_split, n_batches, rounds, training_speed.with_default(variants, levers), batch)
     lab = speeds[0][1]

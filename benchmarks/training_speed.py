@@ -119,13 +119,19 @@ def step_flops(batch_size: int = 1024, model: ModelConfig | None = None) -> floa
     return float(counter.get_total_flops())
 
 
-def probed_levers(split: ImageSplit, budget_s: float = 3.0) -> dict:
-    """The levers `python -m training` would pick on this machine (its probe, on a real batch)."""
-    from training.levers import probe
-    from training.train import bf16_supported
+def probed_levers(split: ImageSplit) -> dict:
+    """The levers `python -m training` would pick on this machine: its probe, on the first steps of a real run."""
+    from training.levers import LeverProbe, lever_options
+    from training.train import bf16_supported, timed_step
 
-    chosen, _ = probe(RunConfig(), split.images[:1024], CPU, bf16_supported(CPU), forced={}, budget_s=budget_s)
-    return chosen
+    run = RunConfig()
+    net, opt = make_model_and_optimizer(run, CPU)
+    stepper = Stepper(net, opt, run.train, CPU)
+    probe = LeverProbe(lever_options(CPU.type, bf16_supported(CPU), forced={}))
+    batches = in_memory_batches(split, run.train.batch_size, 0)
+    while not probe.done:
+        timed_step(stepper, next(batches), probe)
+    return probe.chosen
 
 
 VARIANTS = (

@@ -1,33 +1,112 @@
-import time
-
+"""The lever probe: the search alone (fake timings), switching levers mid-run, and a real run that records it."""
 import pytest
 import torch
 
 from tests.conftest import small_run
-from training.levers import LEVERS, candidates, probe
-from training.train import train
+from training.levers import LEVERS, LeverProbe, lever_options
+from training.train import Stepper, make_model_and_optimizer, timed_step, train
 
 
-def test_candidates_only_what_the_device_runs_and_each_lever_flipped_early():
-    cpu = torch.device("cpu")
-    native = candidates(cpu, bf16_native=True, forced={})
-    assert len(native) == 8 and native[0] == {"bf16": True, "gemm_deconv": True, "channels_last": True}
-    assert all(sum(c[n] != native[0][n] for n in LEVERS) == 1 for c in native[1:4])  # one lever flipped each
-    assert all(not c["bf16"] for c in candidates(cpu, bf16_native=False, forced={}))  # emulated bf16 never timed
-    assert all(not c["gemm_deconv"] for c in candidates(torch.device("cuda"), bf16_native=True, forced={}))
-    assert {c["channels_last"] for c in candidates(cpu, True, {"channels_last": False})} == {False}
+def test_lever_options_only_what_the_device_runs():
+    assert lever_options("cpu", bf16_native=True, forced={}) == {
+        "bf16": [True, False], "gemm_deconv": [True, False], "channels_last": [True, False]}
+    assert lever_options("cpu", bf16_native=False, forced={})["bf16"] == [False]  # emulated bf16 is never timed
+    assert lever_options("cuda", bf16_native=True, forced={})["gemm_deconv"] == [False]
+    assert lever_options("cpu", True, {"channels_last": False})["channels_last"] == [False]
 
 
-def test_probe_stays_within_its_budget_keeps_the_fastest_and_leaves_the_rng_alone(train_split):
-    run = small_run()
-    torch.manual_seed(123)
-    before = torch.get_rng_state()
-    started = time.perf_counter()
-    chosen, report = probe(run, train_split.images[:64], torch.device("cpu"), bf16_native=False, forced={}, budget_s=1.0)
-    assert time.perf_counter() - started < 2.5
-    assert torch.equal(torch.get_rng_state(), before)
-    best = max(report["candidates"], key=lambda c: c["images_per_s"])
-    assert chosen == {n: best[n] for n in LEVERS} and not chosen["bf16"]
+def run_probe(probe: LeverProbe, seconds_per_step, images=1000) -> list[dict]:
+    """Drive the probe like the training loop does; returns the levers of every step it asked for."""
+    asked = []
+    while not probe.done:
+        levers = probe.next_levers()
+        asked.append(levers)
+        probe.record(seconds_per_step(levers, sum(a == levers for a in asked)), images)
+    return asked
+
+
+def step_cost(levers: dict, nth_step: int) -> float:
+    """bf16 halves the step, the GEMM deconvolution helps only in bf16, channels_last costs a little; first steps
+    pay a set-up."""
+    cost = 1.0 if levers["bf16"] else 1.6
+    cost *= 0.7 if levers["gemm_deconv"] == levers["bf16"] else 1.0
+    cost *= 1.05 if levers["channels_last"] else 1.0
+    return cost * (1.2 if nth_step == 1 else 1.0)
+
+
+def test_probe_keeps_the_fastest_and_times_clearly_slower_candidates_once():
+    probe = LeverProbe(lever_options("cpu", True, {}), budget_s=100)
+    asked = run_probe(probe, step_cost)
+    assert probe.chosen == {"bf16": True, "gemm_deconv": True, "channels_last": False}
+    assert asked[:3] == [{"bf16": True, "gemm_deconv": True, "channels_last": True}] * 3  # warm-up + two timed steps
+    library = [a for a in asked if a["bf16"] and not a["gemm_deconv"]]
+    assert len(library) == 2  # warm-up + one timed step 1.4× slower than the best: no second one
+    assert sum(not a["bf16"] for a in asked) == 1  # fp32's first step alone was over 2× the best step: dropped
+    assert len(probe.results) == 4 and probe.lost_s > 0
+
+
+def test_a_candidate_whose_first_step_shows_it_cannot_win_is_dropped_untimed():
+    probe = LeverProbe(lever_options("cpu", True, {}), budget_s=100)
+    asked = run_probe(probe, lambda levers, n: 1.0 if levers["bf16"] else 3.0)
+    assert sum(not a["bf16"] for a in asked) == 1
+    assert [r["set_up_included"] for r in probe.results if not r["bf16"]] == [True] and probe.chosen["bf16"]
+    report = probe.report(batch=1000, device="cpu")
+    assert report["finished"] and report["chosen"] == probe.chosen and report["steps"] == len(asked)
+
+
+def test_probe_stops_flipping_levers_when_its_budget_is_spent():
+    probe = LeverProbe(lever_options("cpu", True, {}), budget_s=0.0)
+    asked = run_probe(probe, lambda levers, n: 2.0 if not levers["channels_last"] else 1.0)
+    assert {tuple(a.values()) for a in asked} == {(True, True, True), (True, True, False)}  # the first flip lost time
+    assert probe.chosen == {"bf16": True, "gemm_deconv": True, "channels_last": True}
+
+
+def test_forced_levers_are_never_flipped_and_a_probe_cut_short_keeps_what_it_has():
+    probe = LeverProbe(lever_options("cpu", False, {"gemm_deconv": False}), forced={"gemm_deconv": False})
+    assert probe.next_levers() == {"bf16": False, "gemm_deconv": False, "channels_last": True}
+    probe.record(1.0, 1000)  # the epoch ended after one step: nothing timed yet
+    assert probe.chosen == {"bf16": False, "gemm_deconv": False, "channels_last": True} and not probe.done
+    run_probe(probe, lambda levers, n: 1.0)
+    assert all(not r["gemm_deconv"] and not r["bf16"] for r in probe.results)
+    assert probe.report(1000, "cpu")["forced"] == {"gemm_deconv": False}
+
+
+def test_switching_levers_mid_run_keeps_the_optimizer_state_with_its_weights(train_split):
+    """channels_last ↔ contiguous and GEMM ↔ library between steps: the moments keep their values and follow their
+    parameter's layout (fused Adam pairs elements by memory position), and the losses follow a run that never
+    switched."""
+    def losses(switch: bool) -> list[float]:
+        run = small_run(channels_last=True, gemm_deconv=True)
+        model, optimizer = make_model_and_optimizer(run, torch.device("cpu"))
+        step = Stepper(model, optimizer, run.train, torch.device("cpu"))
+        trajectory = []
+        for i, images in enumerate(train_split.images.split(32)):
+            if switch:
+                before = {p: {k: v.clone() for k, v in optimizer.state[p].items()} for p in model.parameters()}
+                step.set_levers({"bf16": False, "gemm_deconv": i % 2 == 0, "channels_last": i % 3 != 1})
+                for p in model.parameters():
+                    for key, value in optimizer.state[p].items():
+                        assert torch.equal(value, before[p][key])
+                        assert value.shape != p.shape or value.stride() == p.stride()
+            trajectory.append(timed_step(step, images, None)[0])
+        return trajectory
+
+    assert losses(True) == pytest.approx(losses(False), rel=1e-4)
+
+
+def test_a_run_with_the_probe_records_its_choice_and_trains_like_one_without(train_split, test_split, tmp_path):
+    options = lever_options("cpu", bf16_native=False, forced={})
+    probe = LeverProbe(options)
+    probed = train(small_run(batch_size=16), train_split, test_split, tmp_path / "probed", progress=False,
+                   log=lambda s: None, tsne=False, iwae=False, probe=probe)
+    plain = train(small_run(batch_size=16), train_split, test_split, tmp_path / "plain", progress=False,
+                  log=lambda s: None, tsne=False, iwae=False)
+    from training.checkpoint import load_checkpoint
+
+    config = load_checkpoint(tmp_path / "probed").config
+    assert config.probe["finished"] and config.probe["steps"] >= 6 and len(config.probe["candidates"]) >= 2
+    assert {k: getattr(config.train, k) for k in LEVERS} == config.probe["chosen"]
+    assert probed["history"][0]["train"]["total"] == pytest.approx(plain["history"][0]["train"]["total"], rel=1e-4)
 
 
 @pytest.mark.parametrize("levers", [dict(gemm_deconv=False, channels_last=False), dict(gemm_deconv=True, channels_last=True),

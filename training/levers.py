@@ -1,92 +1,125 @@
-"""Pick the training step's speed levers by timing them on this machine (like cuDNN's benchmark mode).
+"""Pick the training step's speed levers by timing them on this machine, on the run's own first steps.
 
 The fastest combination differs between CPUs: bf16 autocast with the GEMM transposed convolution wins where bf16 runs
-natively (AVX-512 BF16, AMX) and loses badly where it is emulated (AVX2 only). So instead of a fixed rule, a run times
-one step of each candidate the device supports, on the real batch shape, within a time budget, and keeps the fastest.
-Levers only change speed and float rounding, never the function being optimised.
+natively (AVX-512 BF16, AMX) and loses badly where it is emulated (AVX2 only), where the library's fp32 transposed
+convolution can beat the GEMM one. So instead of a fixed rule, the first training steps of a run try the candidates
+(like cuDNN's benchmark mode, but the probe's steps are real training steps: nothing is thrown away) and the rest of
+the run keeps the fastest. Levers only change speed and float rounding, never the function being optimised.
+
+`LeverProbe` is the search alone (no torch): it says which levers the next step should use and is told how long
+that step took.
 """
 from __future__ import annotations
 
-import itertools
-import time
-from dataclasses import replace
-
-import torch
-
-from .config import RunConfig
-
 LEVERS = ("bf16", "gemm_deconv", "channels_last")
-PROBE_BUDGET_S = 3.0
+# flipped one at a time from the best so far, cheapest to try first: a channels_last step costs about what the
+# default does, an fp32 step 2–3× more where bf16 is native
+FLIP_ORDER = ("channels_last", "gemm_deconv", "bf16")
+PROBE_BUDGET_S = 1.0  # seconds the probe may lose against running its winner from the start, before it stops trying
+WARMUP_STEPS = 1  # a candidate's first step pays one-time set-up (kernel choice, layout conversion): not timed
+TIMED_STEPS = 2  # the faster of two steps, so one interrupted step does not decide
+CLEARLY_SLOWER = 1.3  # a candidate this much slower than the best after one timed step gets no second one
+# a candidate whose first step, set-up included, took this many times the best step is dropped untimed (set-up added
+# ≤ 50 % to a first step in every case measured; an fp32 step where bf16 is native takes 2.5–3.5×)
+HOPELESS = 2.0
 
 
-def candidates(device: torch.device, bf16_native: bool, forced: dict) -> list[dict]:
-    """Lever combinations worth timing on `device`, the likeliest winner first; `forced` levers are fixed.
+def lever_options(device_type: str, bf16_native: bool, forced: dict) -> dict[str, list[bool]]:
+    """Each lever's values worth trying on this device, the likeliest winner first; `forced` levers have one value.
 
-    bf16 is a candidate only where it runs natively; the GEMM transposed convolution exists only on CPU.
+    bf16 is tried only where it runs natively; the GEMM transposed convolution exists only on CPU.
     """
     options = {
         "bf16": [True, False] if bf16_native else [False],
-        "gemm_deconv": [True, False] if device.type == "cpu" else [False],
+        "gemm_deconv": [True, False] if device_type == "cpu" else [False],
         "channels_last": [True, False],
     }
     for name, value in forced.items():
-        options[name] = [value]
-    combos = [dict(zip(LEVERS, combo)) for combo in itertools.product(*(options[n] for n in LEVERS))]
-    first = combos[0]  # every lever at its first option: the likeliest winner
-    # then each lever flipped alone (what decides most), then the rest, so a tight budget still tests each lever once;
-    # among equals, dropping bf16 last (an fp32 step is the slowest to time)
-    return sorted(combos, key=lambda c: (sum(c[n] != first[n] for n in LEVERS), c["bf16"] != first["bf16"]))
+        options[name] = [bool(value)]
+    return options
 
 
-def _one_step_seconds(run: RunConfig, levers: dict, images_u8: torch.Tensor, device: torch.device) -> float:
-    """Seconds of one training step with these levers, after one warm-up step (allocations, kernel selection)."""
-    from .train import Stepper, make_model_and_optimizer
+class LeverProbe:
+    """Coordinate search: time the likeliest levers, then flip one lever at a time from the best so far.
 
-    trial = replace(run, train=replace(run.train, **levers))
-    model, optimizer = make_model_and_optimizer(trial, device)
-    step = Stepper(model, optimizer, trial.train, device)
-    step(images_u8)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    started = time.perf_counter()
-    step(images_u8)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return time.perf_counter() - started
-
-
-def probe(run: RunConfig, images_u8: torch.Tensor, device: torch.device, bf16_native: bool, forced: dict,
-          budget_s: float = PROBE_BUDGET_S) -> tuple[dict, dict]:
-    """Time the candidates (stopping when the budget is spent) and return (fastest levers, a report for config.json).
-
-    The model's RNG state is restored afterwards, so probing does not change the run's initial weights or sampling.
+    Use: `levers = probe.next_levers()` before a step (None once decided: keep `probe.chosen`), then
+    `probe.record(seconds, images)` after it. Each candidate gets a warm-up step and one or two timed steps, except
+    one whose warm-up step alone shows it cannot win.
     """
-    rng = torch.get_rng_state()
-    started = time.perf_counter()
-    timings = []
-    costs = []  # wall seconds per candidate; the first also pays the process's one-time kernel set-up
-    for levers in candidates(device, bf16_native, forced):
-        elapsed = time.perf_counter() - started
-        # the next one would overrun: stop (the first candidate's cost includes one-time set-up, so count half of it)
-        if costs and elapsed + max(costs[1:], default=costs[0] / 2) > budget_s:
-            break
-        began = time.perf_counter()
-        seconds = _one_step_seconds(run, levers, images_u8, device)
-        costs.append(time.perf_counter() - began)
-        timings.append({**levers, "images_per_s": round(len(images_u8) / seconds, 1)})
-    torch.set_rng_state(rng)
-    best = max(timings, key=lambda t: t["images_per_s"])
-    chosen = {name: best[name] for name in LEVERS}
-    report = {"chosen": chosen, "candidates": timings, "seconds": round(time.perf_counter() - started, 2),
-              "batch": len(images_u8), "device": str(device), "forced": forced}
-    return chosen, report
+
+    def __init__(self, options: dict[str, list[bool]], forced: dict | None = None, budget_s: float = PROBE_BUDGET_S):
+        self.options, self.forced = options, dict(forced or {})
+        self.budget_s = budget_s
+        self.best: dict | None = None
+        self.best_seconds = float("inf")  # seconds per image of the best candidate's fastest timed step
+        self.results: list[dict] = []
+        self.lost_s = 0.0  # how much slower the probe's steps ran than the best known at the time
+        self.steps = 0
+        self._to_flip = [name for name in FLIP_ORDER if len(options[name]) > 1]
+        self._trial: dict | None = {name: options[name][0] for name in LEVERS}
+        self._trial_steps = 0
+        self._trial_times: list[float] = []
+
+    @property
+    def done(self) -> bool:
+        return self._trial is None
+
+    @property
+    def chosen(self) -> dict:
+        """The fastest levers timed so far (or those being tried, if none has been timed yet)."""
+        return dict(self.best or self._trial)
+
+    def next_levers(self) -> dict | None:
+        return None if self._trial is None else dict(self._trial)
+
+    def record(self, seconds: float, images: int) -> None:
+        """The step just run with `next_levers()` took `seconds` for `images` images."""
+        if self._trial is None:
+            return
+        self.steps += 1
+        per_image = seconds / images
+        if self.best is not None:
+            self.lost_s += max(0.0, (per_image - self.best_seconds) * images)
+        self._trial_steps += 1
+        if self._trial_steps <= WARMUP_STEPS:
+            if per_image > HOPELESS * self.best_seconds:
+                self.results.append({**self._trial, "images_per_s": round(1 / per_image, 1), "set_up_included": True})
+                self._next_trial()
+            return
+        self._trial_times.append(per_image)
+        clearly_slower = per_image > CLEARLY_SLOWER * self.best_seconds
+        if len(self._trial_times) < TIMED_STEPS and not clearly_slower:
+            return
+        fastest = min(self._trial_times)
+        self.results.append({**self._trial, "images_per_s": round(1 / fastest, 1), "set_up_included": False})
+        if fastest < self.best_seconds:
+            self.best, self.best_seconds = dict(self._trial), fastest
+        self._next_trial()
+
+    def _next_trial(self) -> None:
+        self._trial_steps, self._trial_times = 0, []
+        if not self._to_flip or self.lost_s > self.budget_s:
+            self._trial = None
+            return
+        name = self._to_flip.pop(0)
+        flipped = next(v for v in self.options[name] if v != self.best[name])
+        self._trial = {**self.best, name: flipped}
+
+    def report(self, batch: int, device: str) -> dict:
+        """What config.json records: the choice, every timed candidate, and what the probe cost."""
+        return {"chosen": self.chosen, "candidates": self.results, "steps": self.steps, "lost_s": round(self.lost_s, 2),
+                "finished": self.done, "batch": batch, "device": device, "forced": self.forced}
 
 
 def describe(report: dict) -> str:
     """One line: which levers won, how fast, against the slowest candidate, and what the probe cost."""
-    best = max(report["candidates"], key=lambda t: t["images_per_s"])
-    slowest = min(report["candidates"], key=lambda t: t["images_per_s"])
-    names = [n.replace("_", " ") for n in LEVERS if best[n]] or ["plain fp32"]
-    return (f"levers: {' + '.join(names)} — {best['images_per_s']:,.0f} img/s, fastest of {len(report['candidates'])} "
-            f"timed on this {report['device']} (slowest {slowest['images_per_s']:,.0f} img/s); probe took "
-            f"{report['seconds']:.1f} s (--no-probe to skip)")
+    chosen = report["chosen"]
+    names = [n.replace("_", " ") for n in LEVERS if chosen[n]] or ["plain fp32"]
+    timed = report["candidates"]
+    if not timed:
+        return f"levers: {' + '.join(names)} (too few steps to time them; --no-probe skips the probe)"
+    best = max(timed, key=lambda t: t["images_per_s"])
+    slowest = min(timed, key=lambda t: t["images_per_s"])
+    return (f"levers: {' + '.join(names)} — {best['images_per_s']:,.0f} img/s, fastest of {len(timed)} timed on this "
+            f"{report['device']} in the first {report['steps']} steps (slowest {slowest['images_per_s']:,.0f} img/s); "
+            f"the probe cost {report['lost_s']:.1f} s (--no-probe skips it)")

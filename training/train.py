@@ -21,6 +21,7 @@ from .data import ImageSplit, shuffled_batches, to_model_input
 from .deconv import use_gemm_deconv
 from .errors import UserError
 from .evaluation import IWAE_SAMPLES, IWAE_SUBSET, iwae_on_subset, latent_metrics
+from .levers import LEVERS, LeverProbe, describe
 from .loss import LossTerms, elbo_terms, kl_per_dim
 from .model import VAE
 
@@ -72,12 +73,29 @@ def forward_loss(model: VAE, x: torch.Tensor, beta: float, kind: str) -> LossTer
 
 
 class Stepper:
-    """One optimisation step with the configured speed levers (channels_last, bf16 autocast, torch.compile)."""
+    """One optimisation step with the configured speed levers (channels_last, bf16 autocast, GEMM deconvolution,
+    torch.compile); `set_levers` switches them between steps (the lever probe)."""
 
     def __init__(self, model: VAE, optimizer: torch.optim.Optimizer, cfg: TrainConfig, device: torch.device):
         self.model, self.optimizer, self.cfg, self.device = model, optimizer, cfg, device
         self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self.loss_fn = torch.compile(forward_loss) if cfg.compile else forward_loss
+
+    @property
+    def levers(self) -> dict:
+        return {name: getattr(self.cfg, name) for name in LEVERS}
+
+    def set_levers(self, levers: dict) -> None:
+        """Same parameters and optimizer state from the next step on, in another precision, kernel or layout."""
+        if levers == self.levers:
+            return
+        self.cfg = replace(self.cfg, **levers)
+        use_gemm_deconv(self.model, self.cfg.gemm_deconv)
+        memory_format = torch.channels_last if self.cfg.channels_last else torch.contiguous_format
+        if memory_format != self.memory_format:
+            self.model.to(memory_format=memory_format)  # in place: the optimizer keeps the same Parameter objects
+            match_state_layout(self.optimizer)
+            self.memory_format = memory_format
 
     def autocast(self):
         if not self.cfg.bf16:
@@ -92,6 +110,32 @@ class Stepper:
         terms.total.backward()
         self.optimizer.step()
         return LossTerms(*(t.detach() for t in terms))
+
+
+def match_state_layout(optimizer: torch.optim.Optimizer) -> None:
+    """Give each parameter's optimizer moments the parameter's memory layout.
+
+    Fused Adam pairs elements by memory position: moments kept contiguous for a channels_last parameter (after a
+    resume or a lever switch) would silently be applied to the wrong weights.
+    """
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            entry = optimizer.state.get(param, {})
+            for key, value in entry.items():
+                if value.shape == param.shape and value.stride() != param.stride():
+                    entry[key] = torch.empty_like(param, dtype=value.dtype).copy_(value)
+
+
+def timed_step(step: Stepper, images_u8: torch.Tensor, probe: LeverProbe | None) -> list[float]:
+    """One training step, with the levers the probe asks for while it is deciding; returns the loss terms."""
+    if probe is None or probe.done:
+        return [t.item() for t in step(images_u8)]
+    step.set_levers(probe.next_levers())
+    started = time.perf_counter()
+    values = [t.item() for t in step(images_u8)]  # .item() waits for the step, also on a GPU
+    probe.record(time.perf_counter() - started, len(images_u8))
+    step.set_levers(probe.chosen if probe.done else probe.next_levers())
+    return values
 
 
 def make_model_and_optimizer(run: RunConfig, device: torch.device) -> tuple[VAE, torch.optim.Optimizer]:
@@ -186,14 +230,7 @@ def _restore_train_state(optimizer: torch.optim.Optimizer, tensors: dict[str, to
             _, pid, key = name.split(".", 2)
             state.setdefault(int(pid), {})[key] = value
     optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
-    for group in optimizer.param_groups:
-        for param in group["params"]:
-            entry = optimizer.state[param]
-            for key, value in entry.items():
-                if value.shape == param.shape:
-                    # Saved moments are contiguous; a channels_last parameter needs them in its own layout, because
-                    # fused Adam pairs elements by memory position (else resuming silently scrambles the moments).
-                    entry[key] = torch.empty_like(param, dtype=value.dtype).copy_(value)
+    match_state_layout(optimizer)  # saved moments are contiguous
     torch.set_rng_state(tensors["rng.torch"])
     cuda_states = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda.")]
     if cuda_states and torch.cuda.is_available():
@@ -225,8 +262,12 @@ def train(
     iwae: bool = True,
     progress: bool = True,
     log: Callable[[str], None] = print,
+    probe: LeverProbe | None = None,
 ) -> dict:
-    """Train, evaluating and checkpointing after every epoch; returns the metrics written to metrics.json."""
+    """Train, evaluating and checkpointing after every epoch; returns the metrics written to metrics.json.
+
+    With a `probe`, the first steps try its lever candidates and the run keeps the fastest (recorded in config.json).
+    """
     out, device = Path(out), torch.device(device)
     check_output_folder(out, resume, overwrite)
     if run.train.bf16 and not bf16_supported(device):
@@ -242,8 +283,14 @@ def train(
     metrics: dict = {"history": history}
     for epoch in range(len(history), run.train.epochs):
         started = time.perf_counter()
-        train_terms = _train_one_epoch(step, train_split, run.train, epoch, dry_run, progress)
+        probing = probe if probe is not None and not run.probe else None
+        train_terms = _train_one_epoch(step, train_split, run.train, epoch, dry_run, progress, probing)
         seconds = time.perf_counter() - started
+        if probing is not None:
+            run = replace(run, train=replace(run.train, **probing.chosen),
+                          probe=probing.report(run.train.batch_size, str(device)))
+            step.set_levers(probing.chosen)
+            log(describe(run.probe))
         test = evaluate(model, test_split, run.train, device, autocast=step.autocast)
         n_images = min(len(train_split.images), run.train.batch_size) if dry_run else len(train_split.images)
         history.append({
@@ -267,14 +314,14 @@ def train(
     return metrics
 
 
-def _train_one_epoch(step: Stepper, split: ImageSplit, cfg: TrainConfig, epoch: int, dry_run: bool, progress: bool) -> dict:
+def _train_one_epoch(step: Stepper, split: ImageSplit, cfg: TrainConfig, epoch: int, dry_run: bool, progress: bool,
+                     probe: LeverProbe | None = None) -> dict:
     sums = torch.zeros(3, dtype=torch.float64)
     seen = 0
     batches = list(shuffled_batches(len(split.images), cfg.batch_size, cfg.seed, epoch))
     bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", disable=not progress, leave=False, file=sys.stderr)
     for idx in bar:
-        terms = step(split.images[idx])
-        values = [t.item() for t in terms]
+        values = timed_step(step, split.images[idx], probe if len(idx) == cfg.batch_size else None)
         if not all(math.isfinite(v) for v in values):
             raise UserError(
                 f"The loss became {values[0]} in epoch {epoch + 1}: training stopped and the last saved checkpoint "
