@@ -14,3 +14,4 @@ def test_quick_benchmark_writes_a_results_table(tmp_path):
     lab_row = next(line for line in text.splitlines() if line.startswith("| lab loop (DataLoader"))
     assert lab_row.endswith("| 1.00 |")  # the baseline is its own unit
     assert "GFLOP/s" in text and "matmul peak" in text and "levers the probe picks on this CPU" in text
+    assert "keeps freed memory for reuse" in text and "images/s** (" in text  # the allocator lever, fresh processes
