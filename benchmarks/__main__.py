@@ -180,7 +180,9 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="synthetic data, tiny sizes: checks the harness in < 1 min")
     p.add_argument("--quality-epochs", type=int, default=3)
     p.add_argument("--out", default=str(RESULTS))
-    p.add_argument("--only-app", action="store_true", help="skip the training benchmarks (app, browser and load only)")
+    only = p.add_mutually_exclusive_group()
+    only.add_argument("--only-app", action="store_true", help="skip the training benchmarks (app, browser and load only)")
+    only.add_argument("--only-training", action="store_true", help="skip the app, browser and load benchmarks")
     args = p.parse_args(argv)
     started = time.perf_counter()
     if args.quick:
@@ -197,7 +199,8 @@ def main(argv=None) -> int:
         lines += app_section(checkpoint, args.data_dir, args.quick)
     else:
         lines += training_section(train_split, test_split, checkpoint, args.quick, epochs, args.data_dir)
-        lines += app_section(checkpoint, args.data_dir, args.quick)
+        if not args.only_training:
+            lines += app_section(checkpoint, args.data_dir, args.quick)
     lines += ["", f"The whole run took {(time.perf_counter() - started) / 60:.1f} min."]
     text = "\n".join(lines) + "\n"
     Path(args.out).write_text(text)

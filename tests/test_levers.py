@@ -1,10 +1,16 @@
 """The lever probe: the search alone (fake timings), switching levers mid-run, and a real run that records it."""
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 import torch
 
 from tests.conftest import small_run
 from training.levers import LEVERS, LeverProbe, lever_options
 from training.train import Stepper, make_model_and_optimizer, timed_step, train
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_lever_options_only_what_the_device_runs():
@@ -128,3 +134,28 @@ def test_the_benchmark_skips_bf16_variants_where_bf16_is_emulated():
     assert skipped and all("bf16" in name for name in skipped)
     assert not any((v.levers or {}).get("bf16") for v in kept) and any(v.lab for v in kept)
     assert native_variants(VARIANTS, bf16_native=True) == (list(VARIANTS), [])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_glibc_accepts_the_allocator_setting():
+    child = subprocess.run([sys.executable, "-c", "from training.allocator import keep_freed_memory; "
+                            "print(keep_freed_memory())"], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert child.stdout.strip() == "True"  # in a child: the setting cannot be undone
+
+
+@pytest.mark.parametrize("keep_freed", [False, True])
+def test_only_the_command_changes_the_allocator(tmp_path, monkeypatch, capsys, keep_freed):
+    """`python -m training` keeps freed memory; calling main() in-process (tests, notebooks) leaves the caller's
+    allocator alone."""
+    import training.allocator
+    from tests.helpers import write_tiny_mnist
+    from training.__main__ import main
+
+    calls = []
+    monkeypatch.setattr(training.allocator, "keep_freed_memory", lambda: calls.append(1) or True)
+    data = write_tiny_mnist(tmp_path / "data", n_train=64, n_test=32)
+    assert main(["--data-dir", str(data), "--no-download", "--out", str(tmp_path / "ck"), "--dry-run", "--no-tsne",
+                 "--no-iwae", "--no-progress", "--z-dim", "2", "--encoder-hidden", "2", "--decoder-hidden", "2"],
+                keep_freed=keep_freed) == 0
+    assert len(calls) == keep_freed
+    assert ("freed memory kept for reuse" in capsys.readouterr().out) == keep_freed

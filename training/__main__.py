@@ -157,7 +157,7 @@ def push_main(argv: list[str]) -> int:
     return report(run)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, keep_freed: bool = False) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["export-onnx"]:
         return export_onnx_main(argv[1:])
@@ -177,7 +177,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from .allocator import keep_freed_memory
 
-    kept = keep_freed_memory()  # before the first large tensor: every step then reuses the last one's pages
+    # before the first large tensor: every step then reuses the last one's pages (only for the command: a process
+    # that calls main(), like the tests, keeps its own allocator settings)
+    kept = keep_freed and keep_freed_memory()
     import torch._dynamo  # noqa: F401  every torch optimizer imports it when built (≈ 1 s): counted in start-up here
 
     from .data import load_split
@@ -214,11 +216,12 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted: the last saved epoch is kept; continue it with --resume", file=sys.stderr)
         return 130
     print(f"checkpoint written to {args.out}")
-    # Every file is written, synced and closed. Freezing the heap spares the interpreter's exit from traversing
-    # torch's ~10⁶ objects in its final collections: ≈ 0.8 s of every run (exit handlers still run).
-    gc.freeze()
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main(keep_freed=True)
+    # Every file is written, synced and closed. Freezing the heap spares the interpreter's exit from traversing
+    # torch's ~10⁶ objects in its final collections: ≈ 0.8 s of every command (exit handlers still run).
+    gc.freeze()
+    sys.exit(code)

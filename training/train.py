@@ -291,7 +291,7 @@ def train(
                           probe=probing.report(run.train.batch_size, str(device)))
             step.set_levers(probing.chosen)
             log(describe(run.probe))
-        test = evaluate(model, test_split, run.train, device, autocast=step.autocast)
+        test = evaluate(model, test_split, run.train, device, batch_size=run.train.batch_size, autocast=step.autocast)
         n_images = min(len(train_split.images), run.train.batch_size) if dry_run else len(train_split.images)
         history.append({
             "epoch": epoch + 1,
