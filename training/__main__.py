@@ -199,7 +199,8 @@ def main(argv: list[str] | None = None, keep_freed: bool = False) -> int:
         run = replace(run, data={**run.data, "train_images": len(train_split.images), "test_images": len(test_split.images)})
         loaded = time.perf_counter()
         probe = None
-        if args.probe and not args.resume and not args.dry_run:
+        # not with --compile: every lever switch would recompile the step (minutes each on a CPU)
+        if args.probe and not args.resume and not args.dry_run and not args.compile:
             from .levers import LeverProbe, lever_options
 
             forced = forced_levers(args)
