@@ -113,6 +113,11 @@ def test_a_run_with_the_probe_records_its_choice_and_trains_like_one_without(tra
     assert config.probe["finished"] and config.probe["steps"] >= 6 and len(config.probe["candidates"]) >= 2
     assert {k: getattr(config.train, k) for k in LEVERS} == config.probe["chosen"]
     assert probed["history"][0]["train"]["total"] == pytest.approx(plain["history"][0]["train"]["total"], rel=1e-4)
+    train(small_run(epochs=2, batch_size=16), train_split, test_split, tmp_path / "probed", progress=False,
+          log=lambda s: None, tsne=False, iwae=False, resume=True)
+    resumed = load_checkpoint(tmp_path / "probed").config  # the choice and its timings survive a resume
+    assert resumed.probe == config.probe and resumed.train.epochs == 2
+    assert {k: getattr(resumed.train, k) for k in LEVERS} == config.probe["chosen"]
 
 
 @pytest.mark.parametrize("levers", [dict(gemm_deconv=False, channels_last=False), dict(gemm_deconv=True, channels_last=True),

@@ -241,7 +241,7 @@ def _resume(out: Path, run: RunConfig, device: torch.device) -> tuple[RunConfig,
     saved = ckpt.load_checkpoint(out, device)
     if saved.config.model != run.model:
         raise UserError(f"--resume: {out} was trained with {saved.config.model}, not {run.model}; drop the model flags.")
-    run = replace(run, train=replace(saved.config.train, epochs=run.train.epochs))
+    run = replace(run, train=replace(saved.config.train, epochs=run.train.epochs), probe=saved.config.probe)
     model, optimizer = make_model_and_optimizer(run, device)
     model.load_state_dict(saved.model.state_dict())
     tensors, meta = ckpt.load_train_state(out)
