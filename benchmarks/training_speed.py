@@ -120,12 +120,12 @@ def step_flops(batch_size: int = 1024, model: ModelConfig | None = None) -> floa
     return float(counter.get_total_flops())
 
 
-def probed_levers(split: ImageSplit) -> dict:
-    """The levers `python -m training` would pick on this machine: its probe, on the first steps of a real run."""
+def probed_levers(split: ImageSplit, batch_size: int = 1024) -> dict:
+    """The levers `python -m training` would pick on this machine: its probe, on the first steps of a run."""
     from training.levers import LeverProbe, lever_options
     from training.train import bf16_supported, timed_step
 
-    run = RunConfig()
+    run = RunConfig(train=TrainConfig(batch_size=batch_size))
     net, opt = make_model_and_optimizer(run, CPU)
     stepper = Stepper(net, opt, run.train, CPU)
     probe = LeverProbe(lever_options(CPU.type, bf16_supported(CPU), forced={}))
