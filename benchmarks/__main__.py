@@ -166,7 +166,7 @@ def browser_lines(m: dict | None) -> list[str]:
 
 
 # Environment variables that make torch's kernels (ATen, oneDNN, MKL) use fewer instruction sets than the CPU has: how
-# an AVX2-only machine's code paths are tried on a newer CPU (docs/avx2-emulation in the README)
+# an AVX2-only machine's code paths are tried on a newer CPU (README, Benchmarks: the per-CPU table)
 ISA_CAPS = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
 
 

@@ -112,6 +112,15 @@ def _store_template(path: Path, proto) -> None:
         pass
 
 
+def _differences(got: list[np.ndarray], module: torch.nn.Module, probe: np.ndarray) -> list[float]:
+    """max |onnxruntime − torch| per output on the fixed probe; inf for a wrong shape or a non-finite value."""
+    with torch.inference_mode():
+        want = module(torch.from_numpy(probe))
+    want = want if isinstance(want, tuple) else (want,)
+    return [float(np.abs(g - w.numpy()).max()) if g.shape == tuple(w.shape) and np.isfinite(g).all() else float("inf")
+            for g, w in zip(got, want)] + [float("inf")] * abs(len(got) - len(want))
+
+
 def _agrees_with_torch(data: bytes, module: torch.nn.Module, input_name: str, probe: np.ndarray) -> bool:
     """Whether onnxruntime running `data` gives torch's outputs on the fixed probe (checks a cached template)."""
     import onnxruntime
@@ -122,11 +131,7 @@ def _agrees_with_torch(data: bytes, module: torch.nn.Module, input_name: str, pr
         got = onnxruntime.InferenceSession(data, options, providers=["CPUExecutionProvider"]).run(None, {input_name: probe})
     except Exception:
         return False
-    with torch.inference_mode():
-        want = module(torch.from_numpy(probe))
-    want = want if isinstance(want, tuple) else (want,)
-    return len(got) == len(want) and all(
-        g.shape == tuple(w.shape) and float(np.abs(g - w.numpy()).max()) <= PARITY_TOLERANCE for g, w in zip(got, want))
+    return all(delta <= PARITY_TOLERANCE for delta in _differences(got, module, probe))
 
 
 class OnnxExporter:
@@ -248,12 +253,8 @@ def check_onnx_files(folder: Path, model: torch.nn.Module) -> None:
         except Exception as err:  # shape or type mismatch inside the graph
             raise UserError(f"{path} does not run on this checkpoint's inputs ({type(err).__name__}): it belongs to "
                             "another model; export it again with `python -m training export-onnx`.") from None
-        want = getattr(clone, prefix)(torch.from_numpy(probes[name]))
-        want = want if isinstance(want, tuple) else (want,)
-        for out_name, g, w in zip(output_names, got, want):
-            w = w.numpy()
-            if g.shape != w.shape or not np.isfinite(g).all() or float(np.abs(g - w).max()) > PARITY_TOLERANCE:
-                delta = float(np.abs(g - w).max()) if g.shape == w.shape else float("inf")
+        for out_name, delta in zip(output_names, _differences(got, getattr(clone, prefix), probes[name])):
+            if delta > PARITY_TOLERANCE:
                 raise UserError(f"{path} disagrees with model.safetensors ('{out_name}' differs by {delta:.2g} > "
                                 f"{PARITY_TOLERANCE:g}): the ONNX file is from other weights; export it again with "
                                 f"`python -m training export-onnx {folder}`.")

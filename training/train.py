@@ -134,7 +134,8 @@ def timed_step(step: Stepper, images_u8: torch.Tensor, probe: LeverProbe | None)
     started = time.perf_counter()
     values = [t.item() for t in step(images_u8)]  # .item() waits for the step, also on a GPU
     probe.record(time.perf_counter() - started, len(images_u8))
-    step.set_levers(probe.chosen if probe.done else probe.next_levers())
+    if probe.done:
+        step.set_levers(probe.chosen)
     return values
 
 
@@ -164,7 +165,7 @@ def evaluate(model: VAE, split: ImageSplit, cfg: TrainConfig, device: torch.devi
         x = to_model_input(chunk, device)
         with autocast():
             logits, posterior = model(x)
-        terms = elbo_terms(logits.float(), x, posterior, cfg.beta, cfg.reconstruction)
+        terms = elbo_terms(logits, x, posterior, cfg.beta, cfg.reconstruction)  # the loss runs in float32
         sums += torch.tensor([t.item() for t in terms], dtype=torch.float64) * len(chunk)
         kl_dims += kl_per_dim(posterior).double().sum(0).cpu()
     n = len(split.images)
