@@ -46,6 +46,25 @@ def test_matches_torch_forward_and_gradients(c_in, c_out, k, stride, side, chann
         torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-5)
 
 
+def test_large_outputs_added_in_chunks_of_images_give_the_same_function(monkeypatch):
+    """Every output counts as large and 2 images make a chunk: 5 images = chunks of 2, 2, 1."""
+    from training import deconv
+
+    monkeypatch.setattr(deconv, "CHUNK_ABOVE_BYTES", 0)
+    monkeypatch.setattr(deconv, "CHUNK_IMAGES", 2)
+    torch.manual_seed(3)
+    x, w, b = torch.randn(5, 6, 6, 6), torch.randn(6, 4, 3, 3), torch.randn(4)
+    grad_out = torch.randn(5, 4, 13, 13)
+    results = []
+    for fn in (F.conv_transpose2d, conv_transpose2d_gemm):
+        xs, ws, bs = (t.clone().requires_grad_(True) for t in (x, w, b))
+        out = fn(xs, ws, bs, 2)
+        out.backward(grad_out)
+        results.append((out, xs.grad, ws.grad, bs.grad))
+    for ref, got in zip(*results):
+        torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-5)
+
+
 def test_bf16_autocast_stays_close_to_float32():
     torch.manual_seed(2)
     layer = GemmConvTranspose2d(32, 16, 3, stride=2)

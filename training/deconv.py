@@ -11,6 +11,13 @@ import torch
 from torch import nn
 
 
+# The k² strided adds re-read the whole output once per tap: past what the caches hold, they run at memory speed
+# (a 22 MiB bf16 output, 128→64 channels at 13×13: 14.7 ms per batch of 1024), while 128 images at a time stay in
+# cache (6.4 ms; fp32 9.2 → 8.0 ms). Smaller outputs gain nothing from it and lose on the extra calls.
+CHUNK_ABOVE_BYTES = 16 * 2**20
+CHUNK_IMAGES = 128
+
+
 class _OverlapAdd(torch.autograd.Function):
     """(N, H, W, k, k, C) per-tap products → (N, Ho, Wo, C) output, adding each tap at stride `stride`, plus bias.
 
@@ -22,12 +29,15 @@ class _OverlapAdd(torch.autograd.Function):
         n, h, w, k, _, c = taps.shape
         out_h, out_w = (h - 1) * stride + k, (w - 1) * stride + k
         out = taps.new_empty(n, out_h, out_w, c)
-        out.copy_(bias.to(taps.dtype).expand(n, out_h, out_w, c))
-        span_h, span_w = stride * (h - 1) + 1, stride * (w - 1) + 1
-        for a in range(k):
-            for b in range(k):
-                out[:, a : a + span_h : stride, b : b + span_w : stride] += taps[:, :, :, a, b]
+        chunk = CHUNK_IMAGES if out.nbytes > CHUNK_ABOVE_BYTES else n
         ctx.k, ctx.stride, ctx.bias_dtype = k, stride, bias.dtype
+        bias = bias.to(taps.dtype)
+        span_h, span_w = stride * (h - 1) + 1, stride * (w - 1) + 1
+        for out_part, taps_part in zip(out.split(chunk), taps.split(chunk)):
+            out_part.copy_(bias.expand_as(out_part))
+            for a in range(k):
+                for b in range(k):
+                    out_part[:, a : a + span_h : stride, b : b + span_w : stride] += taps_part[:, :, :, a, b]
         return out
 
     @staticmethod
