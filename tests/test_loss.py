@@ -38,6 +38,23 @@ def test_bce_on_logits_equals_the_labs_sigmoid_plus_bce_sum():
     assert torch.allclose(reconstruction_per_image(logits, x).mean(), lab, rtol=1e-5)
 
 
+def test_bce_matches_torchs_values_and_gradients_including_extreme_logits():
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+    extremes = torch.tensor([-200.0, -30.0, 0.0, 30.0]).repeat(196).view(1, 1, 28, 28)
+    logits = torch.cat([torch.randn(3, 1, 28, 28) * 8, extremes])
+    x = torch.cat([torch.rand(3, 1, 28, 28), torch.rand(1, 1, 28, 28).round()])
+    ours, theirs = (logits.clone().requires_grad_(True) for _ in range(2))
+    per_image = reconstruction_per_image(ours, x)
+    reference = F.binary_cross_entropy_with_logits(theirs, x, reduction="none").flatten(1).sum(1)
+    torch.testing.assert_close(per_image, reference, rtol=1e-6, atol=1e-3)  # < 1e-6 nats per pixel, 784 pixels
+    per_image.sum().backward()
+    reference.sum().backward()
+    torch.testing.assert_close(ours.grad, theirs.grad, rtol=0, atol=1e-6)
+    assert torch.isfinite(per_image).all()
+
+
 def test_elbo_total_is_recon_plus_beta_kl():
     torch.manual_seed(0)
     logits, x, q = torch.randn(3, 1, 28, 28), torch.rand(3, 1, 28, 28), _posterior(batch=3)
