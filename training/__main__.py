@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import argparse
-import gc
+import atexit
+import os
 import sys
 import time
 from pathlib import Path
@@ -222,7 +223,9 @@ def main(argv: list[str] | None = None, keep_freed: bool = False) -> int:
 
 if __name__ == "__main__":
     code = main(keep_freed=True)
-    # Every file is written, synced and closed. Freezing the heap spares the interpreter's exit from traversing
-    # torch's ~10⁶ objects in its final collections: ≈ 0.8 s of every command (exit handlers still run).
-    gc.freeze()
-    sys.exit(code)
+    # Every file is written, synced and closed. Exit handlers run, then the process ends without the interpreter's
+    # teardown, which deallocates torch's ~10⁶ objects module by module: 0.22 → 0.07 s of every command.
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
