@@ -79,7 +79,7 @@ def training_section(train_split, test_split, checkpoint: Path, quick: bool, qua
         e2e = training_speed.end_to_end_epoch(data_dir, Path(tempfile.mkdtemp()) / "e2e")
         lines += ["", f"One epoch end to end (command → exit, imports and data included; median of 3 interleaved rounds): "
                   f"lab loop **{e2e.lab_s:.1f} s**, `python -m training --epochs 1 --no-tsne --no-iwae` **{e2e.ours_s:.1f} s**"
-                  f" = **{e2e.lab_s / e2e.ours_s:.2f}×** (step only: {default_ips / lab:.2f}×). Ours: start-up to the first "
+                  f" = **{e2e.lab_s / e2e.ours_s:.2f}×** (step only: {default_ips / lab:.2f}×). Ours, in its median run: start-up to the first "
                   f"step {e2e.start_up_s:.1f} s, epoch {e2e.epoch_s:.1f} s (its lever probe cost {e2e.probe_lost_s:.1f} s), "
                   f"test-set evaluation, atlas, checkpoint and exit {e2e.rest_s:.1f} s. The first run on a machine also "
                   f"exports the ONNX graphs into its cache: {e2e.ours_cold_s:.1f} s = {e2e.lab_s / e2e.ours_cold_s:.2f}×."]
