@@ -260,8 +260,11 @@ def test_the_2d_checkpoint_shows_its_manifold_with_its_means(page, tmp_path):
     _shot(page, tmp_path, "manifold.png")
 
 
-def _open(browser, url):
+def _open(browser, url, model_delay_s=0.0):
+    """A new visitor on `url`; model_delay_s holds back the ONNX files, as a slow connection would."""
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    if model_delay_s:
+        page.route("**/*.onnx*", lambda route: (time.sleep(model_delay_s), route.continue_()))
     page.goto(url)
     page.wait_for_function("window.vae?.explorer?.mode === 'browser'", timeout=60_000)
     return page
@@ -275,7 +278,8 @@ def test_a_link_opens_the_sliders_with_its_z_and_the_page_draws_that_decoding(ap
 
     model = load_checkpoint(ROOT / "checkpoints" / "default").model
     z = np.round(np.random.default_rng(1).uniform(-2, 2, model.cfg.z_dim), 2).astype(np.float32)
-    page = _open(browser, app_url + "?checkpoint=default&tab=sliders&z=" + ",".join(f"{v:g}" for v in z))
+    # the server sets the sliders before the slowed model is ready: the folded-away inactive ones must keep the link's values
+    page = _open(browser, app_url + "?checkpoint=default&tab=sliders&z=" + ",".join(f"{v:g}" for v in z), model_delay_s=2.0)
     page.wait_for_function("(z) => vae.explorer.lastZ && Array.from(vae.explorer.lastZ).every((v, i) => Math.abs(v - z[i]) < 1e-6)",
                            arg=z.tolist(), timeout=30_000)
     assert page.locator("[role=tab][aria-selected=true]").inner_text().strip() == "Latent sliders"

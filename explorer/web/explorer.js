@@ -56,6 +56,9 @@
       if (config.name === this.name) return this.showStatus(); // the page-load update repeats the checkpoint it opened with
       this.name = config.name;
       this.config = config;
+      // values the server sets while the model loads (a link's z) are kept by decodeSliders and drawn once it is ready
+      this.sliderValues = [];
+      this.lastZ = null;
       this.setMode('loading', 'Loading the model into your browser…');
       try {
         const [model, atlas] = await Promise.all([vae.loadModel(config), vae.loadAtlas(config.atlas)]);
@@ -64,8 +67,6 @@
         this.atlas = atlas;
         this.testDigits = null;
         this.setMode('browser');
-        this.lastZ = null;
-        this.sliderValues = [];
         this.decodeSliders(this.readSliders());
         const manifoldCanvas = byId('manifold-canvas');
         if (manifoldCanvas) delete manifoldCanvas.dataset.drawn; // drawn again for this checkpoint when shown
@@ -144,8 +145,10 @@
     /** Slider values (display order) → z: slider k holds latent dimension order[k]. */
     decodeSliders(values) {
       if (this.mode === 'server') return this.server('server-decode');
-      if (this.mode !== 'browser') return;
+      if (!this.config) return;
+      // kept while the model loads too: a folded-away slider has no input to read its value back from
       this.sliderValues = values.slice(0, this.config.z_dim).map(Number);
+      if (this.mode !== 'browser') return;
       const z = new Float32Array(this.config.z_dim);
       this.config.order.forEach((d, k) => { z[d] = this.sliderValues[k] || 0; });
       this.sliders.push(z);
