@@ -147,16 +147,22 @@ def test_the_page_brings_a_drawing_to_mnist_form_like_the_server(page):
     assert np.abs(js - py).max() <= 2 and np.abs(js - py).mean() < 0.05
 
 
-def _draw_a_one(page):
-    """A real mouse stroke on the drawing pad, then wait for the page's reconstruction."""
+def _stroke_a_one(page):
+    """A real mouse stroke on the drawing pad."""
     page.get_by_role("tab", name="Reconstructions").click()
+    page.locator("#drawpad canvas").scroll_into_view_if_needed()
     box = page.locator("#drawpad canvas").bounding_box()
-    before = page.evaluate("vae.explorer.frames.drawing?.count || 0")
     page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.15)
     page.mouse.down()
     for step in range(1, 12):
         page.mouse.move(box["x"] + box["width"] * (0.5 - 0.01 * step), box["y"] + box["height"] * (0.15 + 0.065 * step))
     page.mouse.up()
+
+
+def _draw_a_one(page):
+    """A stroke, then wait for the page's reconstruction."""
+    before = page.evaluate("vae.explorer.frames.drawing?.count || 0")
+    _stroke_a_one(page)
     page.wait_for_function("(n) => (vae.explorer.frames.drawing?.count || 0) > n", arg=before, timeout=10_000)
 
 
@@ -258,6 +264,27 @@ def test_the_2d_checkpoint_shows_its_manifold_with_its_means(page, tmp_path):
     assert page.evaluate("document.getElementById('manifold-canvas').width") == 20 * 30 - 2
     assert "●" in page.locator("#manifold-legend").inner_text()
     _shot(page, tmp_path, "manifold.png")
+
+
+def test_a_drawing_made_while_the_model_loads_is_reconstructed_and_again_by_the_next_checkpoint(app_url, browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    held = []  # the model's files wait until the stroke is made; after that (held = None) they pass
+    page.route("**/*.onnx*", lambda route: held.append(route) if held is not None else route.continue_())
+    page.goto(app_url)
+    page.locator("#drawpad canvas").wait_for(timeout=60_000)
+    _stroke_a_one(page)
+    assert page.evaluate("vae.explorer.mode") == "loading"
+    for route in held:
+        route.continue_()
+    held = None
+    page.wait_for_function("(vae.explorer.frames.drawing?.count || 0) === 1 && vae.explorer.marker?.length === 32", timeout=60_000)
+    assert "reconstruction" in page.locator("#draw-caption").inner_text()
+    # the ★ and the reconstruction were the previous model's: the 2-D checkpoint encodes the drawing again
+    page.get_by_label("Checkpoint", exact=True).click()
+    page.get_by_role("option", name="mnist-z2").click()
+    page.wait_for_function("vae.explorer.name === 'mnist-z2' && vae.explorer.frames.drawing.count === 2 && vae.explorer.marker.length === 2",
+                           timeout=60_000)
+    page.close()
 
 
 def _open(browser, url, model_delay_s=0.0):

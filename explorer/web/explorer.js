@@ -59,6 +59,8 @@
       // values the server sets while the model loads (a link's z) are kept by decodeSliders and drawn once it is ready
       this.sliderValues = [];
       this.lastZ = null;
+      this.marker = null; // the ★ was the drawing's mean under the previous model
+      vae.placeStar(null);
       this.setMode('loading', 'Loading the model into your browser…');
       try {
         const [model, atlas] = await Promise.all([vae.loadModel(config), vae.loadAtlas(config.atlas)]);
@@ -68,6 +70,7 @@
         this.testDigits = null;
         this.setMode('browser');
         this.decodeSliders(this.readSliders());
+        if (this.pad && !this.pad.empty) this.drawing.push(this.pad); // drawn while loading, or under the previous checkpoint
         const manifoldCanvas = byId('manifold-canvas');
         if (manifoldCanvas) delete manifoldCanvas.dataset.drawn; // drawn again for this checkpoint when shown
         if (config.sprite) this.testDigits = await vae.loadSprite(config.sprite, atlas.n, config.sprite_columns);
