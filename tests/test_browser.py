@@ -147,6 +147,26 @@ def test_the_page_brings_a_drawing_to_mnist_form_like_the_server(page):
     assert np.abs(js - py).max() <= 2 and np.abs(js - py).mean() < 0.05
 
 
+def _hold_model_files(page):
+    """Hold the page's ONNX requests back, as a very slow connection would, until the returned function is called."""
+    held = []
+
+    def hold(route):
+        if held is None:
+            route.continue_()
+        else:
+            held.append(route)
+
+    def release():
+        nonlocal held
+        waiting, held = held, None
+        for route in waiting:
+            route.continue_()
+
+    page.route("**/*.onnx*", hold)
+    return release
+
+
 def _stroke_a_one(page):
     """A real mouse stroke on the drawing pad."""
     page.get_by_role("tab", name="Reconstructions").click()
@@ -268,15 +288,12 @@ def test_the_2d_checkpoint_shows_its_manifold_with_its_means(page, tmp_path):
 
 def test_a_drawing_made_while_the_model_loads_is_reconstructed_and_again_by_the_next_checkpoint(app_url, browser):
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
-    held = []  # the model's files wait until the stroke is made; after that (held = None) they pass
-    page.route("**/*.onnx*", lambda route: held.append(route) if held is not None else route.continue_())
+    release_model = _hold_model_files(page)
     page.goto(app_url)
     page.locator("#drawpad canvas").wait_for(timeout=60_000)
     _stroke_a_one(page)
     assert page.evaluate("vae.explorer.mode") == "loading"
-    for route in held:
-        route.continue_()
-    held = None
+    release_model()
     page.wait_for_function("(vae.explorer.frames.drawing?.count || 0) === 1 && vae.explorer.marker?.length === 32", timeout=60_000)
     assert "reconstruction" in page.locator("#draw-caption").inner_text()
     # the ★ and the reconstruction were the previous model's: the 2-D checkpoint encodes the drawing again
@@ -287,11 +304,8 @@ def test_a_drawing_made_while_the_model_loads_is_reconstructed_and_again_by_the_
     page.close()
 
 
-def _open(browser, url, model_delay_s=0.0):
-    """A new visitor on `url`; model_delay_s holds back the ONNX files, as a slow connection would."""
+def _open(browser, url):
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
-    if model_delay_s:
-        page.route("**/*.onnx*", lambda route: (time.sleep(model_delay_s), route.continue_()))
     page.goto(url)
     page.wait_for_function("window.vae?.explorer?.mode === 'browser'", timeout=60_000)
     return page
@@ -305,8 +319,13 @@ def test_a_link_opens_the_sliders_with_its_z_and_the_page_draws_that_decoding(ap
 
     model = load_checkpoint(ROOT / "checkpoints" / "default").model
     z = np.round(np.random.default_rng(1).uniform(-2, 2, model.cfg.z_dim), 2).astype(np.float32)
-    # the server sets the sliders before the slowed model is ready: the folded-away inactive ones must keep the link's values
-    page = _open(browser, app_url + "?checkpoint=default&tab=sliders&z=" + ",".join(f"{v:g}" for v in z), model_delay_s=2.0)
+    # the server sets the sliders while the model is still loading: the folded-away inactive ones must keep the link's values
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    release_model = _hold_model_files(page)
+    page.goto(app_url + "?checkpoint=default&tab=sliders&z=" + ",".join(f"{v:g}" for v in z))
+    page.wait_for_function("""(z) => { const c = window.vae?.explorer?.config, slider = document.querySelector('#slider-0 input[type=range]');
+        return c && slider && Math.abs(Number(slider.value) - z[c.order[0]]) < 1e-6; }""", arg=z.tolist(), timeout=60_000)
+    release_model()
     page.wait_for_function("(z) => vae.explorer.lastZ && Array.from(vae.explorer.lastZ).every((v, i) => Math.abs(v - z[i]) < 1e-6)",
                            arg=z.tolist(), timeout=30_000)
     assert page.locator("[role=tab][aria-selected=true]").inner_text().strip() == "Latent sliders"
