@@ -12,6 +12,7 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
+from training import safe_text
 from training.errors import UserError
 
 from . import compare as compare_views
@@ -79,7 +80,7 @@ def friendly(fn):
         try:
             return fn(*args, **kwargs)
         except UserError as err:
-            raise gr.Error(str(err)) from None
+            raise gr.Error(safe_text.html_text(err, safe_text.LONG)) from None
     return wrapper
 
 
@@ -140,7 +141,7 @@ class Callbacks:
         except UserError as err:
             if active is None or active == name:
                 raise
-            gr.Warning(f"{err} Still showing {active}.")
+            gr.Warning(safe_text.html_text(f"{err} Still showing {active}.", safe_text.LONG))
             return [gr.Dropdown(value=active), active, *[gr.skip()] * INFO_OUTPUTS]
         return [gr.skip(), name, *self.checkpoint_info(name)]
 
@@ -155,7 +156,7 @@ class Callbacks:
         except UserError:
             return gr.skip(), gr.skip(), "⚠️ The link's checkpoint could not be opened.", ""
         link = deep_links.fit_to_checkpoint(link, ck.config.model.z_dim, len(ck.atlas["labels"]))
-        notice = " ".join(f"⚠️ {n}" for n in link.notices)
+        notice = " ".join(f"⚠️ {safe_text.markdown(n, safe_text.LONG)}" for n in link.notices)
         return (name if link.checkpoint else gr.skip(), gr.Tabs(selected=link.tab) if link.tab else gr.skip(), notice,
                 json.dumps(link.to_dict()))
 
@@ -236,7 +237,7 @@ class Callbacks:
         try:
             digit = images.to_mnist(read())
         except UserError as err:
-            return None, None, f"⚠️ {err}", gr.skip(), None
+            return None, None, f"⚠️ {safe_text.markdown(err, safe_text.LONG)}", gr.skip(), None
         ck = self.library.get(name)
         means, _ = core.encode(ck.model, digit)
         recon = core.decode(ck.model, means)[0]
@@ -307,9 +308,10 @@ class Callbacks:
         labels = ck.atlas["labels"].numpy()
         index = core.parse_point_index(raw, len(labels))
         recon = core.decode(ck.model, ck.atlas["means"][index].numpy())[0]
-        caption = f"Test image #{index}: **{core.checkpoint_classes(ck)[labels[index]]}**."
+        caption = f"Test image #{index}: **{safe_text.markdown(core.checkpoint_classes(ck)[labels[index]])}**."
         if not self._test_split_matches(name):
-            return None, served(figures.image_grid(recon[None], 1, 6)), caption + f" (original not shown: {self._images(name).message})"
+            why = safe_text.markdown(self._images(name).message, safe_text.LONG)
+            return None, served(figures.image_grid(recon[None], 1, 6)), caption + f" (original not shown: {why})"
         original = self._test_image(name, index)
         return served(figures.image_grid(original[None], 1, 6)), served(figures.image_grid(recon[None], 1, 6)), caption
 
@@ -363,7 +365,7 @@ class Callbacks:
             (f"{n} ({core.map_methods(ck.atlas)[0]})", core.map_coordinates(ck.atlas, core.map_methods(ck.atlas)[0]),
              ck.atlas["labels"].numpy(), core.checkpoint_classes(ck)) for n, ck in checkpoints.items()])
         plan = {"groups": [self._compare_group_plan(g) for g in groups]}
-        note = compare_views.separation_note(groups) or f"All on the {groups[0].dataset} test set."
+        note = compare_views.separation_note(groups) or f"All on the {safe_text.markdown(groups[0].dataset)} test set."
         return note, table, kl, maps, json.dumps(plan)
 
     def _compare_group_plan(self, group) -> dict:
@@ -397,7 +399,8 @@ class Callbacks:
                 originals = np.concatenate([originals, drawn[None]])
             rows = [originals] + [core.reconstruct(self._model(n), originals) for n in group.names]
             blocks.append(figures.image_grid(np.concatenate(rows), len(originals), 2))
-            caption.append(f"{group.dataset}: rows = test images, then " + ", ".join(group.names))
+            caption.append(f"{safe_text.markdown(group.dataset)}: rows = test images, then "
+                           + ", ".join(safe_text.markdown(n) for n in group.names))
         width = max(b.shape[1] for b in blocks)
         picture = np.concatenate([np.pad(b, ((0, 8), (0, width - b.shape[1])), constant_values=255) for b in blocks])
         return served(picture), " · ".join(caption)
@@ -451,7 +454,7 @@ def build_demo(library: core.CheckpointLibrary, default_name: str, test_sets: co
         runtime = gr.HTML(cb.runtime(default_name), head=web_assets.head_html(), elem_id="vae-runtime",
                           js_on_load="vae.explorer.attach(element); watch('value', () => vae.explorer.attach(element));")
         if default_images.split is None:
-            gr.Markdown(f"ℹ️ {default_images.message}")
+            gr.Markdown(f"ℹ️ {safe_text.markdown(default_images.message, safe_text.LONG)}")
         with gr.Row():
             ck_name = gr.Dropdown(names, value=default_name, label="Checkpoint", scale=1)
             summary = gr.Markdown()

@@ -11,6 +11,7 @@ import numpy as np
 
 from training.checkpoint import Checkpoint
 from training.errors import UserError
+from training.safe_text import markdown, plain
 
 from .core import dataset_title, negative_test_elbo
 
@@ -42,7 +43,7 @@ def checked_selection(names, available: list[str]) -> list[str]:
     chosen = list(dict.fromkeys(names))
     unknown = [n for n in chosen if n not in available]
     if unknown:
-        raise UserError(f"Unknown checkpoint {unknown[0][:80]!r}; available: {', '.join(available)}.")
+        raise UserError(f"Unknown checkpoint {plain(unknown[0])!r}; available: {', '.join(available)}.")
     if not MIN_COMPARED <= len(chosen) <= MAX_COMPARED:
         raise UserError(f"Pick {MIN_COMPARED}–{MAX_COMPARED} checkpoints to compare (you picked {len(chosen)}).")
     return chosen
@@ -57,10 +58,10 @@ def group_by_dataset(checkpoints: dict[str, Checkpoint]) -> list[CompareGroup]:
 
 
 def separation_note(groups: list[CompareGroup]) -> str:
-    """One sentence when the picks span data sets (their numbers are not comparable), else nothing."""
+    """Markdown: one sentence when the picks span data sets (their numbers are not comparable), else nothing."""
     if len(groups) < 2:
         return ""
-    parts = "; ".join(f"{g.dataset}: {', '.join(g.names)}" for g in groups)
+    parts = "; ".join(f"{markdown(g.dataset)}: {', '.join(markdown(n) for n in g.names)}" for g in groups)
     return (f"These checkpoints were trained on different data sets ({parts}). Each group is shown on its own test "
             "images, and likelihoods are comparable only within a data set.")
 
@@ -75,7 +76,7 @@ def metrics_row(name: str, ck: Checkpoint, n_active: int) -> list:
     def number(value, digits=2):
         return round(float(value), digits) if isinstance(value, (int, float)) and np.isfinite(value) else None
 
-    return [name, dataset_title(ck), ck.config.train.beta, ck.config.model.z_dim, final.get("epochs"),
+    return [plain(name), dataset_title(ck), ck.config.train.beta, ck.config.model.z_dim, final.get("epochs"),
             number(seconds / 60 if isinstance(seconds, (int, float)) else None, 1), number(negative_test_elbo(final)),
             number(test.get("recon")), number(test.get("kl")), number(iwae.get("nll")), n_active]
 
@@ -94,7 +95,8 @@ def markdown_table(library) -> str:
     for name in library.names():
         ck = library.get(name)
         row = metrics_row(name, ck, int(active_units(ck.atlas["means"].numpy()).sum()))
-        lines.append("| " + " | ".join(f"`{v}`" if i == 0 else ("—" if v is None else str(v)) for i, v in enumerate(row)) + " |")
+        cells = [f"`{plain(row[0]).replace('`', '')}`", *("—" if v is None else markdown(v) if isinstance(v, str) else str(v) for v in row[1:])]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

@@ -9,7 +9,8 @@ import torch
 
 from training.checkpoint import Checkpoint, load_checkpoint, read_config
 from training.data import ImageSplit, load_split, to_model_input
-from training.datasets import DEFAULT_DATASET, class_names, dataset_info
+from training.datasets import DATASETS, DEFAULT_DATASET, class_names, dataset_info
+from training import safe_text
 from training.errors import UserError
 
 LATENT_PLANE = "Latent (z₀, z₁)"  # a 2-D latent is its own map
@@ -172,8 +173,9 @@ class TestSets:
             return self.fixed
         try:
             key = dataset_info(dataset).key
-        except UserError as err:
-            return TestImages(None, f"{err} Test images are not shown for it.")
+        except UserError:  # the name is not repeated: it came from the checkpoint's config
+            return TestImages(None, "This checkpoint's data set is not one the explorer knows "
+                                    f"({', '.join(DATASETS)}): its test images are not shown.")
         if key not in self._loaded:
             self._loaded[key] = TestImages.load(self.data_dir, self.download, key)
         return self._loaded[key]
@@ -228,10 +230,11 @@ class CheckpointLibrary:
 
 
 def dataset_title(ck: Checkpoint) -> str:
+    """The data set's title; an unknown one as the config wrote it, on one short line (each view escapes it)."""
     try:
         return dataset_info(ck.config.data.get("dataset")).title
     except UserError:
-        return str(ck.config.data.get("dataset", "?"))[:40]
+        return safe_text.plain(ck.config.data.get("dataset", "?"))
 
 
 def checkpoint_classes(ck: Checkpoint) -> list[str]:
@@ -246,15 +249,17 @@ def negative_test_elbo(final: dict) -> float:
 
 
 def checkpoint_summary(ck: Checkpoint, n_active: int) -> str:
-    """Markdown: what this checkpoint is and how good it is."""
-    final = ck.metrics.get("final", {})
-    test = final.get("test", {})
+    """Markdown: what this checkpoint is and how good it is. Every value from its files is escaped (safe_text)."""
+    final = ck.metrics.get("final", {})  # checked by the loader (training/metrics_file.py); fields may be absent
+    test, iwae = final.get("test", {}), final.get("iwae", {}).get("nll")
     t, m = ck.config.train, ck.config.model
-    iwae = final.get("iwae", {}).get("nll") if isinstance(final.get("iwae"), dict) else None
+    number = safe_text.number
     return (
-        f"**{ck.path.name}** · {dataset_title(ck)} · z_dim {m.z_dim} · β {t.beta} · {final.get('epochs', '?')} epochs · "
-        f"test −ELBO **{negative_test_elbo(final):.2f}** nats "
-        f"(recon {test.get('recon', float('nan')):.2f} + KL {test.get('kl', float('nan')):.2f})"
-        + (f" · IWAE {iwae:.2f}" if isinstance(iwae, (int, float)) else "")
-        + f" · {n_active} of {m.z_dim} latent dims active · loss {t.reconstruction} · seed {t.seed}"
+        f"**{safe_text.markdown(ck.path.name)}** · {safe_text.markdown(dataset_title(ck))} · z_dim {m.z_dim} · "
+        f"β {number(t.beta, 3)} · {number(final.get('epochs'), 0)} epochs · "
+        f"test −ELBO **{number(negative_test_elbo(final))}** nats "
+        f"(recon {number(test.get('recon'))} + KL {number(test.get('kl'))})"
+        + (f" · IWAE {number(iwae)}" if number(iwae) != "?" else "")
+        + f" · {n_active} of {m.z_dim} latent dims active · loss {safe_text.markdown(t.reconstruction)} · "
+        f"seed {number(t.seed, 0)}"
     )

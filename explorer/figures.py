@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from training.safe_text import plotly
+
 CLASS_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 
 
@@ -35,8 +37,10 @@ def pairs_grid(originals: np.ndarray, reconstructions: np.ndarray, ncols: int = 
 
 def latent_map(coords: np.ndarray, labels: np.ndarray, method: str, marker: np.ndarray | None = None,
                class_names: list[str] | None = None, dataset: str = "MNIST") -> go.Figure:
-    """WebGL scatter of the encoded test set, one trace per class (so the legend toggles classes), customdata = index."""
-    names = class_names or [str(d) for d in range(10)]
+    """WebGL scatter of the encoded test set, one trace per class (so the legend toggles classes), customdata = index.
+
+    Class names and the data set's title may come from a checkpoint's files: they are escaped for plotly."""
+    names = [plotly(n) for n in class_names or [str(d) for d in range(10)]]
     fig = go.Figure()
     indices = np.arange(len(labels))
     for label, name in enumerate(names):
@@ -55,7 +59,7 @@ def latent_map(coords: np.ndarray, labels: np.ndarray, method: str, marker: np.n
         ))
     plane = method.startswith("Latent")
     fig.update_layout(
-        title=f"Encoded means of the {dataset} test set ({method})", height=560, margin=dict(l=10, r=10, t=40, b=10),
+        title=f"Encoded means of the {plotly(dataset)} test set ({method})", height=560, margin=dict(l=10, r=10, t=40, b=10),
         legend=dict(title="class", itemsizing="constant"), xaxis=dict(showticklabels=plane, title="z₀" if plane else None),
         yaxis=dict(showticklabels=plane, title="z₁" if plane else None), clickmode="event", dragmode="pan",
     )
@@ -92,6 +96,7 @@ def kl_bars_compared(rows: list[tuple[str, list[float], list[bool]]]) -> go.Figu
     """Each checkpoint's KL per dimension sorted from largest to smallest, grouped side by side (rank on the x axis)."""
     fig = go.Figure()
     for name, kl, active in rows:
+        name = plotly(name)
         ranked = sorted(range(len(kl)), key=lambda d: -kl[d])
         fig.add_trace(go.Bar(
             x=list(range(1, len(kl) + 1)), y=[kl[d] for d in ranked], name=f"{name} ({sum(active)} active)",
@@ -106,11 +111,11 @@ def maps_compared(panels: list[tuple[str, np.ndarray, np.ndarray, list[str]]], p
     """Small multiples: each checkpoint's map (first `points` test images), coloured by class, one legend."""
     from plotly.subplots import make_subplots
 
-    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[title for title, *_ in panels])
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[plotly(title, 80) for title, *_ in panels])
     shown: set[str] = set()
     for col, (_, coords, labels, names) in enumerate(panels, start=1):
         coords, labels = coords[:points], labels[:points]
-        for label, name in enumerate(names):
+        for label, name in enumerate(plotly(n) for n in names):
             keep = labels == label
             fig.add_trace(go.Scattergl(
                 x=coords[keep, 0], y=coords[keep, 1], mode="markers", name=name, legendgroup=name,

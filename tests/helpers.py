@@ -1,8 +1,13 @@
 """Small real inputs for the tests: MNIST-format IDX files and synthetic digit-like images."""
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import torch
@@ -44,3 +49,28 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_explorer(args: list[str], log: Path, cwd: Path):
+    """`python -m explorer ARGS` on a free port of 127.0.0.1, until the block ends; yields its URL."""
+    port = free_port()
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "explorer", "--host", "127.0.0.1", "--port", str(port), *args],
+                                cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 90
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None or time.time() > deadline:
+                proc.kill()
+                raise RuntimeError(f"the app did not start: {log.read_text()[-3000:]}") from None
+            time.sleep(0.5)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -1,4 +1,5 @@
 """The app's wiring: build_demo builds without a server; an end-to-end run drives it through gradio_client."""
+import html
 
 import gradio as gr
 import numpy as np
@@ -188,7 +189,7 @@ def test_end_to_end_through_gradio_client(served, name, library, tmp_path):
     junk = tmp_path / "junk.png"
     junk.write_text("not an image")
     model_input, recon, message, _ = client.predict(name, handle_file(str(junk)), "PCA", api_name="/reconstruct_upload")
-    assert model_input is None and "Could not read junk.png" in message
+    assert model_input is None and "Could not read junk.png" in html.unescape(message)  # Markdown, escaped
 
 
 def test_picking_a_damaged_checkpoint_keeps_the_one_the_session_had(trained_checkpoint, tmp_path):
@@ -261,7 +262,7 @@ def test_compare_table_and_the_page_plan(callbacks, name, library, trained_check
     (twin / "config.json").write_text(json.dumps(config))
     cb = Callbacks(core.CheckpointLibrary(tmp_path / "lib"), callbacks.test_sets)
     note, table, _, maps, plan = cb.compare([name, "twin"])
-    assert "different data sets" in note and "Fashion-MNIST: twin" in note
+    assert "different data sets" in note and "Fashion-MNIST: twin" in html.unescape(note)
     assert [row[:2] for row in table] == [[name, "synthetic"], ["twin", "Fashion-MNIST"]]
     final = library.get(name).metrics["final"]
     assert table[0][6] == round(final["test"]["recon"] + final["test"]["kl"], 2) and table[0][9] == round(final["iwae"]["nll"], 2)

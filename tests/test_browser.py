@@ -2,15 +2,11 @@
 agrees with torch, and the server takes over when WebAssembly is missing."""
 import os
 import shutil
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import free_port
+from tests.helpers import running_explorer
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,27 +22,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
     """`python -m explorer` on the shipped checkpoint, with no MNIST reachable (the tabs that need none must work)."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("app") / "app.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "explorer", "--host", "127.0.0.1", "--port", str(port),
-             "--data-dir", str(tmp_path_factory.mktemp("no-mnist")), "--no-download"],
-            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None:
-                pytest.fail(f"the app exited: {log.read_text()}")
-            time.sleep(0.5)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
+    no_data = tmp_path_factory.mktemp("no-mnist")
+    with running_explorer(["--data-dir", str(no_data), "--no-download"], tmp_path_factory.mktemp("app") / "app.log", ROOT) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

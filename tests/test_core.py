@@ -91,7 +91,7 @@ def test_each_data_set_gets_its_own_test_images_read_once(tmp_path):
     fashion = sets.get("fashion-mnist")
     assert fashion.split is not None and len(fashion.split.labels) == 20 and sets.get("Fashion-MNIST") is fashion
     assert sets.get("mnist").split is None and "MNIST test set not found" in sets.get("mnist").message
-    assert "Unknown data set" in sets.get("synthetic-blobs").message
+    assert "not one the explorer knows" in sets.get("synthetic-blobs").message
 
 
 def test_a_two_dimensional_latent_is_its_own_map():

@@ -64,4 +64,5 @@ def test_kill_9_then_resume_matches_an_uninterrupted_run(tmp_path):
     for name, value in a.model.state_dict().items():
         assert torch.equal(value, b.model.state_dict()[name]), name
     assert a.metrics["final"]["test"] == b.metrics["final"]["test"]
-    assert not list(tmp_path.glob(".killed.*"))  # no partial or previous folders left behind
+    # no partial or previous folders left behind; the writer lock's file stays (an unheld lock is harmless)
+    assert [p.name for p in tmp_path.glob(".killed.*")] == [".killed.lock"]

@@ -129,9 +129,11 @@ def evaluate_main(argv: list[str]) -> int:
     p.add_argument("--iwae", action=argparse.BooleanOptionalAction, default=True, help="also the IWAE bound (k=1000)")
     args = p.parse_args(argv)
     from .train import reevaluate
+    from .writer_lock import writer_lock
 
     def run():
-        final = reevaluate(args.checkpoint, args.data_dir, iwae=args.iwae)
+        with writer_lock(args.checkpoint):  # it rewrites metrics.json: not while a trainer writes the folder
+            final = reevaluate(args.checkpoint, args.data_dir, iwae=args.iwae)
         iwae = final.get("iwae", {}).get("nll")
         test = final["test"]
         return (f"{args.checkpoint}: test −ELBO {test['recon'] + test['kl']:.2f} (recon + KL), {final['active_units']} "
@@ -173,7 +175,20 @@ def main(argv: list[str] | None = None, keep_freed: bool = False) -> int:
         parser.error(f"--data-dir {data_dir} is a file; give the folder that holds {DATASETS[args.dataset].torchvision_class}/raw")
     if not args.download and not data_dir.is_dir():
         parser.error(f"--data-dir {data_dir} does not exist (and --no-download was given)")
+    from .errors import UserError
+    from .writer_lock import writer_lock
 
+    try:  # taken before torch is imported, so a second writer is refused in a fraction of a second
+        with writer_lock(args.out):
+            return train_command(parser, args, argv, data_dir, keep_freed)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def train_command(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str], data_dir: Path,
+                  keep_freed: bool) -> int:
+    """Train as the flags say, while this process holds the --out folder's writer lock."""
     from dataclasses import replace
 
     from .allocator import keep_freed_memory

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import UserError
+from .safe_text import SHORT, plain
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ def dataset_info(name: str | None) -> DatasetInfo:
     for info in DATASETS.values():
         if wanted in {"".join(ch for ch in n.lower() if ch.isalnum()) for n in (info.key, info.title, info.torchvision_class)}:
             return info
-    raise UserError(f"Unknown data set {name!r}: choose one of {', '.join(DATASETS)}.")
+    raise UserError(f"Unknown data set {plain(name)!r}: choose one of {', '.join(DATASETS)}.")
 
 
 def class_names(data: dict) -> list[str]:
@@ -45,8 +46,8 @@ def class_names(data: dict) -> list[str]:
     that are not ten short strings) falls back to the digits 0–9.
     """
     names = data.get("class_names") if isinstance(data, dict) else None
-    if isinstance(names, list) and len(names) == 10 and all(isinstance(n, str) and 0 < len(n) <= 40 for n in names):
-        return list(names)
+    if isinstance(names, list) and len(names) == 10 and all(isinstance(n, str) and 0 < len(n) <= SHORT and plain(n) for n in names):
+        return [plain(n) for n in names]  # one line each; every view escapes them
     try:
         return list(dataset_info(data.get("dataset") if isinstance(data, dict) else None).class_names)
     except UserError:

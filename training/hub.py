@@ -12,6 +12,7 @@ from pathlib import Path
 from .checkpoint import ATLAS, CONFIG, METRICS, SAMPLES, WEIGHTS, Checkpoint, load_checkpoint
 from .datasets import dataset_info
 from .errors import UserError
+from .safe_text import json_code_block, number
 
 HUB_PREFIX = "hf://"
 # What a published checkpoint holds: everything the explorer loads, no optimizer state.
@@ -38,21 +39,20 @@ def model_card(ck: Checkpoint, repo_id: str) -> str:
     """README.md for the repo: YAML metadata (license, library, tags, data set, model-index metrics) and a short text."""
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
-    final = ck.metrics.get("final", {})
-    test = final.get("test", {})
+    final = ck.metrics.get("final", {})  # checked by the loader (training/metrics_file.py); fields may be absent
+    test, iwae = final.get("test", {}), final.get("iwae", {})
     data = dataset_info(ck.config.data.get("dataset"))
     hub_dataset = {"mnist": "ylecun/mnist", "fashion-mnist": "zalando-datasets/fashion_mnist", "kmnist": "tanganke/kmnist"}[data.key]
     m, t = ck.config.model, ck.config.train
     results = []
-    metric_values = [("neg-elbo", "test −ELBO (recon + KL), nats", test.get("recon", 0) + test.get("kl", 0)),
+    neg_elbo = test["recon"] + test["kl"] if "recon" in test and "kl" in test else None
+    metric_values = [("neg-elbo", "test −ELBO (recon + KL), nats", neg_elbo),
                      ("reconstruction", "test reconstruction (BCE), nats", test.get("recon")),
                      ("kl", "test KL(q(z|x) ‖ N(0, I)), nats", test.get("kl"))]
-    if isinstance(final.get("iwae"), dict):
-        metric_values.append(("neg-log-likelihood", "test −log p(x), IWAE k=1000, first 1,000 images", final["iwae"]["nll"]))
-    if "active_units" in final:
-        metric_values.append(("active-units", "active latent units (Cov_x E[z_d] > 0.01)", final["active_units"]))
+    metric_values.append(("neg-log-likelihood", "test −log p(x), IWAE k=1000, first 1,000 images", iwae.get("nll")))
+    metric_values.append(("active-units", "active latent units (Cov_x E[z_d] > 0.01)", final.get("active_units")))
     for metric_type, metric_name, value in metric_values:
-        if isinstance(value, (int, float)):
+        if number(value) != "?":
             results.append(EvalResult(task_type="image-to-image", task_name="Variational autoencoding", dataset_type=hub_dataset,
                                       dataset_name=data.title, dataset_split="test", metric_type=metric_type,
                                       metric_name=metric_name, metric_value=round(float(value), 4)))
@@ -64,15 +64,15 @@ def model_card(ck: Checkpoint, repo_id: str) -> str:
 # {repo_id.split("/")[-1]}: a convolutional VAE on {data.title}
 
 A variational autoencoder trained with [vae-explorer](https://github.com/) on the {data.title} training set:
-z_dim {m.z_dim}, β {t.beta}, {final.get("epochs", "?")} epochs, batch {t.batch_size}, Adam lr {t.lr}, seed {t.seed}.
+z_dim {m.z_dim}, β {t.beta}, {number(final.get("epochs"), 0)} epochs, batch {t.batch_size}, Adam lr {t.lr}, seed {t.seed}.
 
 | test metric (nats per image) | value |
 |---|---:|
-| −ELBO = reconstruction + KL | {test.get("recon", float("nan")) + test.get("kl", float("nan")):.2f} |
-| reconstruction (BCE) | {test.get("recon", float("nan")):.2f} |
-| KL | {test.get("kl", float("nan")):.2f} |
-| −log p(x), IWAE k=1000 (first 1,000 test images) | {final.get("iwae", {}).get("nll", float("nan")):.2f} |
-| active units | {final.get("active_units", "?")} of {m.z_dim} |
+| −ELBO = reconstruction + KL | {number(neg_elbo)} |
+| reconstruction (BCE) | {number(test.get("recon"))} |
+| KL | {number(test.get("kl"))} |
+| −log p(x), IWAE k=1000 (first 1,000 test images) | {number(iwae.get("nll"))} |
+| active units | {number(final.get("active_units"), 0)} of {m.z_dim} |
 
 ![Test images (top) and their reconstructions (bottom)](samples.png)
 
@@ -89,17 +89,9 @@ Everything is safetensors, JSON or ONNX: nothing is unpickled.
 
 ## Config
 
-```json
-{_config_json(ck)}
-```
+{json_code_block({k: v for k, v in ck.config.to_dict().items() if k != "argv"})}
 """
     return str(ModelCard(f"---\n{card_data.to_yaml()}\n---\n{body}"))
-
-
-def _config_json(ck: Checkpoint) -> str:
-    import json
-
-    return json.dumps({k: v for k, v in ck.config.to_dict().items() if k != "argv"}, indent=2)
 
 
 def push_checkpoint(folder: str | Path, repo_id: str, private: bool = False, endpoint: str | None = None,

@@ -1,6 +1,7 @@
 """The training loop: train(...) one epoch at a time, evaluate(...) on the test set, checkpoint every epoch."""
 from __future__ import annotations
 
+import errno
 import math
 import platform
 import shutil
@@ -268,6 +269,7 @@ def train(
     """Train, evaluating and checkpointing after every epoch; returns the metrics written to metrics.json.
 
     With a `probe`, the first steps try its lever candidates and the run keeps the fastest (recorded in config.json).
+    The command (`python -m training`) holds the folder's writer lock around this (training/writer_lock.py).
     """
     out, device = Path(out), torch.device(device)
     check_output_folder(out, resume, overwrite)
@@ -356,9 +358,21 @@ def _save(out, model, run, metrics, atlas, optimizer, test_split, device, export
     try:
         ckpt.save_checkpoint(out, model, run, metrics, atlas, samples=grid, train_state=tensors, train_state_meta=meta,
                              onnx_exporter=exporter)
-    except OSError as err:  # a disk that fills up during the run: the half-written copy is already removed
+    except OSError as err:  # the half-written copy is already removed; the last saved checkpoint is whole
         raise UserError(f"Could not write the checkpoint for epoch {len(metrics['history'])} to {out} "
-                        f"({err.strerror or err}); the last saved checkpoint was kept. Free some space and --resume.") from None
+                        f"({err.strerror or err}): {_save_failure_cause(err, out)} The last saved checkpoint was kept; "
+                        "continue it with --resume.") from None
+
+
+def _save_failure_cause(err: OSError, out: Path) -> str:
+    """What to do about a failed save, from its cause: a full disk is not a folder that vanished or a read-only one."""
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "the disk is full; free some space."
+    if err.errno == errno.ENOENT:
+        return f"a file or folder under {out.parent} was moved or deleted during the save, by another program."
+    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"{out.parent} is no longer writable."
+    return "the file system refused the write."
 
 
 def _epoch_line(h: dict) -> str:
