@@ -18,7 +18,7 @@ from typing import Iterator
 
 import numpy as np
 
-from explorer.app import MAX_SLIDERS
+from explorer.tabs.sliders import MAX_SLIDERS
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -23,7 +23,7 @@ def digit_photo(path: Path) -> Path:
 def server_side(checkpoint: Path, n_calls: int) -> dict[str, np.ndarray]:
     """p50/p95 ms of a slider decode and of an upload's reconstruction, as the server's worker spends them."""
     from explorer import core
-    from explorer.app import Callbacks
+    from explorer.views import Callbacks
 
     library = core.CheckpointLibrary(checkpoint.parent)
     cb = Callbacks(library, core.TestSets.of(core.TestImages(None, "none")))

@@ -126,6 +126,13 @@ def parse_point_index(raw, n_points: int) -> int:
         raise UserError(f"Test image #{str(raw)[:20]} does not exist: pick 0–{n_points - 1}.") from None
 
 
+def two_of_different_classes(labels: np.ndarray) -> tuple[int, int]:
+    """The first test image and the first after it of another class: where an interpolation starts and ends."""
+    labels = np.asarray(labels)
+    other = np.flatnonzero(labels != labels[0])
+    return 0, int(other[0]) if len(other) else min(1, len(labels) - 1)
+
+
 @dataclass
 class TestImages:
     """One data set's test images (the ones its checkpoints' atlases encode), or None when no data is reachable."""
@@ -217,11 +224,21 @@ class CheckpointLibrary:
             folders.append(ck.path.parent.parent if ck.path.parent.name == "snapshots" else ck.path)
         return folders
 
+    def _config(self, name: str):
+        """A checkpoint's config without loading its weights (UserError if unreadable)."""
+        return self._loaded[name].config if name in self._loaded else read_config(self.root / name)
+
     def dataset_of(self, name: str) -> str | None:
-        """A checkpoint's data set key from its config.json alone (no weights loaded); None if unknown or unreadable."""
+        """A checkpoint's data set key from its config.json alone; None if unknown or unreadable."""
         try:
-            data = self._loaded[name].config.data if name in self._loaded else read_config(self.root / name).data
-            return dataset_info(data.get("dataset")).key
+            return dataset_info(self._config(name).data.get("dataset")).key
+        except UserError:
+            return None
+
+    def z_dim_of(self, name: str) -> int | None:
+        """A checkpoint's latent size from its config.json alone; None if unreadable."""
+        try:
+            return self._config(name).model.z_dim
         except UserError:
             return None
 

@@ -1,5 +1,6 @@
 """The app's wiring: build_demo builds without a server; an end-to-end run drives it through gradio_client."""
 import html
+import shutil
 
 import gradio as gr
 import numpy as np
@@ -9,7 +10,9 @@ from tests.helpers import free_port
 from PIL import Image
 
 from explorer import core
-from explorer.app import CSS, INFO_OUTPUTS, Callbacks, build_demo, friendly
+from explorer.app import CSS, build_demo
+from explorer.tabs.common import friendly
+from explorer.views import INFO_OUTPUTS, Callbacks
 from training.errors import UserError
 
 
@@ -236,12 +239,17 @@ def test_manifold_is_only_offered_for_a_two_dimensional_latent(callbacks, name, 
     with pytest.raises(UserError, match="needs a 2-D latent"):
         callbacks.manifold(name, True)
     info = callbacks.checkpoint_info(name)
-    assert info[8].visible is True and info[9].visible is False  # the notice, not the view
+    notice, switch, view = info[8:11]
+    assert notice.visible is True and switch.visible is False and view.visible is False  # no 2-D checkpoint to offer
     run = replace(small_run(epochs=1), model=ModelConfig(z_dim=2, encoder_hidden=4, decoder_hidden=8))
     train(run, train_split, test_split, tmp_path / "z2", progress=False, log=lambda s: None, tsne=False, iwae=False)
+    shutil.copytree(callbacks.library.get(name).path, tmp_path / name)
     flat = Callbacks(core.CheckpointLibrary(tmp_path), core.TestSets.of(core.TestImages(test_split)))
+    notice, switch, view = flat.checkpoint_info(name)[8:11]
+    assert notice.visible and switch.visible and "Switch to z2" in switch.value and not view.visible  # one click away
+    assert flat.two_d_checkpoint(name) == "z2"
     info = flat.checkpoint_info("z2")
-    assert info[8].visible is False and info[9].visible is True
+    assert info[8].visible is False and info[9].visible is False and info[10].visible is True
     assert info[3].choices[0][0] == core.LATENT_PLANE
     plain = np.asarray(flat.manifold("z2", False))
     assert plain.shape == (20 * 30 + 2, 20 * 30 + 2)

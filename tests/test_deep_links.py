@@ -46,7 +46,7 @@ def test_an_overlong_query_is_refused_whole():
 
 
 def test_every_tab_a_link_names_is_a_tab_of_the_app():
-    from explorer.app import TAB_LABELS
+    from explorer.views import TAB_LABELS
     from explorer.deep_links import TABS
 
     assert tuple(TAB_LABELS) == TABS

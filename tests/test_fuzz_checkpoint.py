@@ -15,7 +15,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from explorer import core
-from explorer.app import Callbacks
+from explorer.views import Callbacks
 from training.checkpoint import load_checkpoint
 from training.errors import UserError
 

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from explorer import compare, core, figures
-from explorer.app import Callbacks
+from explorer.views import Callbacks
 from tests.test_safe_text import TEXT, Tags, markdown_html
 from training import safe_text
 from training.checkpoint import load_checkpoint

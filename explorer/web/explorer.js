@@ -4,7 +4,7 @@
    server button instead (the server path, which is also the gradio_client API). */
 (function (vae) {
   const NEAREST = 8;
-  const SAMPLES = 8; // app.SAMPLES_PER_DIGIT
+  const SAMPLES = 8; // tabs/sample.py SAMPLES_PER_DIGIT
   const PRIOR_GRID = 32;
 
   function byId(id) { return document.getElementById(id); }
@@ -316,7 +316,7 @@
       this.frame('sample-vs-mean');
     }
     // ---------------------------------------------------------------- traversals, 2-D manifold, compare
-    /** Where a traversal starts (app.TRAVERSAL_STARTS): zero, a seeded prior sample, or a test image's mean. */
+    /** Where a traversal starts (tabs/traversals.py TRAVERSAL_STARTS): zero, a seeded prior sample, or a test image's mean. */
     traversalBase(start, seed, index) {
       const zDim = this.atlas.zDim;
       if (start === 'a prior sample') return gaussians(seed, zDim);

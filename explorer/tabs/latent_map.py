@@ -1,0 +1,48 @@
+"""Latent map: the encoded means of the test set in 2-D (PCA, t-SNE or the latent plane itself); click a point."""
+from __future__ import annotations
+
+import gradio as gr
+
+from training import safe_text
+
+from .. import core, figures
+from .common import SHARED, digit_pair, friendly, served
+
+TAB = "map"
+
+
+class Views:
+    def latent_map(self, name, method, marker_mean=None):
+        ck = self.library.get(name)
+        coords = core.map_coordinates(ck.atlas, method)
+        marker = None if marker_mean is None else core.place_on_map(ck.atlas, marker_mean, method)
+        return figures.latent_map(coords, ck.atlas["labels"].numpy(), method, marker, core.checkpoint_classes(ck),
+                                  core.dataset_title(ck))
+
+    def map_click(self, name, raw):
+        ck = self.library.get(name)
+        labels = ck.atlas["labels"].numpy()
+        index = core.parse_point_index(raw, len(labels))
+        recon = core.decode(ck.model, ck.atlas["means"][index].numpy())[0]
+        caption = f"Test image #{index}: **{safe_text.markdown(core.checkpoint_classes(ck)[labels[index]])}**."
+        if not self._test_split_matches(name):
+            why = safe_text.markdown(self._images(name).message, safe_text.LONG)
+            return None, served(figures.image_grid(recon[None], 1, 6)), caption + f" (original not shown: {why})"
+        original = self._test_image(name, index)
+        return served(figures.image_grid(original[None], 1, 6)), served(figures.image_grid(recon[None], 1, 6)), caption
+
+
+def layout(page) -> None:
+    page.method = gr.Radio(page.default_methods, value=page.default_methods[0], label="Projection")
+    page.latent_plot = gr.Plot(elem_id="latent-map", label="Click a point to see the image")
+    page.click_box = gr.Textbox(elem_id="map-click-index", elem_classes="bridge", show_label=False)
+    page.clicked_original, page.clicked_recon, page.clicked_caption = digit_pair("clicked", ("Clicked image", "Its reconstruction"))
+
+
+def wire(page) -> None:
+    cb, f = page.cb, friendly
+    gr.on([page.active.change, page.method.change], f(cb.latent_map), [page.ck_name, page.method, page.my_mean],
+          page.latent_plot, **SHARED, api_name="latent_map")
+    page.method.change(None, page.method, None, js="(method) => vae.explorer.setMethod(method)")
+    page.click_box.change(f(cb.map_click), [page.ck_name, page.click_box],
+                          [page.clicked_original, page.clicked_recon, page.clicked_caption], **SHARED, api_name="map_click")

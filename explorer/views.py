@@ -1,0 +1,143 @@
+"""The server side of the page, bound to one checkpoint library and the test sets: what every tab shares (the open
+checkpoint, its test images and dimensions, links), and each tab's own views, from explorer/tabs/."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+
+from training import safe_text
+from training.errors import UserError
+
+from . import core, deep_links, figures, latent_views, web_assets
+from .tabs import compare, interpolate, latent_map, manifold, reconstructions, sample, sliders, traversals
+from .tabs.sliders import MAX_SLIDERS
+
+# Each tab's id (what links name, deep_links.TABS) and label; the page reads this to say which tab is open.
+TAB_LABELS = {"reconstructions": "Reconstructions", "sample": "Sample vs mean", "sliders": "Latent sliders",
+              "traversals": "Traversals", "map": "Latent map", "manifold": "2-D manifold",
+              "interpolate": "Interpolate & sample", "compare": "Compare", "checkpoint": "Checkpoint"}
+INFO_OUTPUTS = 13 + MAX_SLIDERS  # what Callbacks.checkpoint_info returns
+
+
+class Callbacks(reconstructions.Views, sample.Views, sliders.Views, traversals.Views, latent_map.Views, manifold.Views,
+                interpolate.Views, compare.Views):
+    """Thin adapters from UI values to the pure functions; each tab's own are in its module (explorer/tabs/)."""
+
+    def __init__(self, library: core.CheckpointLibrary, test_sets: core.TestSets, sprite_dir: Path | None = None,
+                 default_name: str | None = None):
+        self.library, self.test_sets, self.sprite_dir = library, test_sets, sprite_dir
+        self.default_name = default_name or (library.all_names() or [None])[0]
+        self._sprites: dict[str, Path] = {}
+        self._dimensions: dict[str, latent_views.LatentDimensions] = {}
+
+    def _model(self, name):
+        return self.library.get(name).model
+
+    def _images(self, name) -> core.TestImages:
+        """The test images of this checkpoint's data set."""
+        return self.test_sets.get(self.library.get(name).config.data.get("dataset"))
+
+    def _test_split_matches(self, name) -> bool:
+        """The loaded test images are the ones this checkpoint's atlas encoded (same count, same order)."""
+        split = self._images(name).split
+        return split is not None and len(split.labels) == len(self.library.get(name).atlas["labels"])
+
+    def _test_split(self, name):
+        split = self._images(name).require()
+        if not self._test_split_matches(name):
+            raise UserError("The test images do not match this checkpoint's atlas; use the test set it was built on.")
+        return split
+
+    def _test_image(self, name, index) -> np.ndarray:
+        split = self._test_split(name)
+        index = core.parse_point_index(index, len(split.labels))
+        return split.images[index].numpy()
+
+    def _sprite(self, name) -> Path | None:
+        """The PNG of this checkpoint's test images for the page, written once per data set."""
+        if self.sprite_dir is None or not self._test_split_matches(name):
+            return None
+        key = core.dataset_title(self.library.get(name))
+        if key not in self._sprites:
+            images = self._test_split(name).images.numpy()
+            self._sprites[key] = web_assets.write_test_sprite(images, self.sprite_dir, f"test-{len(self._sprites)}.png")
+        return self._sprites[key]
+
+    def dimensions(self, name) -> latent_views.LatentDimensions:
+        """The checkpoint's dimension order and activity, computed once (every server slider decode needs the order)."""
+        if name not in self._dimensions:
+            ck = self.library.get(name)
+            self._dimensions[name] = latent_views.latent_dimensions(ck.metrics, ck.atlas["means"].numpy())
+        return self._dimensions[name]
+
+    def switch_checkpoint(self, name, active):
+        """Open checkpoint `name`; if it cannot be loaded, warn and put the picker back on `active`, which keeps working."""
+        try:
+            self.library.get(name)
+        except UserError as err:
+            if active is None or active == name:
+                raise
+            gr.Warning(safe_text.html_text(f"{err} Still showing {active}.", safe_text.LONG))
+            return [gr.Dropdown(value=active), active, *[gr.skip()] * INFO_OUTPUTS]
+        return [gr.skip(), name, *self.checkpoint_info(name)]
+
+    def read_link(self, request: gr.Request):
+        """The page's URL query → the checkpoint and tab to open, a notice for what was refused, and the view (State)."""
+        params = dict(request.query_params) if request is not None else {}
+        query_chars = len(str(request.url.query)) if request is not None and getattr(request, "url", None) else 0
+        link = deep_links.parse_view_link(params, self.library.all_names(), query_chars)
+        name = link.checkpoint or self.default_name
+        try:
+            ck = self.library.get(name)
+        except UserError:
+            return gr.skip(), gr.skip(), "⚠️ The link's checkpoint could not be opened.", ""
+        link = deep_links.fit_to_checkpoint(link, ck.config.model.z_dim, len(ck.atlas["labels"]))
+        notice = " ".join(f"⚠️ {safe_text.markdown(n, safe_text.LONG)}" for n in link.notices)
+        return (name if link.checkpoint else gr.skip(), gr.Tabs(selected=link.tab) if link.tab else gr.skip(), notice,
+                json.dumps(link.to_dict()))
+
+    def apply_link(self, name, link):
+        """Set what the link asks for once its checkpoint is open: slider values, or the comparison."""
+        n_outputs = 1 + MAX_SLIDERS + 6
+        link = json.loads(link) if link else None  # written by read_link
+        if not link:
+            return [gr.skip()] * n_outputs
+        sliders = [gr.skip()] * (1 + MAX_SLIDERS)
+        if link.get("z") is not None:
+            sliders = self.sliders_to(name, np.asarray(link["z"], dtype=np.float32))
+        compared = [gr.skip()] * 6
+        if link.get("compare"):
+            compared = [gr.CheckboxGroup(value=link["compare"]), *self.compare(link["compare"])]
+        return [*sliders, *compared]
+
+    def runtime(self, name) -> str:
+        """The page's runtime component: where its model, atlas and test images are, and how to show its dimensions."""
+        ck = self.library.get(name)
+        dims = self.dimensions(name)
+        config = web_assets.runtime_config(name, ck.path, ck.config.model.z_dim, self._sprite(name))
+        config.update(classes=core.checkpoint_classes(ck), dataset=core.dataset_title(ck), order=dims.order,
+                      active=dims.active, kl=[round(v, 4) for v in dims.kl], tabs=TAB_LABELS)
+        return web_assets.runtime_html(config)
+
+    def checkpoint_info(self, name):
+        """Everything that changes with the checkpoint: INFO_OUTPUTS values, in the order of `info_outputs`."""
+        ck = self.library.get(name)
+        dims = self.dimensions(name)
+        methods = core.map_methods(ck.atlas)
+        class_choices = [("any", "any")] + [(c, str(i)) for i, c in enumerate(core.checkpoint_classes(ck))]
+        n_inactive = ck.config.model.z_dim - len(dims.informative)
+        z2 = ck.config.model.z_dim == 2
+        first, other = core.two_of_different_classes(ck.atlas["labels"].numpy())
+        return [
+            core.checkpoint_summary(ck, len(dims.informative)),
+            {"config": ck.config.to_dict(), "final": ck.metrics.get("final", {})},
+            self.runtime(name), gr.Radio(choices=methods, value=methods[0]),
+            gr.Dropdown(choices=class_choices, value="any"), gr.Dropdown(choices=class_choices, value="any"),
+            gr.Checkbox(value=False, label=f"Show the {n_inactive} inactive dimensions", visible=n_inactive > 0),
+            figures.kl_bars(dims.kl, dims.active, dims.order),
+            *self.manifold_offer(name), gr.Column(visible=z2), gr.Number(value=first), gr.Number(value=other),
+            *self.slider_updates(name, show_inactive=False, reset=True),
+        ]
