@@ -1,6 +1,7 @@
 """The real app in headless Chromium: the model runs in the page (sliders, drawing, map, strips) with no server request,
 agrees with torch, and the server takes over when WebAssembly is missing."""
 import os
+import time
 import shutil
 from pathlib import Path
 
@@ -192,9 +193,7 @@ def test_a_map_click_decodes_the_point_in_the_page(page, tmp_path):
 
 
 def test_interpolation_prior_samples_and_posterior_samples_draw_in_the_page(page, tmp_path):
-    page.get_by_role("tab", name="Interpolate & sample").click()
-    page.get_by_role("button", name="Interpolate").click()
-    page.get_by_role("button", name="Sample from the prior").click()
+    page.get_by_role("tab", name="Interpolate & sample").click()  # drawn on open, no button
     page.wait_for_function("vae.explorer.frames.interpolate && vae.explorer.frames.prior", timeout=10_000)
     assert page.evaluate("document.getElementById('interp-canvas').width") == 10 * 28 + 9 * 2  # 10 steps
     _shot(page, tmp_path, "interpolation.png")
@@ -220,13 +219,15 @@ def test_without_webassembly_the_page_says_so_and_the_server_decodes(app_url, br
     page.locator("#slider-0 input[type=number]").fill("2.5")
     page.locator("#slider-0 input[type=number]").press("Enter")
     page.wait_for_function("(b) => document.querySelector('#slider-image img')?.src !== b", arg=before, timeout=30_000)
+    for tab, image in (("Traversals", "#traversal-image img"), ("Interpolate & sample", "#prior-image img")):
+        page.get_by_role("tab", name=tab).click()  # alive on open in the fallback too: the server draws it
+        page.wait_for_selector(image, timeout=30_000)
     page.close()
 
 
 def test_traversal_grid_draws_in_the_page_and_can_be_downloaded(page, tmp_path):
-    page.get_by_role("tab", name="Traversals").click()
     sent = len(page.requests)
-    page.get_by_role("button", name="Draw the grid").click()
+    page.get_by_role("tab", name="Traversals").click()  # drawn on open, no button
     page.wait_for_function("vae.explorer.frames.traversal", timeout=10_000)
     size = page.evaluate("[document.getElementById('traversal-canvas').width, document.getElementById('traversal-canvas').height]")
     assert size == [11 * 30 - 2, 8 * 30 - 2]  # 11 values × the 8 most informative dimensions
@@ -244,8 +245,7 @@ def test_compare_reconstructs_with_each_checkpoint_in_the_page(page, tmp_path):
     page.get_by_role("tab", name="Compare").click()
     picked = page.evaluate("Array.from(document.querySelectorAll('#compare-pick input:checked'), (i) => i.parentElement.innerText.trim())")
     assert picked == ["default", "mnist-beta4"]  # the open checkpoint and the next one of its data set
-    page.get_by_role("button", name="Compare").click()
-    page.wait_for_function("vae.explorer.frames.compare", timeout=60_000)
+    page.wait_for_function("vae.explorer.frames.compare", timeout=60_000)  # compared on open, no button
     assert page.locator("#compare-browser .compare-label").all_inner_texts() == ["input", "default", "mnist-beta4"]
     assert page.evaluate("document.querySelector('#compare-browser canvas').width") == 28  # the drawing, one column
     table = page.locator("#compare-table").inner_text()
@@ -338,3 +338,57 @@ def test_a_link_to_a_map_point_shows_that_image(app_url, browser):
     page.wait_for_function("vae.explorer.frames.map", timeout=30_000)
     assert page.locator("#clicked-caption").inner_text().startswith("Test image #42")
     page.close()
+
+
+# What a tab shows first, untouched: a canvas with ink on it, an image, or a plot with data.
+PICTURE = {
+    "Reconstructions": "#pairs img",
+    "Sample vs mean": "canvas#sv-canvas",
+    "Latent sliders": "canvas#slider-canvas",
+    "Traversals": "canvas#traversal-canvas",
+    "Latent map": "#latent-map .js-plotly-plot",
+    "Interpolate & sample": "canvas#interp-canvas, canvas#prior-canvas",
+    "Compare": "#compare-table table, #compare-browser h4",
+    "Checkpoint": ".json-holder, [data-testid=json]",
+}
+HAS_PICTURE = """(selector) => Array.from(document.querySelectorAll(selector)).some((el) => {
+  if (!el.offsetParent) return false;
+  if (el.tagName === 'CANVAS') {
+    if (!el.dataset.drawn) return false;
+    const pixels = el.getContext('2d').getImageData(0, 0, el.width, el.height).data;
+    return pixels.some((v, i) => i % 4 !== 3 && v > 0);  // not blank: some ink
+  }
+  if (el.tagName === 'IMG') return el.complete && el.naturalWidth > 0;
+  if (el.classList.contains('js-plotly-plot')) return (el._fullData || []).some((trace) => trace._length > 0);  // points drawn
+  return true;
+})"""
+
+
+def test_every_tab_shows_a_picture_the_first_time_it_is_opened_untouched(app_url, browser, tmp_path):
+    page = _open(browser, app_url)
+    page.wait_for_timeout(500)  # the first tab's own server response (its reconstructions)
+    for tab, selector in PICTURE.items():
+        started = time.monotonic()
+        page.get_by_role("tab", name=tab).click()
+        page.wait_for_function(HAS_PICTURE, arg=selector, timeout=1_500)  # the budget: 1.5 s from the click
+        assert time.monotonic() - started < 1.5, tab
+        _shot(page, tmp_path, f"first-open-{tab.split()[0].lower()}.png")
+    # the 2-D tab of a 32-D checkpoint offers the one 2-D checkpoint there is; one click opens its manifold
+    page.get_by_role("tab", name="2-D manifold").click()
+    page.get_by_role("button", name="Switch to mnist-z2 (z_dim = 2)").click()
+    page.wait_for_function(HAS_PICTURE, arg="canvas#manifold-canvas", timeout=30_000)
+    assert page.evaluate("vae.explorer.name") == "mnist-z2"
+    _shot(page, tmp_path, "first-open-manifold.png")
+    page.close()
+
+
+def test_a_live_control_redraws_its_view_with_no_button(page):
+    page.get_by_role("tab", name="Traversals").click()
+    page.wait_for_function("vae.explorer.frames.traversal", timeout=10_000)
+    drawn = page.evaluate("vae.explorer.frames.traversal.count")
+    columns = page.locator("#trav-columns input[type=number]")
+    columns.fill("5")
+    columns.press("Tab")
+    page.wait_for_function("(n) => vae.explorer.frames.traversal.count > n", arg=drawn, timeout=10_000)
+    assert page.evaluate("document.getElementById('traversal-canvas').width") == 5 * 30 - 2  # 5 columns
+    assert "Columns: -3.0, -1.5, 0.0, 1.5, 3.0." in page.locator("#traversal-caption").inner_text()

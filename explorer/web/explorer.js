@@ -1,32 +1,11 @@
 /* The explorer's browser side: loads the checkpoint's model and atlas into the page, then every view that decodes
    (sliders, nearest digits, drawing, map click, traversals, 2-D manifold, interpolation, prior samples, sample vs
-   mean, compare) runs here with no request to the server. If the model cannot start, the page says so in one line and every view clicks its hidden
-   server button instead (the server path, which is also the gradio_client API). */
+   mean, compare) runs here with no request to the server. If the model cannot start, the page says so in one line and
+   every view clicks its hidden server button instead (the server path, which is also the gradio_client API).
+   The views' methods live in their own files (slider_view.js, drawing_view.js, strip_views.js, open_views.js), loaded
+   before this one. */
 (function (vae) {
-  const NEAREST = 8;
-  const SAMPLES = 8; // tabs/sample.py SAMPLES_PER_DIGIT
-  const PRIOR_GRID = 32;
-
   function byId(id) { return document.getElementById(id); }
-
-  /** mulberry32: a small seeded generator, so a seed gives the same prior samples on every visit. */
-  function gaussians(seed, count) {
-    let state = (Number(seed) | 0) >>> 0;
-    const uniform = () => {
-      state = (state + 0x6d2b79f5) >>> 0;
-      let t = state;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-    const out = new Float32Array(count);
-    for (let i = 0; i < count; i++) out[i] = Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
-    return out;
-  }
-
-  function sameValues(a, b) {
-    return a && b && a.length === b.length && a.every((v, i) => v === b[i]);
-  }
 
   class Explorer {
     constructor() {
@@ -46,6 +25,7 @@
       // the server sets, and the repeat of the same z is dropped in drawSliders
       document.addEventListener('input', (e) => this.onDomInput(e), true);
       new MutationObserver(() => this.onDomChange()).observe(document.documentElement, { childList: true, subtree: true });
+      this.watchTabs();
     }
 
     /** Gradio's js_on_load and watch('value') seam: (re)load when the checkpoint changes. */
@@ -71,8 +51,7 @@
         this.setMode('browser');
         this.decodeSliders(this.readSliders());
         if (this.pad && !this.pad.empty) this.drawing.push(this.pad); // drawn while loading, or under the previous checkpoint
-        const manifoldCanvas = byId('manifold-canvas');
-        if (manifoldCanvas) delete manifoldCanvas.dataset.drawn; // drawn again for this checkpoint when shown
+        this.drawOpenedViews(); // the tab on screen, drawn by this checkpoint's model
         if (config.sprite) this.testDigits = await vae.loadSprite(config.sprite, atlas.n, config.sprite_columns);
         this.becameReady(); // a link's view waits for the model and the test images
       } catch (err) {
@@ -100,25 +79,16 @@
       this.model = null;
       this.setMode('server', `⚠️ The in-browser model could not start (${err.message}); the server decodes instead, which is slower.`);
       this.becameReady();
-      this.server('server-decode');
+      this.drawOpenedViews();
     }
 
     server(id) { byId(id)?.click(); }
 
-    /** Give the drawing pad its listeners once Gradio has rendered it (and again if it renders a new one). */
-    wireDrawPad() {
-      const element = byId('drawpad');
-      if (!element || element === this.padElement) return;
-      this.padElement = element;
-      this.pad = new vae.DrawPad(element, { onStroke: (p) => this.onStroke(p), onStrokeEnd: (p) => this.onStrokeEnd(p) });
-    }
-
-    /** In the server fallback, an empty slider image (a click made before Gradio was ready is lost) asks once more. */
-    fillServerImage() {
-      const image = byId('slider-image');
-      if (!image || image.querySelector('img') || image === this.serverImageAsked) return;
-      this.serverImageAsked = image;
-      this.server('server-decode');
+    /** True when the page's model can draw now; in the server fallback, asks the server (the view's bridge) instead.
+        While the model loads, neither: the views on screen are drawn once it is ready (drawOpenedViews). */
+    runsHere(bridge) {
+      if (this.mode === 'server') this.server(bridge);
+      return this.mode === 'browser';
     }
 
     frame(view) {
@@ -129,104 +99,8 @@
 
     className(label) { return (this.config.classes || [])[label] ?? String(label); }
 
-    // ---------------------------------------------------------------- sliders and the nearest real images
-    /** Slider values in display order: the last ones Gradio reported, with any slider on screen read directly
-        (an inactive dimension's slider may be folded away while it still holds a value). */
-    readSliders() {
-      const values = [];
-      for (let k = 0; k < this.config.z_dim; k++) {
-        const input = document.querySelector(`#slider-${k} input[type=range]`);
-        values.push(input ? Number(input.value) : Number(this.sliderValues[k] || 0));
-      }
-      return values;
-    }
-
-    onDomInput(event) {
-      if (this.mode === 'browser' && event.target.matches?.('.latent-slider input[type=range]')) this.decodeSliders(this.readSliders());
-    }
-
-    /** Slider values (display order) → z: slider k holds latent dimension order[k]. */
-    decodeSliders(values) {
-      if (this.mode === 'server') return this.server('server-decode');
-      if (!this.config) return;
-      // kept while the model loads too: a folded-away slider has no input to read its value back from
-      this.sliderValues = values.slice(0, this.config.z_dim).map(Number);
-      if (this.mode !== 'browser') return;
-      const z = new Float32Array(this.config.z_dim);
-      this.config.order.forEach((d, k) => { z[d] = this.sliderValues[k] || 0; });
-      this.sliders.push(z);
-    }
-
-    async drawSliders(z) {
-      if (sameValues(z, this.lastZ)) return;
-      this.lastZ = z;
-      const pixels = await this.model.decode(z, 1);
-      vae.drawDigits(byId('slider-canvas'), pixels, 1, 1, 10);
-      this.frame('sliders');
-      await this.drawNearest(z);
-    }
-
-    async drawNearest(z) {
-      const nearest = this.atlas.nearest(z, NEAREST);
-      let digits;
-      if (this.testDigits) {
-        digits = vae.stackDigits(nearest.map((i) => this.testDigits.subarray(i * 784, (i + 1) * 784)));
-      } else {
-        const means = new Float32Array(NEAREST * this.atlas.zDim);
-        nearest.forEach((i, k) => means.set(this.atlas.mean(i), k * this.atlas.zDim));
-        digits = await this.model.decode(means, NEAREST);
-      }
-      vae.drawDigits(byId('nearest-canvas'), digits, NEAREST, NEAREST / 2, 2);
-      const what = this.testDigits ? 'The 8 test images' : 'Decodings of the 8 test images';
-      const caption = byId('nearest-caption');
-      if (caption) caption.textContent = `${what} whose encodings are nearest to z: #${nearest.join(', #')} (${nearest.map((i) => this.className(this.atlas.labels[i])).join(' · ')}).`;
-      this.frame('nearest');
-    }
-
-    // ---------------------------------------------------------------- drawing → MNIST form → encoder → decoder, ★
-    onStroke(pad) {
-      if (this.mode === 'browser') this.drawing.push(pad);
-    }
-
-    onStrokeEnd(pad) {
-      if (this.mode !== 'server') return;
-      const box = document.querySelector('#drawing-data textarea, #drawing-data input');
-      box.value = pad.pngDataUrl();
-      box.dispatchEvent(new Event('input', { bubbles: true }));
-    }
-
-    async drawReconstruction(pad) {
-      const { gray, height, width } = pad.gray();
-      const digit = vae.toMnist(gray, height, width);
-      const message = byId('draw-caption');
-      if (!digit) {
-        message.textContent = 'The canvas is blank: draw a digit.';
-        return;
-      }
-      const input = Float32Array.from(digit, (v) => v / 255);
-      const { mean } = await this.model.encode(input, 1);
-      const pixels = await this.model.decode(mean, 1);
-      vae.drawDigits(byId('draw-left-canvas'), digit, 1, 1, 6);
-      this.drawnDigit = digit; // the compare view reconstructs it with each checkpoint
-      vae.drawDigits(byId('draw-right-canvas'), pixels, 1, 1, 6);
-      this.marker = Float32Array.from(mean);
-      this.placeMarker();
-      message.textContent = "The model's input (left, MNIST form) and its reconstruction (right). It is marked ★ on the latent map.";
-      this.frame('drawing');
-    }
-
-    setMethod(method) {
-      this.method = method;
-      this.placeMarker();
-    }
-
-    placeMarker() {
-      if (this.mode !== 'browser') return;
-      vae.placeStar(this.marker && this.atlas.coords[this.method] ? this.atlas.placeOnMap(this.marker, this.method) : null);
-    }
-
     /** Gradio renders a tab's components when it is first opened and re-creates plots on updates: once a frame
-        after DOM changes, wire what appeared (map clicks, the drawing pad) and fill views that appeared empty. */
+        after DOM changes, wire what appeared (map clicks, the drawing pad) and draw views that appeared empty. */
     onDomChange() {
       if (this.domQueued) return;
       this.domQueued = true;
@@ -234,147 +108,11 @@
         this.domQueued = false;
         vae.hookMapClicks((index) => this.mapClick(index));
         this.wireDrawPad();
-        if (this.mode === 'server') return this.fillServerImage();
-        if (this.mode !== 'browser') return;
         this.placeMarker();
-        const sliderCanvas = byId('slider-canvas');
-        if (sliderCanvas && !sliderCanvas.dataset.drawn) { // the sliders tab was just opened: draw its current z
-          this.lastZ = null;
-          this.decodeSliders(this.readSliders());
-        }
-        const manifoldCanvas = byId('manifold-canvas');
-        if (manifoldCanvas && !manifoldCanvas.dataset.drawn && this.atlas.zDim === 2 && manifoldCanvas.offsetParent) {
-          this.manifold(document.querySelector('#manifold-means input')?.checked ?? true); // the 2-D tab was just opened
-        }
+        this.drawOpenedViews();
       });
     }
 
-    // ---------------------------------------------------------------- the map
-    async mapClick(index) {
-      this.lastPoint = index;
-      if (this.mode !== 'browser') return vae.sendMapClickToServer(index);
-      const pixels = await this.model.decode(this.atlas.mean(index), 1);
-      vae.drawDigits(byId('clicked-right-canvas'), pixels, 1, 1, 6);
-      const original = byId('clicked-left-canvas');
-      if (this.testDigits) vae.drawDigits(original, this.testDigits.subarray(index * 784, (index + 1) * 784), 1, 1, 6);
-      original.style.visibility = this.testDigits ? 'visible' : 'hidden';
-      byId('clicked-caption').textContent = `Test image #${index}, ${this.className(this.atlas.labels[index])}` +
-        (this.testDigits ? ': the image (left) and the decoding of its encoded mean (right).' : ': the decoding of its encoded mean (the test images are not available to show the original).');
-      this.frame('map');
-    }
-
-    // ---------------------------------------------------------------- buttons: interpolation, prior, sample vs mean
-    checkIndex(value, where) {
-      const index = Number(value);
-      if (!Number.isInteger(index) || index < 0 || index >= this.atlas.n) {
-        byId(where).textContent = `Test image #${value} does not exist: pick 0–${this.atlas.n - 1}.`;
-        return null;
-      }
-      return index;
-    }
-
-    async interpolate(a, b, steps) {
-      if (this.mode !== 'browser') return this.server('server-interpolate');
-      const [i, j] = [this.checkIndex(a, 'interp-message'), this.checkIndex(b, 'interp-message')];
-      if (i === null || j === null) return;
-      byId('interp-message').textContent = '';
-      const n = Math.min(Math.max(Math.round(Number(steps)) || 10, 3), 16);
-      const [from, to] = [this.atlas.mean(i), this.atlas.mean(j)];
-      const z = new Float32Array(n * this.atlas.zDim);
-      for (let k = 0; k < n; k++) {
-        const t = k / (n - 1);
-        for (let d = 0; d < this.atlas.zDim; d++) z[k * this.atlas.zDim + d] = (1 - t) * from[d] + t * to[d];
-      }
-      vae.drawDigits(byId('interp-canvas'), await this.model.decode(z, n), n, n, 3);
-      this.frame('interpolate');
-    }
-
-    async priorSamples(seed) {
-      if (this.mode !== 'browser') return this.server('server-prior');
-      const z = gaussians(seed, PRIOR_GRID * this.atlas.zDim);
-      vae.drawDigits(byId('prior-canvas'), await this.model.decode(z, PRIOR_GRID), PRIOR_GRID, 8, 3);
-      this.frame('prior');
-    }
-
-    async sampleVsMean(index, seed) {
-      if (this.mode !== 'browser') return this.server('server-sample-vs-mean');
-      const i = this.checkIndex(index, 'sv-message');
-      if (i === null) return;
-      byId('sv-message').textContent = '';
-      const [mean, std, zDim] = [this.atlas.mean(i), this.atlas.std(i), this.atlas.zDim];
-      const noise = gaussians(seed, SAMPLES * zDim);
-      const z = new Float32Array((SAMPLES + 1) * zDim);
-      z.set(mean);
-      for (let k = 0; k < SAMPLES; k++) {
-        for (let d = 0; d < zDim; d++) z[(k + 1) * zDim + d] = mean[d] + std[d] * noise[k * zDim + d];
-      }
-      const decoded = await this.model.decode(z, SAMPLES + 1);
-      const parts = [];
-      if (this.testDigits) parts.push(this.testDigits.subarray(i * 784, (i + 1) * 784));
-      for (let k = 0; k <= SAMPLES; k++) parts.push(decoded.subarray(k * 784, (k + 1) * 784));
-      vae.drawDigits(byId('sv-canvas'), vae.stackDigits(parts), parts.length, parts.length, 4);
-      this.frame('sample-vs-mean');
-    }
-    // ---------------------------------------------------------------- traversals, 2-D manifold, compare
-    /** Where a traversal starts (tabs/traversals.py TRAVERSAL_STARTS): zero, a seeded prior sample, or a test image's mean. */
-    traversalBase(start, seed, index) {
-      const zDim = this.atlas.zDim;
-      if (start === 'a prior sample') return gaussians(seed, zDim);
-      if (start === "a test image's mean") {
-        const i = this.checkIndex(index, 'traversal-caption');
-        return i === null ? null : Float32Array.from(this.atlas.mean(i));
-      }
-      return new Float32Array(zDim);
-    }
-
-    async traversal(start, seed, index, rows, columns) {
-      if (this.mode !== 'browser') return this.server('server-traversal');
-      const base = this.traversalBase(start, seed, index);
-      if (!base) return;
-      const informative = this.config.order.filter((d) => this.config.active[d]);
-      const dims = (informative.length ? informative : this.config.order).slice(0, Math.max(1, Math.min(16, Math.round(Number(rows)) || 8)));
-      const values = vae.traversalValues(Math.max(2, Math.min(15, Math.round(Number(columns)) || 11)));
-      const canvas = byId('traversal-canvas');
-      vae.drawDigits(canvas, await this.model.decode(vae.traversalCodes(base, dims, values), dims.length * values.length),
-        dims.length * values.length, values.length, 2);
-      byId('traversal-caption').textContent = `Rows, top to bottom: ${dims.map((d) => `z${d} (KL ${this.kl(d)})`).join(', ')}. ` +
-        `Columns: ${values.map((v) => v.toFixed(1)).join(', ')}.`;
-      const link = byId('traversal-download');
-      link.href = vae.enlargedPng(canvas, 4);
-      link.hidden = false;
-      this.frame('traversal');
-    }
-
-    kl(d) { return Number((this.config.kl || [])[d] ?? NaN).toFixed(2); }
-
-    async manifold(showMeans) {
-      if (this.mode !== 'browser') return this.server('server-manifold');
-      if (this.atlas.zDim !== 2) return;
-      const size = 20; // latent_views.MANIFOLD_SIZE
-      const canvas = byId('manifold-canvas');
-      vae.drawDigits(canvas, await this.model.decode(vae.manifoldCodes(size), size * size), size * size, size, 1);
-      if (showMeans) vae.drawMeansOverManifold(canvas, this.atlas.means, this.atlas.labels, size);
-      const legend = byId('manifold-legend');
-      legend.replaceChildren(...(showMeans ? (this.config.classes || []).map((name, label) => {
-        const item = document.createElement('span');
-        item.textContent = `● ${name}  `;
-        item.style.color = vae.CLASS_COLOURS[label % vae.CLASS_COLOURS.length];
-        return item;
-      }) : []));
-      this.frame('manifold');
-    }
-
-    async compare(planText) {
-      if (this.mode !== 'browser') return this.server('server-compare');
-      let plan;
-      try {
-        plan = JSON.parse(planText);
-      } catch (err) {
-        return; // the server refused the selection and said why in the note
-      }
-      await this.comparison.render(byId('compare-browser'), plan, this.drawnDigit || null);
-      this.frame('compare');
-    }
     // ---------------------------------------------------------------- links that open a view (explorer/deep_links.py)
     /** After the server has opened the link's checkpoint and set its sliders or comparison: the page's part. */
     async openLink(linkText, plan) {
@@ -415,5 +153,6 @@
     }
   }
 
+  Object.assign(Explorer.prototype, vae.SliderView, vae.DrawingView, vae.StripViews, vae.OpenViews);
   vae.explorer = vae.explorer || new Explorer();
 })(window.vae = window.vae || {});

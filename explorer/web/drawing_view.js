@@ -1,0 +1,69 @@
+/* Your drawing and the latent map in the page: a stroke is brought to MNIST's form, encoded and decoded, and its mean
+   is marked ★ on the map; a click on the map decodes that test image's mean. Methods of the explorer (explorer.js). */
+(function (vae) {
+  function byId(id) { return document.getElementById(id); }
+
+  vae.DrawingView = {
+    /** Give the drawing pad its listeners once Gradio has rendered it (and again if it renders a new one). */
+    wireDrawPad() {
+      const element = byId('drawpad');
+      if (!element || element === this.padElement) return;
+      this.padElement = element;
+      this.pad = new vae.DrawPad(element, { onStroke: (p) => this.onStroke(p), onStrokeEnd: (p) => this.onStrokeEnd(p) });
+    },
+
+    onStroke(pad) {
+      if (this.mode === 'browser') this.drawing.push(pad);
+    },
+
+    onStrokeEnd(pad) {
+      if (this.mode !== 'server') return;
+      const box = document.querySelector('#drawing-data textarea, #drawing-data input');
+      box.value = pad.pngDataUrl();
+      box.dispatchEvent(new Event('input', { bubbles: true }));
+    },
+
+    async drawReconstruction(pad) {
+      const { gray, height, width } = pad.gray();
+      const digit = vae.toMnist(gray, height, width);
+      const message = byId('draw-caption');
+      if (!digit) {
+        message.textContent = 'The canvas is blank: draw a digit.';
+        return;
+      }
+      const input = Float32Array.from(digit, (v) => v / 255);
+      const { mean } = await this.model.encode(input, 1);
+      const pixels = await this.model.decode(mean, 1);
+      vae.drawDigits(byId('draw-left-canvas'), digit, 1, 1, 6);
+      this.drawnDigit = digit; // the compare view reconstructs it with each checkpoint
+      vae.drawDigits(byId('draw-right-canvas'), pixels, 1, 1, 6);
+      this.marker = Float32Array.from(mean);
+      this.placeMarker();
+      message.textContent = "The model's input (left, MNIST form) and its reconstruction (right). It is marked ★ on the latent map.";
+      this.frame('drawing');
+    },
+
+    setMethod(method) {
+      this.method = method;
+      this.placeMarker();
+    },
+
+    placeMarker() {
+      if (this.mode !== 'browser') return;
+      vae.placeStar(this.marker && this.atlas.coords[this.method] ? this.atlas.placeOnMap(this.marker, this.method) : null);
+    },
+
+    async mapClick(index) {
+      this.lastPoint = index;
+      if (this.mode !== 'browser') return vae.sendMapClickToServer(index);
+      const pixels = await this.model.decode(this.atlas.mean(index), 1);
+      vae.drawDigits(byId('clicked-right-canvas'), pixels, 1, 1, 6);
+      const original = byId('clicked-left-canvas');
+      if (this.testDigits) vae.drawDigits(original, this.testDigits.subarray(index * 784, (index + 1) * 784), 1, 1, 6);
+      original.style.visibility = this.testDigits ? 'visible' : 'hidden';
+      byId('clicked-caption').textContent = `Test image #${index}, ${this.className(this.atlas.labels[index])}` +
+        (this.testDigits ? ': the image (left) and the decoding of its encoded mean (right).' : ': the decoding of its encoded mean (the test images are not available to show the original).');
+      this.frame('map');
+    },
+  };
+})(window.vae = window.vae || {});

@@ -1,0 +1,51 @@
+/* Every view is alive when it is first shown: a view on screen that has not been drawn for the open checkpoint is
+   drawn with its controls' current values (read from the page), by the page's model or, in the server fallback, by
+   the server through the view's bridge. Checked once a frame after the page changes, when a tab is clicked and
+   when a checkpoint is ready. Methods of the explorer (explorer.js). */
+(function (vae) {
+  function control(id, selector) { return document.querySelector(`#${id} ${selector}`); }
+  function number(id) { return Number(control(id, 'input[type=number]')?.value ?? NaN); }
+  function choice(id) { return control(id, 'input[type=radio]:checked')?.value; }
+  function checked(id) { return control(id, 'input[type=checkbox]')?.checked ?? true; }
+
+  vae.OpenViews = {
+    /** Each view: its canvas (drawn in the page), its server image and bridge (the fallback), and how to draw it.
+        `anyCheckpoint`: it does not change with the open checkpoint (the comparison has its own picks). */
+    openViews() {
+      return [
+        { canvas: 'slider-canvas', server: 'slider-image', bridge: 'server-decode',
+          draw: () => { this.lastZ = null; this.decodeSliders(this.readSliders()); } }, // a new canvas: draw even the same z
+        { canvas: 'sv-canvas', server: 'sv-strip', bridge: 'server-sample-vs-mean',
+          draw: () => { this.sampleVsMean(number('sv-index'), number('sv-seed')); this.server('sv-widths-bridge'); } },
+        { canvas: 'traversal-canvas', server: 'traversal-image', bridge: 'server-traversal',
+          draw: () => this.traversal(choice('trav-start'), number('trav-seed'), number('trav-index'), number('trav-rows'), number('trav-columns')) },
+        { canvas: 'manifold-canvas', server: 'manifold-image', bridge: 'server-manifold', only: () => this.config.z_dim === 2,
+          draw: () => this.manifold(checked('manifold-means')) },
+        { canvas: 'interp-canvas', server: 'interp-strip', bridge: 'server-interpolate',
+          draw: () => this.interpolate(number('interp-a'), number('interp-b'), number('interp-steps')) },
+        { canvas: 'prior-canvas', server: 'prior-image', bridge: 'server-prior', draw: () => this.priorSamples(number('prior-seed')) },
+        { canvas: 'compare-browser', server: 'compare-image', bridge: 'compare-open', anyCheckpoint: true,
+          draw: () => this.server('compare-open') },
+      ];
+    },
+
+    drawOpenedViews() {
+      if (this.mode === 'loading' || !this.config) return;
+      for (const view of this.openViews()) {
+        const target = document.getElementById(this.mode === 'browser' ? view.canvas : view.server);
+        const drawnFor = view.anyCheckpoint ? '*' : this.name;
+        if (!target || !target.offsetParent || target.dataset.openedFor === drawnFor || (view.only && !view.only())) continue;
+        target.dataset.openedFor = drawnFor; // before drawing: a frame that comes meanwhile does not ask again
+        if (this.mode === 'browser') view.draw();
+        else this.server(view.bridge);
+      }
+    },
+
+    /** Tabs render their content when first opened (a DOM change); a later visit changes only what is shown. */
+    watchTabs() {
+      document.addEventListener('click', (event) => {
+        if (event.target.closest?.('[role=tab]')) requestAnimationFrame(() => requestAnimationFrame(() => this.drawOpenedViews()));
+      }, true);
+    },
+  };
+})(window.vae = window.vae || {});

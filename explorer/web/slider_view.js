@@ -1,0 +1,64 @@
+/* The latent sliders in the page: slider k moves latent dimension config.order[k]; each new z is decoded, and the
+   8 test images whose encodings are nearest are shown beside it. Methods of the explorer (explorer.js). */
+(function (vae) {
+  const NEAREST = 8;
+
+  function sameValues(a, b) {
+    return a && b && a.length === b.length && a.every((v, i) => v === b[i]);
+  }
+
+  vae.SliderView = {
+    /** Slider values in display order: the last ones Gradio reported, with any slider on screen read directly
+        (an inactive dimension's slider may be folded away while it still holds a value). */
+    readSliders() {
+      const values = [];
+      for (let k = 0; k < this.config.z_dim; k++) {
+        const input = document.querySelector(`#slider-${k} input[type=range]`);
+        values.push(input ? Number(input.value) : Number(this.sliderValues[k] || 0));
+      }
+      return values;
+    },
+
+    onDomInput(event) {
+      if (this.mode === 'browser' && event.target.matches?.('.latent-slider input[type=range]')) this.decodeSliders(this.readSliders());
+    },
+
+    /** Slider values (display order) → z: slider k holds latent dimension order[k]. */
+    decodeSliders(values) {
+      if (this.mode === 'server') return this.server('server-decode');
+      if (!this.config) return;
+      // kept while the model loads too: a folded-away slider has no input to read its value back from
+      this.sliderValues = values.slice(0, this.config.z_dim).map(Number);
+      if (this.mode !== 'browser') return;
+      const z = new Float32Array(this.config.z_dim);
+      this.config.order.forEach((d, k) => { z[d] = this.sliderValues[k] || 0; });
+      this.sliders.push(z);
+    },
+
+    async drawSliders(z) {
+      if (sameValues(z, this.lastZ)) return;
+      this.lastZ = z;
+      const pixels = await this.model.decode(z, 1);
+      vae.drawDigits(document.getElementById('slider-canvas'), pixels, 1, 1, 10);
+      this.frame('sliders');
+      await this.drawNearest(z);
+    },
+
+    async drawNearest(z) {
+      const nearest = this.atlas.nearest(z, NEAREST);
+      let digits;
+      if (this.testDigits) {
+        digits = vae.stackDigits(nearest.map((i) => this.testDigits.subarray(i * 784, (i + 1) * 784)));
+      } else {
+        const means = new Float32Array(NEAREST * this.atlas.zDim);
+        nearest.forEach((i, k) => means.set(this.atlas.mean(i), k * this.atlas.zDim));
+        digits = await this.model.decode(means, NEAREST);
+      }
+      vae.drawDigits(document.getElementById('nearest-canvas'), digits, NEAREST, NEAREST / 2, 2);
+      const what = this.testDigits ? 'The 8 test images' : 'Decodings of the 8 test images';
+      const caption = document.getElementById('nearest-caption');
+      if (caption) caption.textContent = `${what} whose encodings are nearest to z: #${nearest.join(', #')} (${nearest.map((i) => this.className(this.atlas.labels[i])).join(' · ')}).`;
+      this.frame('nearest');
+    },
+  };
+})(window.vae = window.vae || {});
