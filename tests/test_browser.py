@@ -1,7 +1,6 @@
 """The real app in headless Chromium: the model runs in the page (sliders, drawing, map, strips) with no server request,
 agrees with torch, and the server takes over when WebAssembly is missing."""
 import os
-import time
 import shutil
 from pathlib import Path
 
@@ -367,11 +366,12 @@ HAS_PICTURE = """(selector) => Array.from(document.querySelectorAll(selector)).s
 def test_every_tab_shows_a_picture_the_first_time_it_is_opened_untouched(app_url, browser, tmp_path):
     page = _open(browser, app_url)
     page.wait_for_timeout(500)  # the first tab's own server response (its reconstructions)
+    # timed in the page, from the tab's click event to the picture (Playwright's own click waits are not the user's)
+    page.evaluate("document.addEventListener('click', () => { window.clickedAt = performance.now(); }, true)")
     for tab, selector in PICTURE.items():
-        started = time.monotonic()
         page.get_by_role("tab", name=tab).click()
-        page.wait_for_function(HAS_PICTURE, arg=selector, timeout=1_500)  # the budget: 1.5 s from the click
-        assert time.monotonic() - started < 1.5, tab
+        page.wait_for_function(HAS_PICTURE, arg=selector, timeout=5_000, polling=10)
+        assert page.evaluate("performance.now() - window.clickedAt") < 1_500, tab  # the budget: 1.5 s
         _shot(page, tmp_path, f"first-open-{tab.split()[0].lower()}.png")
     # the 2-D tab of a 32-D checkpoint offers the one 2-D checkpoint there is; one click opens its manifold
     page.get_by_role("tab", name="2-D manifold").click()

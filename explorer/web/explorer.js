@@ -25,7 +25,7 @@
       // the server sets, and the repeat of the same z is dropped in drawSliders
       document.addEventListener('input', (e) => this.onDomInput(e), true);
       new MutationObserver(() => this.onDomChange()).observe(document.documentElement, { childList: true, subtree: true });
-      this.watchTabs();
+      this.watchShownViews();
     }
 
     /** Gradio's js_on_load and watch('value') seam: (re)load when the checkpoint changes. */

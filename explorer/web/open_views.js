@@ -1,7 +1,7 @@
 /* Every view is alive when it is first shown: a view on screen that has not been drawn for the open checkpoint is
    drawn with its controls' current values (read from the page), by the page's model or, in the server fallback, by
-   the server through the view's bridge. Checked once a frame after the page changes, when a tab is clicked and
-   when a checkpoint is ready. Methods of the explorer (explorer.js). */
+   the server through the view's bridge. Checked once a frame after the page changes, when a view's element changes
+   size (a tab shown: display none → its size) and when a checkpoint is ready. Methods of the explorer (explorer.js). */
 (function (vae) {
   function control(id, selector) { return document.querySelector(`#${id} ${selector}`); }
   function number(id) { return Number(control(id, 'input[type=number]')?.value ?? NaN); }
@@ -33,6 +33,7 @@
       if (this.mode === 'loading' || !this.config) return;
       for (const view of this.openViews()) {
         const target = document.getElementById(this.mode === 'browser' ? view.canvas : view.server);
+        if (target) this.shown.observe(target); // again for an element Gradio re-created (a no-op for the same one)
         const drawnFor = view.anyCheckpoint ? '*' : this.name;
         if (!target || !target.offsetParent || target.dataset.openedFor === drawnFor || (view.only && !view.only())) continue;
         target.dataset.openedFor = drawnFor; // before drawing: a frame that comes meanwhile does not ask again
@@ -41,11 +42,10 @@
       }
     },
 
-    /** Tabs render their content when first opened (a DOM change); a later visit changes only what is shown. */
-    watchTabs() {
-      document.addEventListener('click', (event) => {
-        if (event.target.closest?.('[role=tab]')) requestAnimationFrame(() => requestAnimationFrame(() => this.drawOpenedViews()));
-      }, true);
+    /** A tab renders its content when first opened (a DOM change), but a later visit, or Gradio showing content it
+        rendered earlier, only changes what is displayed: a view's element then goes from no size to its size. */
+    watchShownViews() {
+      this.shown = new ResizeObserver(() => this.drawOpenedViews());
     },
   };
 })(window.vae = window.vae || {});
