@@ -3,7 +3,6 @@ fuzzed through the summary, the notices, the map and the compare view (each outp
 import dataclasses
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
