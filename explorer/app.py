@@ -11,13 +11,14 @@ import gradio as gr
 from training import safe_text
 
 from . import core, web_assets
-from .tabs import checkpoint, compare, interpolate, latent_map, manifold, reconstructions, sample, sliders, traversals
+from .tabs import (checkpoint, compare, interpolate, latent_map, manifold, reconstructions, sample, sliders, timeline,
+                   traversals)
 from .tabs.common import SHARED, friendly
 from .views import TAB_LABELS, Callbacks
 
 # In page order. Each module has TAB, layout(page) and wire(page): every layout runs first, so a tab can wire events
 # to another tab's components (a drawing moves the map's ★; the comparison reconstructs the drawing).
-TABS = (reconstructions, sample, sliders, traversals, latent_map, manifold, interpolate, compare, checkpoint)
+TABS = (reconstructions, sample, sliders, traversals, latent_map, manifold, interpolate, timeline, compare, checkpoint)
 
 # Every response image is a file in Gradio's cache: every 10 minutes, delete those older than 10 minutes, so a
 # long-running public app does not fill its disk.
@@ -35,6 +36,12 @@ body:not(.vae-browser) .browser-only, body:not(.vae-server) .server-only { displ
 .compare-row { display: flex; align-items: center; gap: 8px; }
 .compare-label { min-width: 140px; font-family: monospace; }
 #drawpad canvas { width: 252px; height: 252px; touch-action: none; cursor: crosshair; border-radius: 4px; }
+.timeline-controls { display: flex; align-items: center; gap: 12px; margin-bottom: 8px; }
+#timeline-step { flex: 1; }
+.timeline-panels { display: flex; flex-wrap: wrap; gap: 16px; }
+.timeline-panels figure { margin: 0; }
+.timeline-panels canvas { border: 1px solid #ddd; display: block; }
+.timeline-panels figcaption { font-size: 12px; color: #666; max-width: 420px; }
 """
 
 
@@ -62,7 +69,7 @@ def wire_page(page) -> None:
     cb = page.cb
     info_outputs = [page.summary, page.details, page.runtime, page.method, page.digit, page.sv_digit, page.show_inactive,
                     page.kl_plot, page.manifold_notice, page.manifold_switch, page.manifold_view, page.index_a,
-                    page.index_b, *page.sliders]
+                    page.index_b, page.timeline_notice, page.timeline_switch, *page.sliders]
     switch_outputs = [page.ck_name, page.active, *info_outputs]
 
     switch = (friendly(cb.switch_checkpoint), [page.ck_name, page.active], switch_outputs)

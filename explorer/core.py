@@ -12,6 +12,7 @@ from training.data import ImageSplit, load_split, to_model_input
 from training.datasets import DATASETS, DEFAULT_DATASET, class_names, dataset_info
 from training import safe_text
 from training.errors import UserError
+from training.timeline import TIMELINE_JSON
 
 LATENT_PLANE = "Latent (z₀, z₁)"  # a 2-D latent is its own map
 MAP_METHODS = (LATENT_PLANE, "t-SNE", "PCA")
@@ -241,6 +242,11 @@ class CheckpointLibrary:
             return self._config(name).model.z_dim
         except UserError:
             return None
+
+    def has_timeline(self, name: str) -> bool:
+        """Whether a checkpoint's folder holds a timeline (checked when it is opened, not here)."""
+        folder = self._loaded[name].path if name in self._loaded else self.root / name
+        return (folder / TIMELINE_JSON).is_file()
 
     def all_names(self) -> list[str]:
         return sorted(set(self.names()) | set(self._loaded))

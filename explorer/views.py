@@ -12,18 +12,18 @@ from training import safe_text
 from training.errors import UserError
 
 from . import core, deep_links, figures, latent_views, web_assets
-from .tabs import compare, interpolate, latent_map, manifold, reconstructions, sample, sliders, traversals
+from .tabs import compare, interpolate, latent_map, manifold, reconstructions, sample, sliders, timeline, traversals
 from .tabs.sliders import MAX_SLIDERS
 
 # Each tab's id (what links name, deep_links.TABS) and label; the page reads this to say which tab is open.
 TAB_LABELS = {"reconstructions": "Reconstructions", "sample": "Sample vs mean", "sliders": "Latent sliders",
               "traversals": "Traversals", "map": "Latent map", "manifold": "2-D manifold",
-              "interpolate": "Interpolate & sample", "compare": "Compare", "checkpoint": "Checkpoint"}
-INFO_OUTPUTS = 13 + MAX_SLIDERS  # what Callbacks.checkpoint_info returns
+              "interpolate": "Interpolate & sample", "timeline": "Timeline", "compare": "Compare", "checkpoint": "Checkpoint"}
+INFO_OUTPUTS = 15 + MAX_SLIDERS  # what Callbacks.checkpoint_info returns
 
 
 class Callbacks(reconstructions.Views, sample.Views, sliders.Views, traversals.Views, latent_map.Views, manifold.Views,
-                interpolate.Views, compare.Views):
+                interpolate.Views, timeline.Views, compare.Views):
     """Thin adapters from UI values to the pure functions; each tab's own are in its module (explorer/tabs/)."""
 
     def __init__(self, library: core.CheckpointLibrary, test_sets: core.TestSets, sprite_dir: Path | None = None,
@@ -32,6 +32,8 @@ class Callbacks(reconstructions.Views, sample.Views, sliders.Views, traversals.V
         self.default_name = default_name or (library.all_names() or [None])[0]
         self._sprites: dict[str, Path] = {}
         self._dimensions: dict[str, latent_views.LatentDimensions] = {}
+        self._timelines: dict[str, tuple] = {}  # name → (Timeline or None, why there is none)
+        self._timeline_ids: dict[str, int] = {}  # name → its number in the page folder's file names
 
     def _model(self, name):
         return self.library.get(name).model
@@ -119,7 +121,7 @@ class Callbacks(reconstructions.Views, sample.Views, sliders.Views, traversals.V
         dims = self.dimensions(name)
         config = web_assets.runtime_config(name, ck.path, ck.config.model.z_dim, self._sprite(name))
         config.update(classes=core.checkpoint_classes(ck), dataset=core.dataset_title(ck), order=dims.order,
-                      active=dims.active, kl=[round(v, 4) for v in dims.kl], tabs=TAB_LABELS)
+                      active=dims.active, kl=[round(v, 4) for v in dims.kl], tabs=TAB_LABELS, timeline=self.timeline_files(name))
         return web_assets.runtime_html(config)
 
     def checkpoint_info(self, name):
@@ -139,5 +141,6 @@ class Callbacks(reconstructions.Views, sample.Views, sliders.Views, traversals.V
             gr.Checkbox(value=False, label=f"Show the {n_inactive} inactive dimensions", visible=n_inactive > 0),
             figures.kl_bars(dims.kl, dims.active, dims.order),
             *self.manifold_offer(name), gr.Column(visible=z2), gr.Number(value=first), gr.Number(value=other),
+            *self.timeline_offer(name),
             *self.slider_updates(name, show_inactive=False, reset=True),
         ]

@@ -16,7 +16,8 @@ ORT_DIR = WEB / "vendor" / f"onnxruntime-web-{ORT_VERSION}"
 # Each file only defines functions on window.vae; explorer.js, last, gathers the view files' methods into the explorer,
 # which starts on js_on_load.
 SCRIPTS = ("safetensors.js", "latest.js", "model.js", "atlas.js", "digits.js", "mnist_form.js", "drawpad.js", "map.js",
-           "latent_views.js", "compare.js", "slider_view.js", "drawing_view.js", "strip_views.js", "open_views.js",
+           "latent_views.js", "compare.js", "slider_view.js", "drawing_view.js", "strip_views.js", "timeline_view.js",
+           "open_views.js",
            "explorer.js")
 SPRITE_COLUMNS = 100
 SPRITE_NAME = "test-digits.png"

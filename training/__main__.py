@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="on CPU, run transposed convolutions as one matrix multiply + overlap-add (same function)")
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=d_train.compile, help="torch.compile the step")
     p.add_argument("--tsne", action=argparse.BooleanOptionalAction, default=True, help="compute the t-SNE map at the end")
+    p.add_argument("--timeline", choices=["on", "off"], default="on",
+                   help="record snapshots of the run (steps 0, 5, 10, 20, … and every epoch end) for the explorer's timeline")
     p.add_argument("--iwae", action=argparse.BooleanOptionalAction, default=True,
                    help="score the final model with the IWAE bound (k=1000, first 1,000 test images; ≈3 min on 2 cores)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="tqdm progress bars")
@@ -225,7 +227,8 @@ def train_command(parser: argparse.ArgumentParser, args: argparse.Namespace, arg
               f"(start-up {time.perf_counter() - STARTED:.1f} s: imports {imported - STARTED:.1f}, "
               f"data {loaded - imported:.1f}{'; freed memory kept for reuse' if kept else ''})")
         train(run, train_split, test_split, args.out, device, resume=args.resume, overwrite=args.overwrite,
-              dry_run=args.dry_run, tsne=args.tsne, iwae=args.iwae, progress=args.progress, probe=probe)
+              dry_run=args.dry_run, tsne=args.tsne, iwae=args.iwae, progress=args.progress, probe=probe,
+              timeline=args.timeline == "on")
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

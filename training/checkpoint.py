@@ -61,6 +61,7 @@ def save_checkpoint(
     train_state: dict[str, torch.Tensor] | None = None,
     train_state_meta: dict | None = None,
     onnx_exporter: OnnxExporter | None = None,
+    timeline=None,
 ) -> Path:
     """Write every file into a temporary sibling folder, then swap it in: a kill at any moment leaves a whole checkpoint."""
     final = Path(path)
@@ -81,6 +82,8 @@ def save_checkpoint(
         if train_state is not None:
             meta = {"json": json.dumps(train_state_meta or {})}
             save_file({k: v.contiguous() for k, v in train_state.items()}, str(tmp / TRAIN_STATE), metadata=meta)
+        if timeline is not None:  # training/timeline.py: the run so far, saved with the checkpoint it belongs to
+            timeline.save(tmp)
         _finish_files(tmp)
         _swap_in(tmp, final)
     finally:

@@ -154,7 +154,7 @@ class OnnxExporter:
             if name not in self._templates:
                 path = _template_path(clone.cfg, name)
                 cached = _cached_template(path, prefix, state)
-                if cached is not None and _agrees_with_torch(_with_weights(cached, prefix, state), module, input_name,
+                if cached is not None and _agrees_with_torch(graph_with_weights(cached, prefix, state), module, input_name,
                                                              probes[name]):
                     self._templates[name] = cached
                 else:
@@ -164,11 +164,11 @@ class OnnxExporter:
                     example = torch.from_numpy(np.resize(probes[name], (batch, *probes[name].shape[1:])))
                     self._templates[name] = _export_graph(module, example, input_name, output_names)
                     _store_template(path, self._templates[name])
-            files[name] = _with_weights(self._templates[name], prefix, state)
+            files[name] = graph_with_weights(self._templates[name], prefix, state)
         return files
 
 
-def _with_weights(graph, prefix: str, state: dict) -> bytes:
+def graph_with_weights(graph, prefix: str, state: dict) -> bytes:
     """`graph` serialized with each initializer replaced by the model's weight of the same name."""
     import onnx.numpy_helper
 

@@ -25,6 +25,7 @@ from .evaluation import IWAE_SAMPLES, IWAE_SUBSET, iwae_on_subset, latent_metric
 from .levers import LEVERS, LeverProbe, describe
 from .loss import LossTerms, elbo_terms, kl_per_dim
 from .model import VAE
+from .timeline import Recorder, Timeline, load_timeline
 
 SAMPLE_GRID_DIGITS = 32
 CHECKPOINT_BYTES_ESTIMATE = 32 * 2**20
@@ -265,6 +266,7 @@ def train(
     progress: bool = True,
     log: Callable[[str], None] = print,
     probe: LeverProbe | None = None,
+    timeline: bool = True,
 ) -> dict:
     """Train, evaluating and checkpointing after every epoch; returns the metrics written to metrics.json.
 
@@ -284,10 +286,12 @@ def train(
     step = Stepper(model, optimizer, run.train, device)
     exporter = ckpt.OnnxExporter()  # exports the ONNX graphs at the first save, then only refreshes their weights
     metrics: dict = {"history": history}
+    recorder = _timeline_recorder(out, run, model, train_split, test_split, device, len(history), resume, log,
+                                  step.autocast) if timeline else None
     for epoch in range(len(history), run.train.epochs):
         started = time.perf_counter()
         probing = probe if probe is not None and not run.probe else None
-        train_terms = _train_one_epoch(step, train_split, run.train, epoch, dry_run, progress, probing)
+        train_terms = _train_one_epoch(step, train_split, run.train, epoch, dry_run, progress, probing, recorder)
         seconds = time.perf_counter() - started
         if probing is not None:
             run = replace(run, train=replace(run.train, **probing.chosen),
@@ -310,15 +314,39 @@ def train(
             log(f"IWAE bound (k={IWAE_SAMPLES}) on the first {IWAE_SUBSET} test images…")
             metrics["final"]["iwae"] = iwae_on_subset(model, test_split, seed=run.train.seed)
             model.train()
-        _save(out, model, run, metrics, atlas, optimizer, test_split, device, exporter)
+        _save(out, model, run, metrics, atlas, optimizer, test_split, device, exporter, recorder)
         log(_epoch_line(history[-1]))
         if dry_run:
             break
+    if recorder is not None:
+        log(f"timeline: {len(recorder.timeline.entries)} snapshots, {recorder.seconds:.1f} s of the run")
     return metrics
 
 
+def _timeline_recorder(out: Path, run: RunConfig, model: VAE, train_split: ImageSplit, test_split: ImageSplit, device,
+                       done_epochs: int, resume: bool, log: Callable[[str], None], autocast) -> Recorder | None:
+    """The run's timeline: started with the run, or continued from the folder on --resume. A resumed run whose folder
+    has no usable timeline goes on without one (its first snapshot would not be the initial weights)."""
+    steps_per_epoch = -(-len(train_split.images) // run.train.batch_size)
+    if not resume:
+        timeline = Timeline.start(test_split.labels, run.model.z_dim)
+    else:
+        try:
+            timeline = load_timeline(out, run.model.z_dim, len(test_split.labels))
+        except UserError as err:
+            log(f"{err} Continuing without a timeline.")
+            return None
+        if timeline is None:
+            log(f"{out} has no timeline to continue (trained without one): continuing without a timeline.")
+            return None
+    recorder = Recorder(timeline, test_split.images, steps_per_epoch, run.train.epochs, device, run.train.reconstruction,
+                        done_steps=done_epochs * steps_per_epoch, autocast=autocast)
+    recorder.begin(model)
+    return recorder
+
+
 def _train_one_epoch(step: Stepper, split: ImageSplit, cfg: TrainConfig, epoch: int, dry_run: bool, progress: bool,
-                     probe: LeverProbe | None = None) -> dict:
+                     probe: LeverProbe | None = None, recorder: Recorder | None = None) -> dict:
     sums = torch.zeros(3, dtype=torch.float64)
     seen = 0
     batches = list(shuffled_batches(len(split.images), cfg.batch_size, cfg.seed, epoch))
@@ -332,6 +360,8 @@ def _train_one_epoch(step: Stepper, split: ImageSplit, cfg: TrainConfig, epoch: 
             )
         sums += torch.tensor(values, dtype=torch.float64) * len(idx)
         seen += len(idx)
+        if recorder is not None:
+            recorder.after_step(step.model, values, len(idx))
         bar.set_postfix(loss=f"{values[0]:.1f}")
         if dry_run:
             break
@@ -351,13 +381,13 @@ def _metrics(history: list, test: dict, test_means: torch.Tensor) -> dict:
     }
 
 
-def _save(out, model, run, metrics, atlas, optimizer, test_split, device, exporter) -> None:
+def _save(out, model, run, metrics, atlas, optimizer, test_split, device, exporter, recorder=None) -> None:
     grid = reconstruction_grid(model, test_split.images[:SAMPLE_GRID_DIGITS], device)
     tensors, meta = _train_state(optimizer)
     model.train()
     try:
         ckpt.save_checkpoint(out, model, run, metrics, atlas, samples=grid, train_state=tensors, train_state_meta=meta,
-                             onnx_exporter=exporter)
+                             onnx_exporter=exporter, timeline=recorder.timeline if recorder else None)
     except OSError as err:  # the half-written copy is already removed; the last saved checkpoint is whole
         raise UserError(f"Could not write the checkpoint for epoch {len(metrics['history'])} to {out} "
                         f"({err.strerror or err}): {_save_failure_cause(err, out)} The last saved checkpoint was kept; "

@@ -2,8 +2,8 @@
    (sliders, nearest digits, drawing, map click, traversals, 2-D manifold, interpolation, prior samples, sample vs
    mean, compare) runs here with no request to the server. If the model cannot start, the page says so in one line and
    every view clicks its hidden server button instead (the server path, which is also the gradio_client API).
-   The views' methods live in their own files (slider_view.js, drawing_view.js, strip_views.js, open_views.js), loaded
-   before this one. */
+   The views' methods live in their own files (slider_view.js, drawing_view.js, strip_views.js, timeline_view.js,
+   open_views.js), loaded before this one. */
 (function (vae) {
   function byId(id) { return document.getElementById(id); }
 
@@ -21,6 +21,7 @@
       this.comparison = new vae.Comparison();
       this.sliders = new vae.LatestOnly((z) => this.drawSliders(z));
       this.drawing = new vae.LatestOnly((pad) => this.drawReconstruction(pad));
+      this.timelineTraversals = new vae.LatestOnly((k) => this.drawTimelineTraversal(k));
       // a slider's own input event starts its decode at once; Gradio's .change listener (decodeSliders) also covers values
       // the server sets, and the repeat of the same z is dropped in drawSliders
       document.addEventListener('input', (e) => this.onDomInput(e), true);
@@ -153,6 +154,6 @@
     }
   }
 
-  Object.assign(Explorer.prototype, vae.SliderView, vae.DrawingView, vae.StripViews, vae.OpenViews);
+  Object.assign(Explorer.prototype, vae.SliderView, vae.DrawingView, vae.StripViews, vae.TimelineView, vae.OpenViews);
   vae.explorer = vae.explorer || new Explorer();
 })(window.vae = window.vae || {});

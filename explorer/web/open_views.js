@@ -10,7 +10,8 @@
 
   vae.OpenViews = {
     /** Each view: its canvas (drawn in the page), its server image and bridge (the fallback), and how to draw it.
-        `anyCheckpoint`: it does not change with the open checkpoint (the comparison has its own picks). */
+        `anyCheckpoint`: it does not change with the open checkpoint (the comparison has its own picks);
+        `pageOnly`: the page draws it in the server fallback too. */
     openViews() {
       return [
         { canvas: 'slider-canvas', server: 'slider-image', bridge: 'server-decode',
@@ -26,6 +27,8 @@
         { canvas: 'prior-canvas', server: 'prior-image', bridge: 'server-prior', draw: () => this.priorSamples(number('prior-seed')) },
         { canvas: 'compare-browser', server: 'compare-image', bridge: 'compare-open', anyCheckpoint: true,
           draw: () => this.server('compare-open') },
+        // no model needed; its anchor stays shown when a checkpoint without a timeline hides the view
+        { canvas: 'timeline-anchor', server: 'timeline-anchor', pageOnly: true, draw: () => this.timeline() },
       ];
     },
 
@@ -37,7 +40,7 @@
         const drawnFor = view.anyCheckpoint ? '*' : this.name;
         if (!target || !target.offsetParent || target.dataset.openedFor === drawnFor || (view.only && !view.only())) continue;
         target.dataset.openedFor = drawnFor; // before drawing: a frame that comes meanwhile does not ask again
-        if (this.mode === 'browser') view.draw();
+        if (this.mode === 'browser' || view.pageOnly) view.draw();
         else this.server(view.bridge);
       }
     },
