@@ -101,3 +101,24 @@ def test_a_damaged_timeline_is_refused_and_the_checkpoint_still_opens(runs, tmp_
     cb = Callbacks(core.CheckpointLibrary(tmp_path), core.TestSets.of(core.TestImages(test_split)))
     assert "unusable" in cb.timeline_problem("damaged")
     assert json.loads(cb.runtime("damaged").split('data-config="')[1].split('"')[0].replace("&quot;", '"'))["timeline"] is None
+
+
+def test_a_kept_decoder_runs_in_onnxruntime_as_the_model_did_then(runs, test_split):
+    """The last snapshot's float16 decoder, in the checkpoint's own decoder graph, decodes as the final model does."""
+    import numpy as np
+    import onnxruntime
+
+    from training.timeline import decoder_onnx
+
+    folder = runs / "with"
+    timeline = load_timeline(folder, 4, len(test_split.labels))
+    last = len(timeline.entries) - 1
+    session = onnxruntime.InferenceSession(decoder_onnx(folder / "decoder.onnx", timeline, last))
+    z = np.random.default_rng(0).standard_normal((8, 4)).astype(np.float32)
+    model = load_checkpoint(folder).model
+    with torch.no_grad():
+        expected = model.decode(torch.from_numpy(z)).numpy()
+    got = session.run(None, {"z": z})[0]
+    assert np.abs(got - expected).max() < 1e-2  # float16 weights: pixel probabilities within 1 %
+    with pytest.raises(UserError, match="kept no decoder"):
+        decoder_onnx(folder / "decoder.onnx", timeline, 1)

@@ -22,6 +22,7 @@
   }
 
   function clear(canvas) {
+    canvas.dataset.drawn = 'yes'; // as vae.drawDigits marks its canvases (tests read it)
     const g = canvas.getContext('2d');
     g.fillStyle = '#fff';
     g.fillRect(0, 0, canvas.width, canvas.height);
@@ -59,7 +60,7 @@
       let d = k;
       while (d >= 0 && !decoders[String(d)]) d--;
       const caption = byId('timeline-traversal-caption'), canvas = byId('timeline-traversal');
-      canvas.hidden = d < 0;
+      canvas.style.visibility = d < 0 ? 'hidden' : 'visible'; // (canvas.digits is display: inline-block !important)
       if (d < 0) {
         caption.textContent = 'The run keeps its decoder at epochs 1, 2, 4, 8, … and the last: scrub to one of them for a traversal of that moment.';
         return;

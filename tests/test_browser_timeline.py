@@ -1,0 +1,61 @@
+"""The Timeline tab in headless Chromium: a checkpoint without a timeline offers one that has it; the scrubber and Play
+redraw the snapshots in the page with no request; the traversal uses the decoder of that moment."""
+import os
+import shutil
+
+import pytest
+
+from tests.helpers import running_explorer
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, HAS_PICTURE, ROOT, _shot
+from training.timeline import load_timeline
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (apt-get install chromium)"),
+]
+
+
+@pytest.fixture(scope="module")
+def timeline_app(tmp_path_factory, trained_checkpoint):
+    """The shipped 2-D checkpoint (trained before timelines) and a tiny run that recorded one."""
+    root = tmp_path_factory.mktemp("checkpoints")
+    shutil.copytree(ROOT / "checkpoints" / "mnist-z2", root / "mnist-z2")
+    shutil.copytree(trained_checkpoint, root / "tiny")
+    args = ["--checkpoints-dir", str(root), "--checkpoint", str(root / "mnist-z2"), "--data-dir",
+            str(tmp_path_factory.mktemp("no-data")), "--no-download"]
+    with running_explorer(args, tmp_path_factory.mktemp("log") / "app.log", ROOT) as url:
+        yield url, root
+
+
+def test_the_timeline_is_scrubbed_and_played_in_the_page(timeline_app, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    url, root = timeline_app
+    snapshots = len(load_timeline(root / "tiny", 4, 120).entries)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.goto(url + "?tab=timeline")
+        page.wait_for_function("window.vae?.explorer?.mode === 'browser'", timeout=60_000)
+        assert "has no timeline" in page.locator("#timeline-notice").inner_text()
+        page.get_by_role("button", name="Switch to tiny, which has one").click()  # one click to a checkpoint with one
+        page.wait_for_function("vae.explorer.name === 'tiny' && vae.explorer.frames.timeline", timeout=30_000)
+        assert page.locator("#timeline-caption").inner_text().startswith(f"snapshot {snapshots} of {snapshots} ·")
+        assert page.evaluate(HAS_PICTURE, "canvas#timeline-map")
+        page.wait_for_function("vae.explorer.frames['timeline-traversal']", timeout=30_000)  # the last decoder kept
+        _shot(page, tmp_path, "timeline-last.png")
+
+        requests = []
+        page.on("request", lambda r: requests.append(r.url))
+        drawn = page.evaluate("vae.explorer.frames.timeline.count")
+        page.locator("#timeline-step").fill("0")  # a real input event on the scrubber
+        page.wait_for_function("(n) => vae.explorer.frames.timeline.count > n", arg=drawn, timeout=10_000)
+        assert "· step 0 · epoch 0.00 ·" in page.locator("#timeline-caption").inner_text()
+        page.wait_for_function("document.getElementById('timeline-traversal').style.visibility === 'hidden'")
+        assert "scrub to one of them" in page.locator("#timeline-traversal-caption").inner_text()  # no decoder at step 0
+        assert requests == []  # every snapshot is already in the page
+        _shot(page, tmp_path, "timeline-first.png")
+
+        page.get_by_role("button", name="▶ Play").click()
+        page.wait_for_function("Number(document.getElementById('timeline-step').value) >= 2", timeout=10_000)
+        browser.close()
