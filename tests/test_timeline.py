@@ -121,4 +121,4 @@ def test_a_kept_decoder_runs_in_onnxruntime_as_the_model_did_then(runs, test_spl
     got = session.run(None, {"z": z})[0]
     assert np.abs(got - expected).max() < 1e-2  # float16 weights: pixel probabilities within 1 %
     with pytest.raises(UserError, match="kept no decoder"):
-        decoder_onnx(folder / "decoder.onnx", timeline, 1)
+        decoder_onnx(folder / "decoder.onnx", timeline, 0)  # the initial weights: no decoder kept
