@@ -1,4 +1,5 @@
-"""Links that open a view: `?checkpoint=NAME&tab=sliders&z=0.5,-1.2,…`, `?tab=map&point=123`, `?compare=a,b`.
+"""Links that open a view: `?checkpoint=NAME&tab=sliders&z=0.5,-1.2,…`, `?tab=map&point=123`, `?compare=a,b`,
+`?tab=timeline&step=40` (the timeline's snapshot at or before that optimizer step).
 
 The query string is untrusted: every parameter is checked against what exists (checkpoint names, tab ids, the
 checkpoint's z_dim and test-set size); anything wrong becomes a notice that names the parameter (never echoes its
@@ -23,11 +24,13 @@ class ViewLink:
     tab: str | None = None
     z: list[float] | None = None
     point: int | None = None
+    step: int | None = None
     compare: list[str] | None = None
     notices: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {"checkpoint": self.checkpoint, "tab": self.tab, "z": self.z, "point": self.point, "compare": self.compare}
+        return {"checkpoint": self.checkpoint, "tab": self.tab, "z": self.z, "point": self.point, "compare": self.compare,
+                "step": self.step}
 
 
 def _one(params, key: str) -> str | None:
@@ -67,6 +70,13 @@ def parse_view_link(params, names: list[str], query_chars: int = 0) -> ViewLink:
             link.tab = link.tab or "map"
         else:
             link.notices.append("The link's point is not a test-image index.")
+    step = _one(params, "step")
+    if step is not None:
+        if step.isdigit() and len(step) <= 9:
+            link.step = int(step)
+            link.tab = link.tab or "timeline"
+        else:
+            link.notices.append("The link's step is not an optimizer step (a whole number).")
     compare = _one(params, "compare")
     if compare is not None:
         chosen = list(dict.fromkeys(c for c in compare.split(",") if c))

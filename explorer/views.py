@@ -121,7 +121,8 @@ class Callbacks(reconstructions.Views, sample.Views, sliders.Views, traversals.V
         dims = self.dimensions(name)
         config = web_assets.runtime_config(name, ck.path, ck.config.model.z_dim, self._sprite(name))
         config.update(classes=core.checkpoint_classes(ck), dataset=core.dataset_title(ck), order=dims.order,
-                      active=dims.active, kl=[round(v, 4) for v in dims.kl], tabs=TAB_LABELS, timeline=self.timeline_files(name))
+                      active=dims.active, kl=[round(v, 4) for v in dims.kl], tabs=TAB_LABELS, timeline=self.timeline_files(name),
+                      timeline_names=[n for n in self.library.all_names() if n != name and self.library.has_timeline(n)])
         return web_assets.runtime_html(config)
 
     def checkpoint_info(self, name):

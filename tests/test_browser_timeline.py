@@ -7,7 +7,7 @@ import pytest
 
 from tests.helpers import running_explorer
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, HAS_PICTURE, ROOT, _shot
-from training.timeline import load_timeline
+from training.timeline import TIMELINE_DECODERS, TIMELINE_JSON, TIMELINE_TENSORS, load_timeline
 
 pytestmark = [
     pytest.mark.browser,
@@ -17,10 +17,14 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def timeline_app(tmp_path_factory, trained_checkpoint):
-    """The shipped 2-D checkpoint (trained before timelines) and a tiny run that recorded one."""
+    """A checkpoint without a timeline (the shipped 2-D one with its timeline removed, as trained before timelines)
+    and two tiny runs that recorded one."""
     root = tmp_path_factory.mktemp("checkpoints")
     shutil.copytree(ROOT / "checkpoints" / "mnist-z2", root / "mnist-z2")
+    for name in (TIMELINE_JSON, TIMELINE_TENSORS, TIMELINE_DECODERS):
+        (root / "mnist-z2" / name).unlink(missing_ok=True)
     shutil.copytree(trained_checkpoint, root / "tiny")
+    shutil.copytree(trained_checkpoint, root / "tiny-b")  # a second run to put beside it
     args = ["--checkpoints-dir", str(root), "--checkpoint", str(root / "mnist-z2"), "--data-dir",
             str(tmp_path_factory.mktemp("no-data")), "--no-download"]
     with running_explorer(args, tmp_path_factory.mktemp("log") / "app.log", ROOT) as url:
@@ -58,4 +62,16 @@ def test_the_timeline_is_scrubbed_and_played_in_the_page(timeline_app, tmp_path)
 
         page.get_by_role("button", name="▶ Play").click()
         page.wait_for_function("Number(document.getElementById('timeline-step').value) >= 2", timeout=10_000)
+        page.get_by_role("button", name="⏸ Pause").click()
+
+        page.select_option("#timeline-compare", "tiny-b")  # side by side: the other run at the same step
+        step = page.evaluate("vae.explorer.timelineData.snapshots[Number(document.getElementById('timeline-step').value)].step")
+        page.wait_for_function("document.getElementById('timeline-other-caption').textContent.startsWith('tiny-b at step')",
+                               timeout=20_000)
+        assert f"tiny-b at step {step} " in page.locator("#timeline-other-caption").inner_text()
+        _shot(page, tmp_path, "timeline-compare.png")
+
+        page.goto(url + "?checkpoint=tiny&tab=timeline&step=5")  # a link to a moment
+        page.wait_for_function("vae.explorer.frames?.timeline", timeout=60_000)
+        page.wait_for_function("document.getElementById('timeline-caption').textContent.includes('· step 5 ·')", timeout=20_000)
         browser.close()

@@ -9,7 +9,7 @@ def test_a_good_link_opens_its_checkpoint_tab_and_values():
     link = parse_view_link({"checkpoint": "mnist-beta4", "tab": "sliders", "z": "0.5,-1.25,3"}, NAMES)
     assert (link.checkpoint, link.tab, link.z, link.notices) == ("mnist-beta4", "sliders", [0.5, -1.25, 3.0], [])
     assert parse_view_link({"point": "123"}, NAMES).to_dict() == {
-        "checkpoint": None, "tab": "map", "z": None, "point": 123, "compare": None}
+        "checkpoint": None, "tab": "map", "z": None, "point": 123, "compare": None, "step": None}
     assert parse_view_link({"compare": "default,mnist-beta4"}, NAMES).compare == ["default", "mnist-beta4"]
     assert parse_view_link({"utm_source": "x"}, NAMES).notices == []  # unrelated parameters are ignored
 
@@ -50,3 +50,11 @@ def test_every_tab_a_link_names_is_a_tab_of_the_app():
     from explorer.deep_links import TABS
 
     assert tuple(TAB_LABELS) == TABS
+
+
+def test_a_timeline_link_names_a_step_and_opens_the_timeline():
+    link = parse_view_link({"step": "40"}, NAMES)
+    assert link.step == 40 and link.tab == "timeline" and link.notices == []
+    for junk in ("-1", "4e2", "<b>", "9" * 12):
+        refused = parse_view_link({"step": junk}, NAMES)
+        assert refused.step is None and refused.notices == ["The link's step is not an optimizer step (a whole number)."]

@@ -121,6 +121,10 @@
       const link = JSON.parse(linkText); // written by the server's read_link: already validated
       await this.whenReady;
       if (link.point !== null && link.point !== undefined) this.mapClick(link.point);
+      if (link.step !== null && link.step !== undefined) { // the timeline's moment: now if it is loaded, else when it loads
+        this.timelineStep = link.step;
+        if (this.timelineFor === this.name) this.timeline();
+      }
       if (link.compare && plan) this.compare(plan);
     }
 
@@ -144,6 +148,9 @@
         params.set('z', z.map((v) => Number(v.toFixed(2))).join(','));
       }
       if (tab === 'map' && this.lastPoint !== null) params.set('point', String(this.lastPoint));
+      if (tab === 'timeline' && this.timelineData) {
+        params.set('step', String(this.timelineData.snapshots[Number(byId('timeline-step').value)].step));
+      }
       if (tab === 'compare') {
         const names = Array.from(document.querySelectorAll('#compare-pick input:checked'), (i) => i.parentElement.innerText.trim());
         if (names.length) params.set('compare', names.join(','));

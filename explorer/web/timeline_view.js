@@ -48,8 +48,63 @@
         scrubber.max = String(meta.snapshots.length - 1);
         scrubber.value = scrubber.max; // the finished model first; scrub back to watch it form
       }
+      if (this.timelineStep !== undefined && this.timelineStep !== null) { // a link's moment: the snapshot at or before it
+        const at = this.timelineData.snapshots.filter((s) => s.step <= this.timelineStep).length - 1;
+        byId('timeline-step').value = String(Math.max(at, 0));
+        this.timelineStep = null;
+      }
       this.wireTimeline();
+      this.listCompared();
       this.drawSnapshot(Number(byId('timeline-step').value));
+    },
+
+    /** The other checkpoints with a timeline, as the options of "side by side with" (names set as text). */
+    listCompared() {
+      const select = byId('timeline-compare');
+      const names = this.config.timeline_names || [];
+      if (select.dataset.for === this.name) return;
+      select.dataset.for = this.name;
+      select.replaceChildren(new Option('—', ''), ...names.map((n) => new Option(n, n)));
+      this.timelineOther = null;
+      byId('timeline-other').hidden = true;
+    },
+
+    /** Ask the server for another checkpoint's timeline files (it checks them with the one loader). */
+    requestCompared(name) {
+      this.timelineOther = null;
+      byId('timeline-other').hidden = true;
+      const box = document.querySelector('#timeline-other-name textarea, #timeline-other-name input');
+      box.value = name;
+      box.dispatchEvent(new Event('input', { bubbles: true }));
+    },
+
+    /** The server's answer: load that timeline and draw it beside the open one at the same moment. */
+    async compareTimeline(answerText) {
+      const answer = JSON.parse(answerText || '{}');
+      const caption = byId('timeline-other-caption');
+      byId('timeline-other').hidden = !answer.files && !answer.error; // "—": nothing beside the open run
+      if (!answer.files) {
+        caption.textContent = answer.error || 'That checkpoint has no timeline.';
+        return;
+      }
+      const [meta, buffer] = await Promise.all([(await fetchOk(answer.files.json, 'snapshots')).json(),
+        (await fetchOk(answer.files.tensors, 'tensors')).arrayBuffer()]);
+      this.timelineOther = { name: answer.name, snapshots: meta.snapshots, tensors: vae.parseSafetensors(buffer) };
+      this.drawSnapshot(Number(byId('timeline-step').value));
+    },
+
+    /** The compared run at the same optimizer step (its last snapshot at or before it). */
+    drawCompared(step) {
+      const other = this.timelineOther;
+      if (!other) return;
+      const k = Math.max(other.snapshots.filter((s) => s.step <= step).length - 1, 0);
+      const s = other.snapshots[k];
+      this.drawTimelineMap(other.tensors.coords, other.tensors.labels.data, k, 'timeline-map-other');
+      const shown = other.tensors.recon.shape[1];
+      vae.drawDigits(byId('timeline-recon-other'), other.tensors.recon.data.subarray(k * shown * PIXELS, (k + 1) * shown * PIXELS), shown, shown, 1);
+      byId('timeline-other-caption').textContent = `${other.name} at step ${s.step} (epoch ${s.epoch.toFixed(2)}): test −ELBO ` +
+        `${s.test.total.toFixed(1)} (recon ${s.test.recon.toFixed(1)} + KL ${s.test.kl.toFixed(1)}), ` +
+        `${s.active.filter(Boolean).length} of ${s.active.length} dimensions active`;
     },
 
     /** A traversal by the decoder of that moment: the latest snapshot at or before k that kept one (epochs 1, 2,
@@ -85,6 +140,7 @@
       if (!scrubber || scrubber === this.timelineScrubber) return;
       this.timelineScrubber = scrubber;
       scrubber.addEventListener('input', () => this.drawSnapshot(Number(scrubber.value)));
+      byId('timeline-compare').addEventListener('change', (e) => this.requestCompared(e.target.value));
       play.addEventListener('click', () => this.playTimeline());
     },
 
@@ -117,6 +173,7 @@
       vae.drawDigits(byId('timeline-prior'), tensors.prior.data.subarray(k * prior * PIXELS, (k + 1) * prior * PIXELS), prior, prior, 2);
       this.drawTimelineCurves(snapshots, k);
       this.drawTimelineKl(snapshot);
+      this.drawCompared(snapshot.step);
       this.timelineTraversals.push(k);
       const active = snapshot.active.filter(Boolean).length;
       const test = snapshot.test;
@@ -127,8 +184,8 @@
     },
 
     /** The subset's points at snapshot k, scaled to fill the canvas (the caption of the axes says the spread). */
-    drawTimelineMap(coords, labels, k) {
-      const canvas = byId('timeline-map');
+    drawTimelineMap(coords, labels, k, canvasId = 'timeline-map') {
+      const canvas = byId(canvasId);
       const g = clear(canvas);
       const n = coords.shape[1];
       const points = coords.data.subarray(k * n * 2, (k + 1) * n * 2);
