@@ -210,8 +210,13 @@ def main(argv=None) -> int:
         if not args.only_training:
             lines += app_section(checkpoint, args.data_dir, args.quick)
     lines += ["", f"The whole run took {(time.perf_counter() - started) / 60:.1f} min."]
+    return write_results(lines, args.out)
+
+
+def write_results(lines: list[str], out: str | Path) -> int:
+    """A results file (Markdown) written and printed; the command's exit status."""
     text = "\n".join(lines) + "\n"
-    Path(args.out).write_text(text)
+    Path(out).write_text(text)
     print(text)
     return 0
 

@@ -21,7 +21,7 @@ from training.data import load_split
 from training.timeline import TIMELINE_DECODERS, TIMELINE_JSON, TIMELINE_TENSORS, load_timeline, pca_2d
 from training.train import train
 
-from .__main__ import cpu_flags, cpu_name, table
+from .__main__ import cpu_flags, cpu_name, table, write_results
 
 OUT = Path(__file__).resolve().parent / "results-timeline.md"
 
@@ -85,10 +85,7 @@ def main(argv=None) -> int:
     lines += ["", f"Recording it: {spent.removeprefix('timeline: ')}; the whole run {with_timeline:.1f} s with the "
               f"timeline against {without:.1f} s without ({with_timeline / without - 1:+.1%}). Files: "
               + ", ".join(f"{name} {mib:.2f} MiB" for name, mib in sizes.items()) + "."]
-    text = "\n".join(lines) + "\n"
-    Path(args.out).write_text(text)
-    print(text)
-    return 0
+    return write_results(lines, args.out)
 
 
 if __name__ == "__main__":

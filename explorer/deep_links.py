@@ -63,20 +63,12 @@ def parse_view_link(params, names: list[str], query_chars: int = 0) -> ViewLink:
         link.z = _parse_z(z, link.notices)
         if link.z is not None and link.tab is None:
             link.tab = "sliders"
-    point = _one(params, "point")
-    if point is not None:
-        if point.isdigit() and len(point) <= 9:
-            link.point = int(point)
-            link.tab = link.tab or "map"
-        else:
-            link.notices.append("The link's point is not a test-image index.")
-    step = _one(params, "step")
-    if step is not None:
-        if step.isdigit() and len(step) <= 9:
-            link.step = int(step)
-            link.tab = link.tab or "timeline"
-        else:
-            link.notices.append("The link's step is not an optimizer step (a whole number).")
+    link.point = _whole(params, "point", link.notices, "The link's point is not a test-image index.")
+    if link.point is not None:
+        link.tab = link.tab or "map"
+    link.step = _whole(params, "step", link.notices, "The link's step is not an optimizer step (a whole number).")
+    if link.step is not None:
+        link.tab = link.tab or "timeline"
     compare = _one(params, "compare")
     if compare is not None:
         chosen = list(dict.fromkeys(c for c in compare.split(",") if c))
@@ -86,6 +78,17 @@ def parse_view_link(params, names: list[str], query_chars: int = 0) -> ViewLink:
         else:
             link.notices.append("The link's compare list must name 2–4 checkpoints that exist here.")
     return link
+
+
+def _whole(params, key: str, notices: list[str], refusal: str) -> int | None:
+    """A parameter that is a whole number ≥ 0 of at most 9 digits; anything else is noted (`refusal`) and dropped."""
+    value = _one(params, key)
+    if value is None:
+        return None
+    if value.isdigit() and len(value) <= 9:
+        return int(value)
+    notices.append(refusal)
+    return None
 
 
 def _parse_z(text: str, notices: list[str]) -> list[float] | None:
