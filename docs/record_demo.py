@@ -1,7 +1,8 @@
-"""Record docs/demo-sliders.webp: the real app in headless Chromium, two latent sliders dragged in a loop, every frame a
-screenshot of the decoded digit, its nearest test digits and the sliders.
+"""Record the README's animations from the real app in headless Chromium: docs/demo-sliders.webp (two latent sliders
+dragged in a loop: the decoded digit, its nearest test digits, the sliders) and docs/demo-timeline.webp (mnist-z2's
+Timeline tab stepped through its snapshots: the map forming, the loss curves, the reconstructions).
 
-    .venv/bin/python docs/record_demo.py --data-dir ../shared/mnist
+    .venv/bin/python docs/record_demo.py --data-dir ../shared/mnist [--what sliders|timeline]
 """
 from __future__ import annotations
 
@@ -55,20 +56,49 @@ def record(url: str, out: Path, frames: int) -> None:
             page.wait_for_timeout(60)
             shots.append(Image.open(io.BytesIO(page.screenshot(clip=clip, full_page=True))).convert("RGB"))
         browser.close()
+    save_animation(shots, out, duration=90)
+
+
+def save_animation(shots: list, out: Path, duration: int) -> None:
     small = [s.resize((s.width * 3 // 4, s.height * 3 // 4), Image.LANCZOS) for s in shots]
-    small[0].save(out, save_all=True, append_images=small[1:], duration=90, loop=0, quality=70, method=6)
+    small[0].save(out, save_all=True, append_images=small[1:], duration=duration, loop=0, quality=70, method=6)
     print(f"wrote {out}: {len(small)} frames, {out.stat().st_size / 1024:.0f} KiB")
+
+
+def record_timeline(url: str, out: Path) -> None:
+    """Every snapshot of mnist-z2's timeline, as the scrubber shows it (the last one held longer)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(url + "?checkpoint=mnist-z2&tab=timeline")
+        page.wait_for_function("window.vae?.explorer?.mode === 'browser' && vae.explorer.frames.timeline", timeout=90_000)
+        last = int(page.locator("#timeline-step").get_attribute("max"))
+        shots = []
+        for k in list(range(last + 1)) + [last] * 8:
+            page.locator("#timeline-step").fill(str(k))
+            page.wait_for_timeout(60)
+            box = page.locator("#timeline-view").bounding_box()
+            clip = {"x": box["x"], "y": box["y"], "width": 860, "height": 440}
+            shots.append(Image.open(io.BytesIO(page.screenshot(clip=clip, full_page=True))).convert("RGB"))
+        browser.close()
+    save_animation(shots, out, duration=220)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data-dir", default="data")
     p.add_argument("--frames", type=int, default=36)
-    p.add_argument("--out", default=str(ROOT / "docs" / "demo-sliders.webp"))
+    p.add_argument("--what", choices=["sliders", "timeline"], default="sliders")
     args = p.parse_args()
-    log = Path(args.out).with_suffix(".log")
+    out = ROOT / "docs" / f"demo-{args.what}.webp"
+    log = out.with_suffix(".log")
     with running_explorer(["--data-dir", args.data_dir, "--no-download"], log, ROOT) as url:
-        record(url, Path(args.out), args.frames)
+        if args.what == "sliders":
+            record(url, out, args.frames)
+        else:
+            record_timeline(url, out)
     log.unlink()
 
 
