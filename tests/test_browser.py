@@ -347,6 +347,7 @@ PICTURE = {
     "Traversals": "canvas#traversal-canvas",
     "Latent map": "#latent-map .js-plotly-plot",
     "Interpolate & sample": "canvas#interp-canvas, canvas#prior-canvas",
+    "Timeline": "canvas#timeline-map",  # the shipped default checkpoint carries its run's timeline
     "Compare": "#compare-table table, #compare-browser h4",
     "Checkpoint": ".json-holder, [data-testid=json]",
 }
