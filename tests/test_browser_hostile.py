@@ -22,8 +22,9 @@ pytestmark = [
 PAYLOADS = ["<img src=pwn-{k}.png class=pwn>", "![pwn](pwn-{k}.png)", "[pwn{k}](javascript:alert({k}))",
             "<b class=pwn>%{{x}}{k}</b>", "$$\\href{{pwn}}{{{k}}}$$", "<style class=pwn>*{{color:red}}</style>"]
 FOLDER = "<img src=pwn-folder class=pwn>**x**"  # a folder name has no /
-PAGE_ELEMENTS = ("document.querySelectorAll('.pwn, img[src*=pwn], a[href*=pwn], a[href^=javascript], .katex, "
-                 "style.pwn').length")
+# (a data: URL — the traversal's download link — may hold "pwn" in its base64 by chance)
+PAGE_ELEMENTS = ("document.querySelectorAll('.pwn, img[src*=pwn]:not([src^=\"data:\"]), a[href*=pwn]:not([href^=\"data:\"]), "
+                 "a[href^=javascript], .katex, style.pwn').length")
 
 
 def payload(k: int) -> str:

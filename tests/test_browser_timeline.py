@@ -72,6 +72,6 @@ def test_the_timeline_is_scrubbed_and_played_in_the_page(timeline_app, tmp_path)
         _shot(page, tmp_path, "timeline-compare.png")
 
         page.goto(url + "?checkpoint=tiny&tab=timeline&step=5")  # a link to a moment
-        page.wait_for_function("vae.explorer.frames?.timeline", timeout=60_000)
+        page.wait_for_function("window.vae?.explorer?.frames?.timeline", timeout=60_000)
         page.wait_for_function("document.getElementById('timeline-caption').textContent.includes('· step 5 ·')", timeout=20_000)
         browser.close()
