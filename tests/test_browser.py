@@ -145,11 +145,24 @@ def _hold_model_files(page):
     return release
 
 
+def _stable_box(page, locator):
+    """The element's box once the page has stopped moving it: while the app fills in the checkpoint's summary and
+    notices, the pad moves down, and a stroke aimed at where it was would miss it (seen on a busy machine)."""
+    box = None
+    for _ in range(50):
+        locator.scroll_into_view_if_needed()
+        again = locator.bounding_box()
+        if again == box:
+            return box
+        box = again
+        page.wait_for_timeout(100)
+    return box
+
+
 def _stroke_a_one(page):
     """A real mouse stroke on the drawing pad."""
     page.get_by_role("tab", name="Reconstructions").click()
-    page.locator("#drawpad canvas").scroll_into_view_if_needed()
-    box = page.locator("#drawpad canvas").bounding_box()
+    box = _stable_box(page, page.locator("#drawpad canvas"))
     page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.15)
     page.mouse.down()
     for step in range(1, 12):

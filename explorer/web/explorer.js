@@ -25,6 +25,9 @@
       // a slider's own input event starts its decode at once; Gradio's .change listener (decodeSliders) also covers values
       // the server sets, and the repeat of the same z is dropped in drawSliders
       document.addEventListener('input', (e) => this.onDomInput(e), true);
+      // a stroke that starts before the next frame has wired a freshly rendered pad (a busy page) is not lost: the
+      // pad's own listeners, added here in the capture phase, still receive this pointerdown
+      document.addEventListener('pointerdown', (e) => { if (e.target.closest?.('#drawpad')) this.wireDrawPad(); }, true);
       new MutationObserver(() => this.onDomChange()).observe(document.documentElement, { childList: true, subtree: true });
       this.watchShownViews();
     }
