@@ -24,6 +24,7 @@ from .data import to_model_input
 from .errors import UserError
 from .evaluation import ACTIVE_UNIT_THRESHOLD
 from .loss import elbo_terms, kl_per_dim
+from .metrics_file import _is_number
 
 TIMELINE_JSON, TIMELINE_TENSORS = "timeline.json", "timeline.safetensors"  # what the page reads
 TIMELINE_DECODERS = "timeline-decoders.safetensors"  # float16 decoders at some epoch ends: for the server, not the page
@@ -172,9 +173,9 @@ def load_timeline(folder: str | Path, z_dim: int, n_test: int) -> Timeline | Non
         refuse("its steps are not increasing whole numbers")
     for e in entries:
         kl, active, test = e.get("kl_per_dim"), e.get("active"), e.get("test")
-        if not (isinstance(kl, list) and len(kl) == z_dim and all(_finite(v) for v in kl) and isinstance(active, list)
-                and len(active) == z_dim and isinstance(test, dict) and all(_finite(test.get(k)) for k in ("recon", "kl", "total"))
-                and _finite(e.get("epoch"))):
+        if not (isinstance(kl, list) and len(kl) == z_dim and all(_is_number(v) for v in kl) and isinstance(active, list)
+                and len(active) == z_dim and isinstance(test, dict) and all(_is_number(test.get(k)) for k in ("recon", "kl", "total"))
+                and _is_number(e.get("epoch"))):
             refuse(f"snapshot at step {e['step']} does not match this checkpoint's {z_dim} latent dimensions")
     n, s = header.get("subset", ((0,), ""))[0][0], len(entries)
     shown = header.get("shown", ((0,), ""))[0][0]
@@ -194,9 +195,6 @@ def load_timeline(folder: str | Path, z_dim: int, n_test: int) -> Timeline | Non
     return Timeline(tensors["subset"], tensors["labels"], tensors["shown"], tensors["prior_z"], entries,
                     {k: list(tensors[k].unbind(0)) for k in ("coords", "recon", "prior")}, decoders)
 
-
-def _finite(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 class Recorder:
