@@ -6,7 +6,10 @@ import sys
 import time
 from pathlib import Path
 
+from .train_runs import TrainLimits
+
 DEFAULT_CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
+DEFAULT_RUNS = Path(__file__).resolve().parent.parent / "runs"
 # Gradio keeps ≈0.4 MiB of state per session (every API call without a session is a new one) for its 10,000 most
 # recent sessions by default: up to 4 GiB. 300 recent sessions bound that to ≈120 MiB.
 SESSION_CAPACITY = 300
@@ -47,14 +50,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1, or $GRADIO_SERVER_NAME)")
     p.add_argument("--port", type=port_number, default=None, help="port (default 7860, or $GRADIO_SERVER_PORT)")
     p.add_argument("--share", action="store_true", help="also serve through a public gradio.live link (off by default)")
+    limits = TrainLimits.for_environment()  # on a Hugging Face Space ($SPACE_ID) the caps are conservative
+    p.add_argument("--runs-dir", default=str(DEFAULT_RUNS), help="folder the Train tab's runs are written to (listed in the picker)")
+    p.add_argument("--train", action=argparse.BooleanOptionalAction, default=limits.enabled, help="offer the Train tab's training")
+    p.add_argument("--max-train-epochs", type=positive_int, default=limits.max_epochs, help="most epochs one run may train")
+    p.add_argument("--max-runs", type=positive_int, default=limits.max_runs, help="runs kept; the oldest are removed first")
+    p.add_argument("--train-disk-mb", type=positive_int, default=limits.disk_budget_mb, help="disk budget of the runs folder")
+    p.add_argument("--train-threads", type=positive_int, default=limits.threads, help="torch threads of a run (default: every core)")
+    p.add_argument("--abandon-after", type=positive_int, default=limits.abandon_after_s,
+                   help="seconds after which a run whose visitor left is stopped and removed (default: never, locally)")
     return p
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def training_runs(args: argparse.Namespace):
+    """The Train tab's runs, with the flags' caps (None without a runs folder to write)."""
+    from .train_runs import TrainingRuns
+
+    limits = TrainLimits(enabled=args.train, max_epochs=args.max_train_epochs, max_runs=args.max_runs,
+                         disk_budget_mb=args.train_disk_mb, threads=args.train_threads,
+                         abandon_after_s=args.abandon_after)
+    runs_dir = Path(args.runs_dir)
+    if args.train:
+        try:
+            runs_dir.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            return None
+    return TrainingRuns(runs_dir, Path(args.data_dir), limits) if runs_dir.is_dir() else None
 
 
 def prepare(args: argparse.Namespace):
     """Load the checkpoint library and the first checkpoint; each data set's test images load on first use."""
     from . import core
 
-    library = core.CheckpointLibrary(Path(args.checkpoints_dir))
+    runs = training_runs(args)
+    library = core.CheckpointLibrary(Path(args.checkpoints_dir), runs=runs)
     if args.checkpoint:
         from training.checkpoint import load_checkpoint
         from training.hub import download_checkpoint, is_hub_spec, parse_hub_spec
@@ -72,7 +108,7 @@ def prepare(args: argparse.Namespace):
         default_name = "default" if "default" in names else names[0]
         library.get(default_name)
     test_sets = core.TestSets(args.data_dir, args.download)
-    return library, default_name, test_sets
+    return library, default_name, test_sets, runs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     from .app import CSS, build_demo
 
     try:
-        library, default_name, test_sets = prepare(args)
+        library, default_name, test_sets, runs = prepare(args)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -99,7 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_grad_enabled(False)  # this process only serves the model from here on
-    demo = build_demo(library, default_name, test_sets)
+    demo = build_demo(library, default_name, test_sets, runs)
+    if runs is not None:
+        runs.start_supervisor()
     demo.queue(default_concurrency_limit=2, max_size=256)
     print(f"ready in {time.perf_counter() - started:.1f} s", flush=True)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS, show_error=True,

@@ -12,13 +12,14 @@ from training import safe_text
 
 from . import core, web_assets
 from .tabs import (checkpoint, compare, interpolate, latent_map, manifold, reconstructions, sample, sliders, timeline,
-                   traversals)
+                   train, traversals)
 from .tabs.common import SHARED, friendly
 from .views import TAB_LABELS, Callbacks
 
 # In page order. Each module has TAB, layout(page) and wire(page): every layout runs first, so a tab can wire events
 # to another tab's components (a drawing moves the map's ★; the comparison reconstructs the drawing).
-TABS = (reconstructions, sample, sliders, traversals, latent_map, manifold, interpolate, timeline, compare, checkpoint)
+TABS = (reconstructions, sample, sliders, traversals, latent_map, manifold, interpolate, timeline, compare, train,
+        checkpoint)
 
 # Every response image is a file in Gradio's cache: every 10 minutes, delete those older than 10 minutes, so a
 # long-running public app does not fill its disk.
@@ -86,11 +87,11 @@ def wire_page(page) -> None:
     page.copy_link.click(None, None, page.view_link, js="() => vae.explorer.copyLink()")
 
 
-def build_demo(library: core.CheckpointLibrary, default_name: str, test_sets: core.TestSets) -> gr.Blocks:
-    """The whole app; building it starts no server (tests build it freely)."""
+def build_demo(library: core.CheckpointLibrary, default_name: str, test_sets: core.TestSets, runs=None) -> gr.Blocks:
+    """The whole app; building it starts no server (tests build it freely). `runs`: the Train tab's TrainingRuns."""
     sprite_dir = Path(tempfile.mkdtemp(prefix="vae-explorer-web-"))
     gr.set_static_paths(web_assets.static_folders(library.folders(), sprite_dir))
-    cb = Callbacks(library, test_sets, sprite_dir, default_name)
+    cb = Callbacks(library, test_sets, sprite_dir, default_name, runs)
     page = SimpleNamespace(cb=cb, default_methods=core.map_methods(library.get(default_name).atlas))
     with gr.Blocks(title="VAE explorer", delete_cache=CACHE_CLEANUP) as page.demo:
         header(page)

@@ -191,28 +191,60 @@ class TestSets:
 
 @dataclass
 class CheckpointLibrary:
-    """Every checkpoint folder under a root, loaded once each on first use and kept for the app's lifetime."""
+    """Every checkpoint folder under a root (and the finished runs of the app's Train tab), each loaded on first use
+    and kept — re-read when its folder was saved anew (a run that added its t-SNE map, `training evaluate`)."""
 
     root: Path
     device: str = "cpu"
+    runs: object = None  # explorer.train_runs.TrainingRuns, or None
     _loaded: dict[str, Checkpoint] = field(default_factory=dict)
+    _stamps: dict[str, tuple] = field(default_factory=dict)
 
-    def names(self) -> list[str]:
+    def _root_names(self) -> list[str]:
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / "config.json").exists())
+        return [p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / "config.json").exists()]
+
+    def names(self) -> list[str]:
+        runs = self.runs.finished_names() if self.runs is not None else []
+        return sorted(set(self._root_names()) | set(runs))
+
+    def folder(self, name: str) -> Path:
+        """Where a listed checkpoint lives: the root, or the runs folder (a run cannot take a root checkpoint's name)."""
+        if name in self._loaded and name not in self._stamps:
+            return self._loaded[name].path  # added from outside the root
+        if (self.root / name / "config.json").is_file() or self.runs is None:
+            return self.root / name
+        return Path(self.runs.runs_dir) / name
+
+    @staticmethod
+    def stamp(folder: Path) -> tuple | None:
+        try:  # a save swaps in a new folder: another inode
+            return folder.stat().st_ino, (folder / "config.json").stat().st_mtime_ns
+        except OSError:
+            return None
 
     def get(self, name: str) -> Checkpoint:
+        if name in self._stamps and self._stamps[name] != self.stamp(self.folder(name)):
+            self.forget(name)  # saved anew, or removed
         if name not in self._loaded:
             if name not in self.names():
                 raise UserError(f"No checkpoint named {name!r} in {self.root}; available: {self.names()}.")
-            self._loaded[name] = load_checkpoint(self.root / name, self.device)
+            folder = self.folder(name)
+            stamp = self.stamp(folder)
+            self._loaded[name] = load_checkpoint(folder, self.device)
+            self._stamps[name] = stamp
         return self._loaded[name]
+
+    def forget(self, name: str) -> None:
+        self._loaded.pop(name, None)
+        self._stamps.pop(name, None)
 
     def add(self, checkpoint: Checkpoint, name: str | None = None) -> str:
         """Register a checkpoint loaded from outside the root (`--checkpoint path` or `hf://OWNER/NAME`)."""
         name = name or checkpoint.path.name
         self._loaded[name] = checkpoint
+        self._stamps.pop(name, None)
         return name
 
     def folders(self) -> list[Path]:
@@ -220,14 +252,14 @@ class CheckpointLibrary:
 
         A Hub snapshot's files are links into the cached repo's blobs/, so for those the cached repo folder is served.
         """
-        folders = [self.root]
+        folders = [self.root] + ([Path(self.runs.runs_dir)] if self.runs is not None else [])
         for ck in self._loaded.values():
             folders.append(ck.path.parent.parent if ck.path.parent.name == "snapshots" else ck.path)
         return folders
 
     def _config(self, name: str):
         """A checkpoint's config without loading its weights (UserError if unreadable)."""
-        return self._loaded[name].config if name in self._loaded else read_config(self.root / name)
+        return self._loaded[name].config if name in self._loaded else read_config(self.folder(name))
 
     def dataset_of(self, name: str) -> str | None:
         """A checkpoint's data set key from its config.json alone; None if unknown or unreadable."""
@@ -245,7 +277,7 @@ class CheckpointLibrary:
 
     def has_timeline(self, name: str) -> bool:
         """Whether a checkpoint's folder holds a timeline (checked when it is opened, not here)."""
-        folder = self._loaded[name].path if name in self._loaded else self.root / name
+        folder = self._loaded[name].path if name in self._loaded else self.folder(name)
         return (folder / TIMELINE_JSON).is_file()
 
     def all_names(self) -> list[str]:

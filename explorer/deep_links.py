@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 
 TABS = ("reconstructions", "sample", "sliders", "traversals", "map", "manifold", "interpolate", "timeline", "compare",
-        "checkpoint")
+        "train", "checkpoint")
 MAX_QUERY_CHARS = 20_000  # z for 1,024 dimensions at 2 decimals fits in ≈ 6,000
 Z_LIMIT = 3.0  # the sliders' range
 

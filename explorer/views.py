@@ -12,23 +12,25 @@ from training import safe_text
 from training.errors import UserError
 
 from . import core, deep_links, figures, latent_views, web_assets
-from .tabs import compare, interpolate, latent_map, manifold, reconstructions, sample, sliders, timeline, traversals
+from .tabs import (compare, interpolate, latent_map, manifold, reconstructions, sample, sliders, timeline, train,
+                   traversals)
 from .tabs.sliders import MAX_SLIDERS
 
 # Each tab's id (what links name, deep_links.TABS) and label; the page reads this to say which tab is open.
 TAB_LABELS = {"reconstructions": "Reconstructions", "sample": "Sample vs mean", "sliders": "Latent sliders",
               "traversals": "Traversals", "map": "Latent map", "manifold": "2-D manifold",
-              "interpolate": "Interpolate & sample", "timeline": "Timeline", "compare": "Compare", "checkpoint": "Checkpoint"}
+              "interpolate": "Interpolate & sample", "timeline": "Timeline", "compare": "Compare", "train": "Train", "checkpoint": "Checkpoint"}
 INFO_OUTPUTS = 15 + MAX_SLIDERS  # what Callbacks.checkpoint_info returns
 
 
 class Callbacks(reconstructions.Views, sample.Views, sliders.Views, traversals.Views, latent_map.Views, manifold.Views,
-                interpolate.Views, timeline.Views, compare.Views):
+                interpolate.Views, timeline.Views, compare.Views, train.Views):
     """Thin adapters from UI values to the pure functions; each tab's own are in its module (explorer/tabs/)."""
 
     def __init__(self, library: core.CheckpointLibrary, test_sets: core.TestSets, sprite_dir: Path | None = None,
-                 default_name: str | None = None):
+                 default_name: str | None = None, runs=None):
         self.library, self.test_sets, self.sprite_dir = library, test_sets, sprite_dir
+        self.runs = runs  # explorer.train_runs.TrainingRuns: the Train tab's runs, or None (no training here)
         self.default_name = default_name or (library.all_names() or [None])[0]
         self._sprites: dict[str, Path] = {}
         self._dimensions: dict[str, latent_views.LatentDimensions] = {}

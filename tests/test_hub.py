@@ -110,7 +110,7 @@ def test_the_push_command_and_the_explorer_flag_use_the_configured_hub(published
     refused = run("-m", "training", "push", str(published), "not a repo")
     assert refused.returncode == 2 and "not a Hub checkpoint" in refused.stderr
     opened = run("-c", "from explorer.__main__ import build_parser, prepare\n"
-                       f"library, name, _ = prepare(build_parser().parse_args(['--checkpoint', 'hf://alice/cli', '--checkpoints-dir', {str(tmp_path)!r}]))\n"
+                       f"library, name, *_ = prepare(build_parser().parse_args(['--checkpoint', 'hf://alice/cli', '--checkpoints-dir', {str(tmp_path)!r}]))\n"
                        "ck = library.get(name)\n"
                        "print(name, ck.path.parent.name, ck.path.parent.parent in library.folders())")
     assert opened.returncode == 0, opened.stderr

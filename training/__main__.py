@@ -63,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="on CPU, run transposed convolutions as one matrix multiply + overlap-add (same function)")
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=d_train.compile, help="torch.compile the step")
     p.add_argument("--tsne", action=argparse.BooleanOptionalAction, default=True, help="compute the t-SNE map at the end")
+    p.add_argument("--tsne-after", action="store_true",
+                   help="save the last epoch first with its PCA map (it opens then), then add the t-SNE map (≈ 25 s for 10k)")
+    p.add_argument("--live", metavar="DIR", help="write the run's progress and timeline so far into DIR as it trains "
+                                                 "(progress.json, timeline.*), for a live view")
+    p.add_argument("--threads", type=positive_int, help="CPU threads for torch (default: torch's, one per core)")
     p.add_argument("--timeline", choices=["on", "off"], default="on",
                    help="record snapshots of the run (steps 0, 5, 10, 20, … and every epoch end) for the explorer's timeline")
     p.add_argument("--iwae", action=argparse.BooleanOptionalAction, default=True,
@@ -205,6 +210,10 @@ def train_command(parser: argparse.ArgumentParser, args: argparse.Namespace, arg
     from .train import bf16_supported, pick_device, train
 
     imported = time.perf_counter()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
 
     try:
         device = pick_device(args.device)
@@ -228,7 +237,7 @@ def train_command(parser: argparse.ArgumentParser, args: argparse.Namespace, arg
               f"data {loaded - imported:.1f}{'; freed memory kept for reuse' if kept else ''})")
         train(run, train_split, test_split, args.out, device, resume=args.resume, overwrite=args.overwrite,
               dry_run=args.dry_run, tsne=args.tsne, iwae=args.iwae, progress=args.progress, probe=probe,
-              timeline=args.timeline == "on")
+              timeline=args.timeline == "on", live=args.live, tsne_after=args.tsne_after)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

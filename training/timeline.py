@@ -132,12 +132,12 @@ class Timeline:
                     self.decoders[f"s{len(self.entries) - 1}.{name}"] = value.detach().to("cpu", torch.float16, copy=True)
         model.train()
 
-    def save(self, folder: Path) -> None:
-        """Write timeline.json and timeline.safetensors into a checkpoint folder being saved."""
+    def save(self, folder: Path, decoders: bool = True) -> None:
+        """Write timeline.json and timeline.safetensors (and the kept decoders) into a checkpoint folder being saved."""
         tensors = {"subset": self.subset, "labels": self.labels, "shown": self.shown, "prior_z": self.prior_z,
                    **{k: torch.stack(v) for k, v in self.tensors.items()}}
         save_file({k: v.contiguous() for k, v in tensors.items()}, str(folder / TIMELINE_TENSORS))
-        if self.decoders:
+        if decoders and self.decoders:
             save_file({k: v.contiguous() for k, v in self.decoders.items()}, str(folder / TIMELINE_DECODERS))
         (folder / TIMELINE_JSON).write_text(json.dumps({"version": TIMELINE_VERSION, "snapshots": self.entries}, allow_nan=False))
 
@@ -201,7 +201,8 @@ class Recorder:
     """Takes a run's snapshots: `after_step` is called after every optimizer step with that step's loss terms."""
 
     def __init__(self, timeline: Timeline, test_images: torch.Tensor, steps_per_epoch: int, epochs: int, device,
-                 kind: str, done_steps: int = 0, autocast=contextlib.nullcontext):
+                 kind: str, done_steps: int = 0, autocast=contextlib.nullcontext, on_snapshot=None):
+        self.on_snapshot = on_snapshot  # called with the timeline after each snapshot (training/live.py)
         self.timeline, self.test_images, self.device, self.kind = timeline, test_images, device, kind
         self.autocast = autocast  # the step's precision (bf16 where the run trains in it)
         self.seconds = 0.0  # spent taking snapshots: reported, so that a run's speed can be read without them
@@ -229,6 +230,8 @@ class Recorder:
         started = time.perf_counter()
         self.timeline.take(model, self.test_images, step, step / self.steps_per_epoch, train_terms, self.device, self.kind,
                            keep_decoder=step in self.keep_decoder_at, autocast=self.autocast)
+        if self.on_snapshot is not None:
+            self.on_snapshot(self.timeline)
         self.seconds += time.perf_counter() - started
 
 

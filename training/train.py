@@ -16,13 +16,14 @@ import torch
 from tqdm import tqdm
 
 from . import checkpoint as ckpt
-from .atlas import build_atlas
+from .atlas import build_atlas, fit_tsne
 from .config import RunConfig, TrainConfig
 from .data import ImageSplit, shuffled_batches, to_model_input
 from .deconv import use_gemm_deconv
 from .errors import UserError
 from .evaluation import IWAE_SAMPLES, IWAE_SUBSET, iwae_on_subset, latent_metrics
 from .levers import LEVERS, LeverProbe, describe
+from .live import LiveProgress
 from .loss import LossTerms, elbo_terms, kl_per_dim
 from .model import VAE
 from .timeline import Recorder, Timeline, load_timeline
@@ -267,14 +268,40 @@ def train(
     log: Callable[[str], None] = print,
     probe: LeverProbe | None = None,
     timeline: bool = True,
+    live: str | Path | None = None,
+    tsne_after: bool = False,
 ) -> dict:
     """Train, evaluating and checkpointing after every epoch; returns the metrics written to metrics.json.
 
     With a `probe`, the first steps try its lever candidates and the run keeps the fastest (recorded in config.json).
+    With `live`, a folder, the run's progress and timeline so far are written there as it goes (training/live.py).
+    With `tsne_after`, the last epoch is saved first with its PCA map (the checkpoint opens then) and again with t-SNE.
     The command (`python -m training`) holds the folder's writer lock around this (training/writer_lock.py).
     """
     out, device = Path(out), torch.device(device)
     check_output_folder(out, resume, overwrite)
+    steps_per_epoch = 1 if dry_run else -(-len(train_split.images) // run.train.batch_size)
+    done = len(ckpt._read_json(out / ckpt.METRICS).get("history", [])) if resume else 0
+    progress_file = LiveProgress(live, steps_per_epoch, run.train.epochs, done) if live is not None else None
+    try:
+        metrics = _train(run, train_split, test_split, out, device, resume, overwrite, dry_run, tsne, iwae, progress, log,
+                         probe, timeline, progress_file, tsne_after)
+    except KeyboardInterrupt:
+        if progress_file is not None:
+            progress_file.set_state("stopped", "stopped: the last saved epoch is kept")
+        raise
+    except (UserError, OSError, RuntimeError) as err:
+        if progress_file is not None:
+            progress_file.set_state("failed", str(err)[:400])
+        raise
+    if progress_file is not None:
+        progress_file.set_state("done")
+    return metrics
+
+
+def _train(run, train_split, test_split, out, device, resume, overwrite, dry_run, tsne, iwae, progress, log, probe,
+           timeline, live: LiveProgress | None, tsne_after: bool) -> dict:
+    """train(...) once the folder is checked: the epochs, each evaluated and saved."""
     if run.train.bf16 and not bf16_supported(device):
         raise UserError(f"--bf16: this {device.type} device has no bfloat16 support; run without --bf16.")
     if resume:
@@ -287,12 +314,16 @@ def train(
     exporter = ckpt.OnnxExporter()  # exports the ONNX graphs at the first save, then only refreshes their weights
     metrics: dict = {"history": history}
     recorder = _timeline_recorder(out, run, model, train_split, test_split, device, len(history), resume, log,
-                                  step.autocast) if timeline else None
+                                  step.autocast, live.snapshot if live else None) if timeline else None
     for epoch in range(len(history), run.train.epochs):
         started = time.perf_counter()
         probing = probe if probe is not None and not run.probe else None
-        train_terms = _train_one_epoch(step, train_split, run.train, epoch, dry_run, progress, probing, recorder)
+        if live is not None:
+            live.begin_steps()
+        train_terms = _train_one_epoch(step, train_split, run.train, epoch, dry_run, progress, probing, recorder, live)
         seconds = time.perf_counter() - started
+        if live is not None:
+            live.epoch_end()
         if probing is not None:
             run = replace(run, train=replace(run.train, **probing.chosen),
                           probe=probing.report(run.train.batch_size, str(device)))
@@ -308,7 +339,8 @@ def train(
             "images_per_s": round(n_images / seconds, 1),
         })
         last = dry_run or epoch + 1 == run.train.epochs
-        atlas = build_atlas(model, test_split.images, test_split.labels, with_tsne=tsne and last, seed=run.train.seed)
+        tsne_now = tsne and last and not tsne_after
+        atlas = build_atlas(model, test_split.images, test_split.labels, with_tsne=tsne_now, seed=run.train.seed)
         metrics = _metrics(history, test, atlas["means"])
         if last and iwae and not dry_run:
             log(f"IWAE bound (k={IWAE_SAMPLES}) on the first {IWAE_SUBSET} test images…")
@@ -316,6 +348,16 @@ def train(
             model.train()
         _save(out, model, run, metrics, atlas, optimizer, test_split, device, exporter, recorder)
         log(_epoch_line(history[-1]))
+        if live is not None:
+            live.saved(epoch + 1, history[-1]["test"])
+        if last and tsne and tsne_after:  # the checkpoint already opens with its PCA map; now the slow t-SNE
+            if live is not None:
+                live.set_state("ready")
+                live.set_state("t-SNE")
+            started = time.perf_counter()
+            atlas["tsne"] = fit_tsne(atlas["means"], run.train.seed)
+            _save(out, model, run, metrics, atlas, optimizer, test_split, device, exporter, recorder)
+            log(f"t-SNE map added in {time.perf_counter() - started:.1f} s")
         if dry_run:
             break
     if recorder is not None:
@@ -324,7 +366,8 @@ def train(
 
 
 def _timeline_recorder(out: Path, run: RunConfig, model: VAE, train_split: ImageSplit, test_split: ImageSplit, device,
-                       done_epochs: int, resume: bool, log: Callable[[str], None], autocast) -> Recorder | None:
+                       done_epochs: int, resume: bool, log: Callable[[str], None], autocast,
+                       on_snapshot=None) -> Recorder | None:
     """The run's timeline: started with the run, or continued from the folder on --resume. A resumed run whose folder
     has no usable timeline goes on without one (its first snapshot would not be the initial weights)."""
     steps_per_epoch = -(-len(train_split.images) // run.train.batch_size)
@@ -340,13 +383,14 @@ def _timeline_recorder(out: Path, run: RunConfig, model: VAE, train_split: Image
             log(f"{out} has no timeline to continue (trained without one): continuing without a timeline.")
             return None
     recorder = Recorder(timeline, test_split.images, steps_per_epoch, run.train.epochs, device, run.train.reconstruction,
-                        done_steps=done_epochs * steps_per_epoch, autocast=autocast)
+                        done_steps=done_epochs * steps_per_epoch, autocast=autocast, on_snapshot=on_snapshot)
     recorder.begin(model)
     return recorder
 
 
 def _train_one_epoch(step: Stepper, split: ImageSplit, cfg: TrainConfig, epoch: int, dry_run: bool, progress: bool,
-                     probe: LeverProbe | None = None, recorder: Recorder | None = None) -> dict:
+                     probe: LeverProbe | None = None, recorder: Recorder | None = None,
+                     live: LiveProgress | None = None) -> dict:
     sums = torch.zeros(3, dtype=torch.float64)
     seen = 0
     batches = list(shuffled_batches(len(split.images), cfg.batch_size, cfg.seed, epoch))
@@ -360,6 +404,8 @@ def _train_one_epoch(step: Stepper, split: ImageSplit, cfg: TrainConfig, epoch: 
             )
         sums += torch.tensor(values, dtype=torch.float64) * len(idx)
         seen += len(idx)
+        if live is not None:
+            live.after_step(values, len(idx))
         if recorder is not None:
             recorder.after_step(step.model, values, len(idx))
         bar.set_postfix(loss=f"{values[0]:.1f}")

@@ -164,6 +164,7 @@
     }
   }
 
-  Object.assign(Explorer.prototype, vae.SliderView, vae.DrawingView, vae.StripViews, vae.TimelineView, vae.OpenViews);
+  Object.assign(Explorer.prototype, vae.SliderView, vae.DrawingView, vae.StripViews, vae.TimelineView, vae.TrainView,
+    vae.OpenViews);
   vae.explorer = vae.explorer || new Explorer();
 })(window.vae = window.vae || {});

@@ -232,10 +232,10 @@
     },
 
     /** KL per dimension at this snapshot, in the finished model's order (most informative first). */
-    drawTimelineKl(snapshot) {
-      const canvas = byId('timeline-kl');
+    drawTimelineKl(snapshot, canvasId = 'timeline-kl', order = this.config.order) {
+      const canvas = byId(canvasId);
       const g = clear(canvas);
-      const order = this.config.order || snapshot.kl_per_dim.map((_, d) => d);
+      order = order || snapshot.kl_per_dim.map((_, d) => d);
       const top = Math.max(1, ...snapshot.kl_per_dim), bar = canvas.width / order.length;
       order.forEach((d, i) => {
         const height = (snapshot.kl_per_dim[d] / top) * (canvas.height - 14);

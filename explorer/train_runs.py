@@ -1,0 +1,422 @@
+"""Training runs started from the app: each is `python -m training` in a subprocess (a crash or an out-of-memory
+cannot take the app down; Stop is SIGINT, which keeps the last saved epoch), writing a checkpoint folder under the
+runs folder and its live progress under `_live/NAME/` (training/live.py). One run trains at a time; the others wait
+in a queue. Caps (epochs, runs kept, disk, threads, abandoned runs) come from `TrainLimits`.
+
+`TrainingRuns` owns the processes; a supervisor thread of its own starts, reaps and stops them, so that a child is
+never tied to one of the server's short-lived worker threads. Tests drive `tick()` by hand with their own clock."""
+from __future__ import annotations
+
+import ctypes
+import math
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from training.config import MAX_MODEL_SIZES
+from training.datasets import DATASETS
+from training.errors import UserError
+from training.live import read_progress
+
+ROOT = Path(__file__).resolve().parent.parent
+LIVE = "_live"  # under the runs folder; a run's name cannot start with "_"
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
+MAX_BETA = 100.0
+RUN_BYTES_ESTIMATE = 24 * 2**20  # one run's folder: weights, ONNX, atlas with t-SNE, timeline with its decoders
+STOP_GRACE_S = 15.0  # after SIGINT, a run that has not exited is killed
+ENDED = ("done", "stopped", "failed")
+
+
+@dataclass(frozen=True)
+class TrainLimits:
+    """What visitors may start. Locally generous; on a shared Space conservative (see `for_environment`)."""
+
+    enabled: bool = True
+    max_epochs: int = 30
+    max_runs: int = 20  # runs kept in the runs folder; the oldest are removed first
+    disk_budget_mb: int = 4000
+    threads: int | None = None  # torch threads of a run (None: one per core)
+    abandon_after_s: float | None = None  # a run whose visitor has not looked for this long is stopped and removed
+    max_queue: int = 20
+
+    @classmethod
+    def for_environment(cls, environ=os.environ, cpu_count: int | None = None) -> "TrainLimits":
+        """On a Hugging Face Space (it sets SPACE_ID): 5 epochs (≈ 1.5 min of MNIST on 2 cores), 3 runs kept, 300 MB,
+        one core left to the explorer's server, and a run left alone for 2 minutes is stopped and removed."""
+        if not environ.get("SPACE_ID"):
+            return cls()
+        cores = cpu_count or os.cpu_count() or 1
+        return cls(max_epochs=5, max_runs=3, disk_budget_mb=300, threads=max(1, cores - 1), abandon_after_s=120.0,
+                   max_queue=10)
+
+    def describe(self) -> str:
+        abandon = (f"; a run nobody watches for {self.abandon_after_s:.0f} s is stopped and removed"
+                   if self.abandon_after_s else "")
+        threads = f"{self.threads} CPU thread{'s' if self.threads != 1 else ''}" if self.threads else "every core"
+        return (f"Up to {self.max_epochs} epochs a run, one run at a time (others wait in a queue) on {threads}; the "
+                f"{self.max_runs} newest runs are kept (at most {self.disk_budget_mb:,} MB){abandon}.")
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    dataset: str
+    beta: float
+    z_dim: int
+    epochs: int
+    seed: int
+    name: str
+
+
+def _number(value, what: str, low: float, high: float, whole: bool) -> float:
+    """A form value as a number in [low, high], or one sentence saying what is allowed."""
+    allowed = f"{what} must be a {'whole number' if whole else 'number'} from {low:g} to {high:g}"
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise UserError(f"{allowed}.") from None
+    if isinstance(value, bool) or not math.isfinite(number) or (whole and number != int(number)):
+        raise UserError(f"{allowed}.")
+    if not low <= number <= high:
+        raise UserError(f"{allowed}, not {number:g}.")
+    return int(number) if whole else number
+
+
+def default_name(dataset: str, beta: float, z_dim: int, epochs: int, taken) -> str:
+    """The settings as a name (`mnist-b1-z16-e3`), numbered when it is taken."""
+    base = f"{dataset}-b{beta:g}-z{z_dim}-e{epochs}".replace(".", "p").lower()
+    base = re.sub(r"[^a-z0-9-]", "-", base)[:36]
+    name, k = base, 2
+    while name in taken:
+        name, k = f"{base}-{k}", k + 1
+    return name
+
+
+def parse_request(dataset, beta, z_dim, epochs, seed, name, limits: TrainLimits, datasets_present, taken) -> RunRequest:
+    """The Train tab's form as a run, or a UserError of one sentence (nothing is written)."""
+    if dataset not in datasets_present:
+        present = ", ".join(datasets_present) or "none"
+        raise UserError(f"Pick a data set whose files are on this server ({present}).")
+    beta = _number(beta, "β", 0, MAX_BETA, whole=False)
+    z_dim = _number(z_dim, "z_dim", 1, min(MAX_MODEL_SIZES["z_dim"], 256), whole=True)
+    epochs = _number(epochs, "Epochs", 1, limits.max_epochs, whole=True)
+    seed = _number(seed, "The seed", 0, 2**31 - 1, whole=True)
+    name = (name or "").strip() if isinstance(name, str) else None
+    if name is None:
+        raise UserError("The name must be text.")
+    if not name:
+        name = default_name(dataset, beta, z_dim, epochs, taken)
+    if not NAME_PATTERN.fullmatch(name):
+        raise UserError("A run's name is 1–40 lower-case letters, digits and dashes, starting with a letter or digit.")
+    if name in taken:
+        raise UserError(f"There is already a checkpoint or run named {name}; choose another name.")
+    return RunRequest(dataset, beta, z_dim, epochs, seed, name)
+
+
+def run_command(request: RunRequest, runs_dir: Path, data_dir: Path, limits: TrainLimits) -> list[str]:
+    """The trainer's command line: PCA first and t-SNE after (the model opens sooner), no IWAE (≈ 3 min)."""
+    command = [sys.executable, "-m", "training", "--dataset", request.dataset, "--data-dir", str(data_dir),
+               "--no-download", "--out", str(runs_dir / request.name), "--epochs", str(request.epochs),
+               "--beta", repr(request.beta), "--z-dim", str(request.z_dim), "--seed", str(request.seed), "--no-iwae",
+               "--tsne-after", "--live", str(runs_dir / LIVE / request.name), "--no-progress"]
+    return command + (["--threads", str(limits.threads)] if limits.threads else [])
+
+
+def datasets_present(data_dir: Path) -> list[str]:
+    """The data sets whose four raw files are in the data folder (nothing is downloaded from the app)."""
+    from training.data import _raw_file_names
+
+    present = []
+    for key, info in DATASETS.items():
+        raw = Path(data_dir) / info.torchvision_class / "raw"
+        if all((raw / f).is_file() for split in (True, False) for f in _raw_file_names(info, split)):
+            present.append(key)
+    return present
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+
+
+@dataclass
+class Run:
+    request: RunRequest
+    owner: str
+    state: str = "queued"  # queued → running → done / stopped / failed
+    message: str = ""
+    last_seen: float = 0.0
+    process: subprocess.Popen | None = None
+    stop_sent: float | None = None
+    abandoned: bool = False
+    started: float | None = None
+    ended: float | None = None
+
+    @property
+    def name(self) -> str:
+        return self.request.name
+
+
+def _child_setup() -> None:
+    """In the trainer's process before it starts: a lower priority than the server, and SIGINT when the app dies
+    (Linux; bound to the supervisor thread, which lives as long as the app)."""
+    os.nice(10)
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGINT)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+@dataclass
+class TrainingRuns:
+    runs_dir: Path
+    data_dir: Path
+    limits: TrainLimits = field(default_factory=TrainLimits)
+    clock: object = time.monotonic
+    on_change: object = None  # called (no arguments) when the list of finished runs changes
+    runs: list[Run] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.runs_dir, self.data_dir = Path(self.runs_dir), Path(self.data_dir)
+        self._lock = threading.RLock()
+        self._stopped, self._wake = threading.Event(), threading.Event()
+        self._thread = None
+        self._progress: dict[str, tuple[float, dict | None]] = {}
+        self.tidy()
+
+    # ------------------------------------------------------------------ the folder
+
+    def live_dir(self, name: str) -> Path:
+        return self.runs_dir / LIVE / name
+
+    def tidy(self) -> None:
+        """After a restart (or a killed app): drop the live files of runs that left no checkpoint."""
+        live = self.runs_dir / LIVE
+        if live.is_dir():
+            for folder in live.iterdir():
+                if not (self.runs_dir / folder.name / "config.json").is_file() and not self._run(folder.name):
+                    shutil.rmtree(folder, ignore_errors=True)
+
+    def finished_names(self) -> list[str]:
+        """Checkpoint folders in the runs folder that no run of this app is still writing, oldest first."""
+        if not self.runs_dir.is_dir():
+            return []
+        busy = {r.name for r in self.runs if r.state in ("queued", "running") and not self._opens(r)}
+        found = [p for p in self.runs_dir.iterdir() if p.is_dir() and NAME_PATTERN.fullmatch(p.name)
+                 and (p / "config.json").is_file() and p.name not in busy]
+        return [p.name for p in sorted(found, key=lambda p: (p / "config.json").stat().st_mtime)]
+
+    def _opens(self, run: Run) -> bool:
+        """A running run's checkpoint opens once its last epoch is saved (its t-SNE is still being added)."""
+        progress = self.progress(run.name)
+        return bool(progress and progress.get("state") in ("ready", "t-SNE", "done"))
+
+    def progress(self, name: str) -> dict | None:
+        """A run's progress file, re-read only when it changed."""
+        path = self.live_dir(name) / "progress.json"
+        try:
+            mtime = path.stat().st_mtime_ns
+        except OSError:
+            return None
+        cached = self._progress.get(name)
+        if cached is None or cached[0] != mtime:
+            cached = self._progress[name] = (mtime, read_progress(self.live_dir(name)))
+        return cached[1]
+
+    def remove(self, name: str) -> None:
+        shutil.rmtree(self.runs_dir / name, ignore_errors=True)
+        shutil.rmtree(self.live_dir(name), ignore_errors=True)
+        self._progress.pop(name, None)
+
+    def make_room(self) -> None:
+        """Before a run starts: remove the oldest finished runs until one more fits the count and disk caps."""
+        names = self.finished_names()
+        while names and (len(names) >= self.limits.max_runs or
+                         folder_bytes(self.runs_dir) + RUN_BYTES_ESTIMATE > self.limits.disk_budget_mb * 2**20):
+            self.remove(names.pop(0))
+        if folder_bytes(self.runs_dir) + RUN_BYTES_ESTIMATE > self.limits.disk_budget_mb * 2**20:
+            raise UserError(f"The runs folder is over its {self.limits.disk_budget_mb:,} MB budget; no run can start.")
+
+    # ------------------------------------------------------------------ what visitors do
+
+    def _run(self, name: str) -> Run | None:
+        return next((r for r in self.runs if r.name == name and r.state not in ENDED), None)
+
+    def mine(self, owner: str | None) -> Run | None:
+        """The visitor's latest run (any state)."""
+        return next((r for r in reversed(self.runs) if owner and r.owner == owner), None)
+
+    def submit(self, owner: str | None, request: RunRequest) -> tuple[str, Run]:
+        """Queue a run for this visitor (a new visitor gets an id, kept in their browser); it starts when it is first."""
+        with self._lock:
+            if not self.limits.enabled:
+                raise UserError("Training is turned off on this server (--no-train).")
+            owner = owner or uuid.uuid4().hex
+            mine = self.mine(owner)
+            if mine is not None and mine.state in ("queued", "running"):
+                raise UserError(f"Your run {mine.name} is still {mine.state}; stop it first.")
+            if self._run(request.name) or (self.runs_dir / request.name).exists():
+                raise UserError(f"There is already a run named {request.name}; choose another name.")
+            if sum(r.state == "queued" for r in self.runs) >= self.limits.max_queue:
+                raise UserError(f"{self.limits.max_queue} runs are already waiting; try again in a few minutes.")
+            run = Run(request, owner, last_seen=self.clock())
+            self.runs.append(run)
+            self.runs = [r for r in self.runs if r.state not in ENDED or r.owner != owner or r is run][-200:]
+            self._wake.set()  # the supervisor starts it (a child must not be tied to this short-lived server thread)
+            return owner, run
+
+    def stop(self, owner: str | None) -> str:
+        """Stop the visitor's run (SIGINT: its last saved epoch is kept), or take it out of the queue."""
+        with self._lock:
+            run = self.mine(owner)
+            if run is None or run.state not in ("queued", "running"):
+                raise UserError("You have no run in progress to stop.")
+            if run.state == "queued":
+                run.state, run.message, run.ended = "stopped", "left the queue", self.clock()
+                return f"{run.name} left the queue."
+            self._signal(run)
+            return f"Stopping {run.name}: the last saved epoch is kept."
+
+    def seen(self, owner: str | None) -> None:
+        """The visitor's page asked for its status: its run is not abandoned."""
+        with self._lock:
+            run = self.mine(owner)
+            if run is not None:
+                run.last_seen = self.clock()
+
+    def position(self, run: Run) -> int:
+        """1 for the first waiting run."""
+        waiting = [r for r in self.runs if r.state == "queued"]
+        return waiting.index(run) + 1 if run in waiting else 0
+
+    def active(self) -> Run | None:
+        return next((r for r in self.runs if r.state == "running"), None)
+
+    # ------------------------------------------------------------------ the supervisor
+
+    def _signal(self, run: Run) -> None:
+        if run.process is not None and run.process.poll() is None and run.stop_sent is None:
+            run.process.send_signal(signal.SIGINT)
+            run.stop_sent = self.clock()
+
+    def _launch(self, run: Run) -> None:
+        self.make_room()
+        live = self.live_dir(run.name)
+        shutil.rmtree(live, ignore_errors=True)
+        live.mkdir(parents=True)
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        if self.limits.threads:
+            env["OMP_NUM_THREADS"] = str(self.limits.threads)
+        with open(live / "log.txt", "wb") as log:
+            run.process = subprocess.Popen(run_command(run.request, self.runs_dir, self.data_dir, self.limits), cwd=ROOT,
+                                           env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                           preexec_fn=_child_setup)
+        run.state, run.started = "running", self.clock()
+
+    def _reap(self, run: Run) -> None:
+        code = run.process.poll()
+        if code is None:
+            if run.stop_sent is not None and self.clock() - run.stop_sent > STOP_GRACE_S:
+                run.process.kill()
+            return
+        saved = (self.runs_dir / run.name / "config.json").is_file()
+        run.ended = self.clock()
+        if code == 0:
+            run.state, run.message = "done", ""
+        elif run.abandoned:
+            run.state = "stopped"
+        elif code in (130, -signal.SIGINT) or run.stop_sent is not None:
+            run.state = "stopped"
+            run.message = "stopped; the last saved epoch is kept" if saved else "stopped before its first epoch was saved"
+        else:
+            run.state, run.message = "failed", self._failure(run, code)
+        if run.abandoned or not saved:  # nothing of it to open (its message is kept)
+            self.remove(run.name)
+        if self.on_change is not None:
+            self.on_change()
+
+    def _failure(self, run: Run, code: int) -> str:
+        """The trainer's own `error: …` line, or what killed it."""
+        try:
+            lines = (self.live_dir(run.name) / "log.txt").read_text(errors="replace").splitlines()
+        except OSError:
+            lines = []
+        errors = [line[len("error: "):] for line in lines if line.startswith("error: ")]
+        if errors:
+            return errors[-1][:400]
+        if code == -signal.SIGKILL:
+            return "the training process was killed (out of memory?)"
+        return f"the training process exited with status {code}"
+
+    def tick(self) -> None:
+        """Reap ended runs, stop abandoned ones, start the next in the queue."""
+        with self._lock:
+            now = self.clock()
+            for run in self.runs:
+                abandoned = (self.limits.abandon_after_s is not None and run.state in ("queued", "running")
+                             and now - run.last_seen > self.limits.abandon_after_s)
+                if abandoned and run.state == "queued":
+                    run.state, run.message, run.ended = "stopped", "removed from the queue: nobody was watching", now
+                elif abandoned:
+                    run.abandoned, run.message = True, "stopped and removed: nobody was watching"
+                    self._signal(run)
+                if run.state == "running":
+                    self._reap(run)
+            if self.active() is None:
+                waiting = next((r for r in self.runs if r.state == "queued"), None)
+                if waiting is not None:
+                    try:
+                        self._launch(waiting)
+                    except (UserError, OSError) as err:
+                        waiting.state, waiting.message, waiting.ended = "failed", str(err)[:400], now
+
+    def start_supervisor(self, every: float = 0.5) -> None:
+        def loop():
+            while not self._stopped.is_set():
+                self._wake.wait(every)
+                self._wake.clear()
+                self.tick()
+
+        self._thread = threading.Thread(target=loop, name="training-runs", daemon=True)
+        self._thread.start()
+
+    def shutdown(self) -> None:
+        """Stop every run (tests; the app's own end sends SIGINT through PR_SET_PDEATHSIG)."""
+        self._stopped.set()
+        with self._lock:
+            for run in self.runs:
+                if run.state == "queued":
+                    run.state = "stopped"
+                if run.state == "running":
+                    self._signal(run)
+        for run in self.runs:
+            if run.process is not None:
+                try:
+                    run.process.wait(timeout=STOP_GRACE_S)
+                except subprocess.TimeoutExpired:
+                    run.process.kill()
+                    run.process.wait()
+                if run.state == "running":
+                    self._reap(run)
+
+
+
+def describe_progress(progress: dict | None) -> str:
+    """One line: where a run is (epoch, step, speed, time left), from its progress file."""
+    if not progress:
+        return "starting (loading torch and the data set)…"
+    state = progress.get("state")
+    line = f"epoch {progress['epoch']:.2f} of {progress['epochs']} · step {progress['step']:,} of {progress['steps']:,}"
+    if progress.get("images_per_s"):
+        line += f" · {progress['images_per_s']:,.0f} images/s"
+    if state in ("training", "evaluating") and progress.get("eta_s") is not None:
+        line += f" · about {progress['eta_s']:.0f} s left"
+    return {"starting": "starting…", "evaluating": f"{line} · evaluating and saving the epoch",
+            "ready": f"{line} · saved; adding the t-SNE map", "t-SNE": f"{line} · saved (it opens); adding the t-SNE map",
+            "done": f"{line} · done"}.get(state, line)

@@ -1,0 +1,175 @@
+"""The Train tab's runs (explorer/train_runs.py): settings refused in one sentence, caps, the queue, abandoned runs,
+real training subprocesses stopped and finished, and a killed app that leaves a consistent runs folder."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from explorer import core, train_runs
+from explorer.train_runs import RunRequest, TrainingRuns, TrainLimits, parse_request
+from tests.helpers import write_tiny_mnist
+from training.checkpoint import load_checkpoint
+from training.errors import UserError
+from training.live import read_progress
+
+ROOT = Path(__file__).resolve().parent.parent
+LIMITS = TrainLimits(max_epochs=30, max_runs=3)
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    return write_tiny_mnist(tmp_path_factory.mktemp("data"), n_train=2048, n_test=200)
+
+
+def request(name="r1", epochs=1, dataset="mnist"):
+    return RunRequest(dataset, 1.0, 4, epochs, 0, name)
+
+
+@pytest.mark.parametrize("field, value, says", [
+    ("beta", -1, "β must be a number from 0 to 100, not -1"), ("beta", "nan", "β must be a number"),
+    ("beta", "1e400", "β must be a number"), ("z_dim", 0, "z_dim must be a whole number from 1 to 256, not 0"),
+    ("z_dim", 10**9, "not 1e+09"), ("z_dim", 2.5, "z_dim must be a whole number"),
+    ("epochs", 31, "Epochs must be a whole number from 1 to 30, not 31"), ("seed", -3, "The seed must be"),
+    ("name", "../escape", "lower-case letters"), ("name", "<b>x</b>", "lower-case letters"),
+    ("name", "default", "already a checkpoint or run named default"), ("dataset", "kmnist", "whose files are on this server"),
+    ("name", "x" * 41, "1–40"),
+])
+def test_bad_settings_are_one_sentence(field, value, says):
+    form = {"dataset": "mnist", "beta": 1, "z_dim": 16, "epochs": 3, "seed": 0, "name": "", field: value}
+    with pytest.raises(UserError) as err:
+        parse_request(**form, limits=LIMITS, datasets_present=["mnist"], taken={"default"})
+    assert says in str(err.value) and "\n" not in str(err.value) and "<b>" not in str(err.value)
+
+
+def test_an_empty_name_is_made_from_the_settings_and_numbered_when_taken():
+    made = parse_request("mnist", 0.5, 16, 3, 0, " ", LIMITS, ["mnist"], taken={"mnist-b0p5-z16-e3"})
+    assert made == RunRequest("mnist", 0.5, 16, 3, 0, "mnist-b0p5-z16-e3-2")
+
+
+def test_a_space_gets_conservative_caps_and_a_laptop_generous_ones():
+    space = TrainLimits.for_environment({"SPACE_ID": "someone/vae"}, cpu_count=2)
+    assert (space.max_epochs, space.max_runs, space.threads, space.abandon_after_s) == (5, 3, 1, 120.0)
+    local = TrainLimits.for_environment({}, cpu_count=2)
+    assert local.threads is None and local.abandon_after_s is None and local.max_epochs == 30
+
+
+def _fake_run(runs_dir: Path, name: str, age: float, size: int = 1000) -> None:
+    folder = runs_dir / name
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(b"0" * size)
+    os.utime(folder / "config.json", (time.time() - age, time.time() - age))
+
+
+def test_the_oldest_runs_make_room_for_a_new_one_within_the_count_and_disk_caps(tmp_path):
+    for i, name in enumerate(["old", "middle", "new"]):
+        _fake_run(tmp_path, name, age=100 - i * 10)
+    runs = TrainingRuns(tmp_path, tmp_path, TrainLimits(max_runs=3))
+    assert runs.finished_names() == ["old", "middle", "new"]
+    runs.make_room()
+    assert runs.finished_names() == ["middle", "new"]  # one left for the new run
+    runs = TrainingRuns(tmp_path, tmp_path, TrainLimits(max_runs=10, disk_budget_mb=30))
+    _fake_run(tmp_path, "big", age=200, size=10 * 2**20)  # 10 MB + a run's 24 MB estimate is over 30 MB
+    runs.make_room()
+    assert runs.finished_names() == ["middle", "new"]
+
+
+def test_one_run_at_a_time_a_second_visitor_waits_and_can_leave_the_queue(tmp_path, tiny_data):
+    runs = TrainingRuns(tmp_path / "runs", tiny_data, LIMITS)
+    alice, first = runs.submit(None, request("first", epochs=30))
+    bob, second = runs.submit(None, request("second"))
+    assert alice != bob
+    runs.tick()
+    assert (first.state, second.state, runs.position(second)) == ("running", "queued", 1)
+    with pytest.raises(UserError, match="still running; stop it first"):
+        runs.submit(alice, request("third"))
+    assert runs.stop(bob) == "second left the queue."
+    runs.shutdown()
+    assert first.state == "stopped"
+
+
+def test_an_abandoned_run_is_stopped_and_removed(tmp_path, tiny_data):
+    now = [0.0]
+    runs = TrainingRuns(tmp_path / "runs", tiny_data, TrainLimits(abandon_after_s=10), clock=lambda: now[0])
+    owner, run = runs.submit(None, request("left", epochs=30))
+    runs.tick()
+    deadline = time.monotonic() + 60
+    while not (read_progress(runs.live_dir("left")) or {}).get("saved_epochs") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    now[0] = 11.0  # nobody asked for its status for 11 s
+    runs.tick()
+    run.process.wait(timeout=30)
+    runs.tick()
+    assert run.state == "stopped" and "nobody was watching" in run.message
+    assert not (tmp_path / "runs" / "left").exists() and not runs.live_dir("left").exists()
+
+
+@pytest.mark.slow
+def test_a_real_run_is_stopped_after_an_epoch_and_another_finishes_and_opens(tmp_path, tiny_data):
+    runs_dir = tmp_path / "runs"
+    runs = TrainingRuns(runs_dir, tiny_data, LIMITS)
+    library = core.CheckpointLibrary(tmp_path / "shipped", runs=runs)
+    owner, stopped = runs.submit(None, request("stopped-early", epochs=30))
+    runs.tick()
+    deadline = time.monotonic() + 90
+    while (read_progress(runs.live_dir("stopped-early")) or {}).get("saved_epochs", 0) < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "stopped-early" not in library.names()  # not listed while it trains
+    assert runs.stop(owner).startswith("Stopping stopped-early")
+    stopped.process.wait(timeout=30)
+    runs.tick()
+    assert stopped.state == "stopped" and stopped.message == "stopped; the last saved epoch is kept"
+    assert library.names() == ["stopped-early"] and 1 <= len(library.get("stopped-early").metrics["history"]) < 30
+
+    _, done = runs.submit(owner, request("finished", epochs=2))
+    runs.tick()
+    done.process.wait(timeout=120)
+    runs.tick()
+    assert done.state == "done", (runs.live_dir("finished") / "log.txt").read_text()[-2000:]
+    ck = library.get("finished")
+    assert ck.config.train.epochs == 2 and "tsne" in ck.atlas  # t-SNE added after the first save
+    progress = read_progress(runs.live_dir("finished"))
+    assert progress["state"] == "done" and len(progress["train"]) == progress["steps"] == 4
+    assert progress["snapshots"] == len(json.loads((runs.live_dir("finished") / "timeline.json").read_text())["snapshots"])
+
+
+@pytest.mark.slow
+def test_a_killed_app_leaves_a_consistent_runs_folder(tmp_path, tiny_data):
+    runs_dir = tmp_path / "runs"
+    app = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from pathlib import Path; from explorer.train_runs import *\n"
+        f"runs = TrainingRuns(Path({str(runs_dir)!r}), Path({str(tiny_data)!r}), TrainLimits())\n"
+        "runs.start_supervisor(); runs.submit(None, RunRequest('mnist', 1.0, 4, 30, 0, 'orphan'))\n"
+        "time.sleep(600)\n")], cwd=ROOT)
+    live = runs_dir / train_runs.LIVE / "orphan"
+    deadline = time.monotonic() + 90
+    while (read_progress(live) or {}).get("saved_epochs", 0) < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    trainer = int(json.loads((runs_dir / ".orphan.lock").read_text())["pid"])
+    app.send_signal(signal.SIGKILL)
+    app.wait(timeout=10)
+    deadline = time.monotonic() + 30
+    while _alive(trainer) and time.monotonic() < deadline:  # SIGINT through PR_SET_PDEATHSIG: it saves and exits
+        time.sleep(0.1)
+    assert not _alive(trainer)
+    assert read_progress(live)["state"] == "stopped"
+    again = TrainingRuns(runs_dir, tiny_data, TrainLimits())  # the next app start
+    assert again.finished_names() == ["orphan"]
+    assert len(load_checkpoint(runs_dir / "orphan").metrics["history"]) >= 1
+    assert not list(runs_dir.glob(".orphan.partial-*"))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie (its parent is gone) is not running
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False

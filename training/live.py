@@ -1,0 +1,121 @@
+"""What a run shows while it trains (`python -m training --live DIR`): progress.json — state, step, images/s, ETA and
+the training loss of every step — rewritten at most every `every` seconds, and the timeline so far (timeline.json +
+timeline.safetensors, no decoders) after each snapshot. A watcher (the explorer's Train tab) reads these files; the
+checkpoint folder itself is written as always. Every file is replaced atomically (temporary file + rename)."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from .timeline import TIMELINE_JSON, TIMELINE_TENSORS
+
+PROGRESS = "progress.json"
+# starting → training ⇄ evaluating → ready (the last epoch is saved; the checkpoint opens) → t-SNE → done;
+# or failed / stopped. The process's exit status is the watcher's final word.
+STATES = ("starting", "training", "evaluating", "ready", "t-SNE", "done", "failed", "stopped")
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+class LiveProgress:
+    """The run's progress file; `clock` is injectable so that the ETA can be tested."""
+
+    def __init__(self, folder: str | Path, steps_per_epoch: int, epochs: int, done_epochs: int = 0, every: float = 0.5,
+                 clock=time.perf_counter):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.steps_per_epoch, self.epochs, self.every, self.clock = steps_per_epoch, epochs, every, clock
+        self.step = done_epochs * steps_per_epoch
+        self.first_step = self.step
+        self.started = clock()
+        self.train: list[list[float]] = []  # [step, total, recon, kl] of every step
+        self.test: list[list[float]] = []  # [epoch, total, recon, kl] of every epoch end
+        self.images, self.step_seconds, self.epoch_end_seconds, self.epoch_ends = 0, 0.0, 0.0, 0
+        self.state, self.message, self.snapshots, self.saved_epochs = "starting", "", 0, done_epochs
+        self.last_write, self.step_started, self.epoch_end_started = -1e9, None, None
+        self.write(force=True)
+
+    @property
+    def steps(self) -> int:
+        return self.steps_per_epoch * self.epochs
+
+    def begin_steps(self) -> None:
+        """The clock of the training steps starts (after start-up, the timeline's first snapshot, an epoch end)."""
+        self.step_started = self.clock()
+        self.set_state("training")
+
+    def after_step(self, values: list[float], n_images: int) -> None:
+        now = self.clock()
+        if self.step_started is not None:
+            self.step_seconds += now - self.step_started
+        self.step_started = now
+        self.step += 1
+        self.images += n_images
+        self.train.append([self.step, *(round(v, 4) for v in values[:3])])
+        self.write()
+
+    def epoch_end(self) -> None:
+        self.epoch_end_started = self.clock()
+        self.step_started = None
+        self.set_state("evaluating")
+
+    def saved(self, epoch: int, test: dict) -> None:
+        if self.epoch_end_started is not None:
+            self.epoch_end_seconds += self.clock() - self.epoch_end_started
+            self.epoch_ends += 1
+        self.saved_epochs = epoch
+        self.test.append([epoch, *(round(float(test[k]), 4) for k in ("total", "recon", "kl"))])
+        self.write(force=True)
+
+    def snapshot(self, timeline) -> None:
+        """The timeline so far, for the page (its decoders stay in the checkpoint: a few MB each)."""
+        tmp = self.folder / ".timeline.partial"
+        tmp.mkdir(exist_ok=True)
+        timeline.save(tmp, decoders=False)
+        for name in (TIMELINE_TENSORS, TIMELINE_JSON):  # the tensors first: the JSON never names a snapshot they lack
+            os.replace(tmp / name, self.folder / name)
+        self.snapshots = len(timeline.entries)
+        self.write(force=True)
+
+    def set_state(self, state: str, message: str = "") -> None:
+        self.state, self.message = state, message
+        self.write(force=True)
+
+    def eta_seconds(self) -> float | None:
+        """Steps left at the measured step rate, plus the epoch ends left at their measured (or a guessed 2 s) cost."""
+        done = self.step - self.first_step
+        if done == 0:
+            return None
+        left = self.steps - self.step
+        per_end = self.epoch_end_seconds / self.epoch_ends if self.epoch_ends else 2.0
+        return left * self.step_seconds / done + (self.epochs - self.saved_epochs) * per_end
+
+    def write(self, force: bool = False) -> None:
+        now = self.clock()
+        if not force and now - self.last_write < self.every:
+            return
+        self.last_write = now
+        eta = self.eta_seconds()
+        rate = self.images / self.step_seconds if self.step_seconds > 0 else None
+        body = {
+            "state": self.state, "message": self.message, "step": self.step, "steps": self.steps,
+            "epoch": self.step / self.steps_per_epoch, "epochs": self.epochs, "saved_epochs": self.saved_epochs,
+            "images_per_s": round(rate, 1) if rate else None, "eta_s": round(eta, 1) if eta is not None else None,
+            "elapsed_s": round(now - self.started, 2), "snapshots": self.snapshots, "train": self.train, "test": self.test,
+        }
+        write_atomically(self.folder / PROGRESS, json.dumps(body, allow_nan=False).encode())
+
+
+def read_progress(folder: str | Path) -> dict | None:
+    """A run's progress file, or None when it has none yet (or it is unreadable: it is rewritten within a second)."""
+    try:
+        raw = json.loads((Path(folder) / PROGRESS).read_text())
+    except (OSError, ValueError):
+        return None
+    return raw if isinstance(raw, dict) and raw.get("state") in STATES else None
