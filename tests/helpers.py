@@ -55,6 +55,8 @@ def free_port() -> int:
 def running_explorer(args: list[str], log: Path, cwd: Path):
     """`python -m explorer ARGS` on a free port of 127.0.0.1, until the block ends; yields its URL."""
     port = free_port()
+    if "--runs-dir" not in args:  # the Train tab's runs: never into the repository's runs/
+        args = [*args, "--runs-dir", str(Path(log).parent / "runs")]
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "explorer", "--host", "127.0.0.1", "--port", str(port), *args],
                                 cwd=cwd, stdout=out, stderr=subprocess.STDOUT)

@@ -53,6 +53,15 @@ def test_markdown_text_renders_as_one_paragraph_of_the_same_text(value):
 
 
 @given(TEXT)
+def test_a_markdown_code_span_shows_a_command_as_written(value):
+    text = safe_text.plain(value, 200).replace("`", "'")
+    rendered = Tags(markdown_html("run " + safe_text.markdown_code(value, 200)))
+    assert set(rendered.tags) <= {"p", "code"} and rendered.tags.count("code") == 1
+    if text.strip():
+        assert "".join(rendered.data).rstrip("\n") == "run " + text
+
+
+@given(TEXT)
 def test_html_text_holds_no_element_and_reads_back_as_the_text(value):
     escaped = safe_text.html_text(value, 200)
     parsed = Tags(escaped)

@@ -32,6 +32,12 @@ def markdown(value, limit: int = SHORT) -> str:
                    for i, ch in enumerate(plain(value, limit)))
 
 
+def markdown_code(value, limit: int = LONG) -> str:
+    """An inline code span that shows a command or a path as written: nothing inside a code span is syntax, and the
+    one way out of it, a backtick, becomes an apostrophe."""
+    return "` " + plain(value, limit).replace("`", "'") + " `"  # CommonMark drops one space of each side
+
+
 def html_text(value, limit: int = SHORT) -> str:
     """For HTML (gr.HTML, attributes, Gradio's toasts, which render their message as HTML)."""
     return html.escape(plain(value, limit), quote=True)

@@ -5,6 +5,7 @@ downloads as a zip. The runs themselves: explorer/train_runs.py."""
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 import gradio as gr
 
@@ -52,7 +53,7 @@ class Views:
         present = train_runs.datasets_present(runs.data_dir)
         if not present:
             return (f"No data set is on this server (looked for torchvision's layout under "
-                    f"`{safe_text.markdown(runs.data_dir)}`), so training is not available here.")
+                    f"{safe_text.markdown_code(runs.data_dir)}), so training is not available here.")
         return ("Train your own VAE here: pick a data set, β (the KL weight), the latent size and the epochs, and press "
                 "Start. It trains in a separate process into the runs folder; the curves, the map and the digits below "
                 "follow it live. When it ends it is in the checkpoint picker, in Compare and in every tab. "
@@ -88,7 +89,9 @@ class Views:
             return [gr.skip()] * 7
         runs.seen(owner)
         mine = runs.mine(owner)
-        watched = mine if mine is not None and (mine.state in ("queued", "running") or runs.active() is None) else runs.active()
+        # the visitor's own run while it trains (or after, when nothing else trains); else the run training now
+        active = runs.active()
+        watched = mine if mine is not None and (mine.state == "running" or (mine.state != "queued" and active is None)) else active
         status = self._status_markdown(mine, watched)
         live = self._live(watched)
         names = self.library.all_names()
@@ -121,8 +124,10 @@ class Views:
             elif mine.state == "running":
                 lines.append(f"Training {what}: {train_runs.describe_progress(runs.progress(mine.name))}")
             elif mine.state == "done":
-                lines.append(f"✔ {what} is trained: open it, download it, or publish it with "
-                             f"`python -m training push {safe_text.markdown(runs.runs_dir / mine.name)} OWNER/NAME`.")
+                folder = runs.runs_dir / mine.name
+                shown = os.path.relpath(folder) if not os.path.relpath(folder).startswith("..") else str(folder)
+                lines.append(f"✔ {what} is trained: open it, download it, or publish it on the Hub with "
+                             f"{safe_text.markdown_code(f'python -m training push {shown} OWNER/NAME')}.")
             else:
                 why = safe_text.markdown(mine.message, safe_text.LONG)
                 opens = mine.name in self.library.all_names()
