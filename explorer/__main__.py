@@ -82,7 +82,7 @@ def training_runs(args: argparse.Namespace):
             runs_dir.mkdir(parents=True, exist_ok=True)
         except OSError:
             return None
-    return TrainingRuns(runs_dir, Path(args.data_dir), limits) if runs_dir.is_dir() else None
+    return TrainingRuns(runs_dir, Path(args.data_dir), limits, download=args.download) if runs_dir.is_dir() else None
 
 
 def prepare(args: argparse.Namespace):

@@ -120,10 +120,10 @@ def parse_request(dataset, beta, z_dim, epochs, seed, name, limits: TrainLimits,
     return RunRequest(dataset, beta, z_dim, epochs, seed, name)
 
 
-def run_command(request: RunRequest, runs_dir: Path, data_dir: Path, limits: TrainLimits) -> list[str]:
+def run_command(request: RunRequest, runs_dir: Path, data_dir: Path, limits: TrainLimits, download: bool = False) -> list[str]:
     """The trainer's command line: PCA first and t-SNE after (the model opens sooner), no IWAE (≈ 3 min)."""
     command = [sys.executable, "-m", "training", "--dataset", request.dataset, "--data-dir", str(data_dir),
-               "--no-download", "--out", str(runs_dir / request.name), "--epochs", str(request.epochs),
+               "--download" if download else "--no-download", "--out", str(runs_dir / request.name), "--epochs", str(request.epochs),
                "--beta", repr(request.beta), "--z-dim", str(request.z_dim), "--seed", str(request.seed), "--no-iwae",
                "--tsne-after", "--live", str(runs_dir / LIVE / request.name), "--no-progress"]
     return command + (["--threads", str(limits.threads)] if limits.threads else [])
@@ -178,6 +178,7 @@ class TrainingRuns:
     runs_dir: Path
     data_dir: Path
     limits: TrainLimits = field(default_factory=TrainLimits)
+    download: bool = False  # a run may download its data set (torchvision) when it is missing: then every one is offered
     clock: object = time.monotonic
     on_change: object = None  # called (no arguments) when the list of finished runs changes
     runs: list[Run] = field(default_factory=list)
@@ -191,6 +192,10 @@ class TrainingRuns:
         self.tidy()
 
     # ------------------------------------------------------------------ the folder
+
+    def datasets(self) -> list[str]:
+        """The data sets a run may use: those on disk, or every one where runs may download theirs."""
+        return list(DATASETS) if self.download else datasets_present(self.data_dir)
 
     def live_dir(self, name: str) -> Path:
         return self.runs_dir / LIVE / name
@@ -314,7 +319,7 @@ class TrainingRuns:
         if self.limits.threads:
             env["OMP_NUM_THREADS"] = str(self.limits.threads)
         with open(live / "log.txt", "wb") as log:
-            run.process = subprocess.Popen(run_command(run.request, self.runs_dir, self.data_dir, self.limits), cwd=ROOT,
+            run.process = subprocess.Popen(run_command(run.request, self.runs_dir, self.data_dir, self.limits, self.download), cwd=ROOT,
                                            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                            preexec_fn=_child_setup)
         run.state, run.started = "running", self.clock()

@@ -173,3 +173,29 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
     except OSError:
         return False
+
+
+def test_the_explorer_flags_default_to_the_space_caps_on_a_space(monkeypatch):
+    from explorer.__main__ import build_parser
+
+    monkeypatch.setenv("SPACE_ID", "someone/vae")
+    args = build_parser().parse_args([])
+    assert (args.max_train_epochs, args.max_runs, args.train_disk_mb, args.abandon_after) == (5, 3, 300, 120.0)
+    assert build_parser().parse_args(["--no-train"]).train is False
+
+
+def test_the_library_rereads_a_checkpoint_saved_anew_and_forgets_a_removed_run(tmp_path, trained_checkpoint):
+    import shutil
+
+    runs = TrainingRuns(tmp_path / "runs", tmp_path, LIMITS)
+    shutil.copytree(trained_checkpoint, tmp_path / "runs" / "mine")
+    library = core.CheckpointLibrary(tmp_path / "shipped", runs=runs)
+    first = library.get("mine")
+    assert library.get("mine") is first  # kept
+    shutil.copytree(trained_checkpoint, tmp_path / "runs" / ".mine.new")  # a save swaps in a new folder
+    os.replace(tmp_path / "runs" / "mine", tmp_path / "runs" / ".mine.old")
+    os.replace(tmp_path / "runs" / ".mine.new", tmp_path / "runs" / "mine")
+    assert library.get("mine") is not first
+    runs.remove("mine")
+    with pytest.raises(UserError, match="No checkpoint named 'mine'"):
+        library.get("mine")

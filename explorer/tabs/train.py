@@ -50,8 +50,7 @@ class Views:
         runs = self.runs
         if runs is None or not runs.limits.enabled:
             return "Training is turned off on this server (`--no-train`). Train on your own machine with `python -m training`."
-        present = train_runs.datasets_present(runs.data_dir)
-        if not present:
+        if not runs.datasets():
             return (f"No data set is on this server (looked for torchvision's layout under "
                     f"{safe_text.markdown_code(runs.data_dir)}), so training is not available here.")
         return ("Train your own VAE here: pick a data set, β (the KL weight), the latent size and the epochs, and press "
@@ -60,8 +59,9 @@ class Views:
                 + safe_text.markdown(runs.limits.describe(), safe_text.LONG))
 
     def train_datasets(self) -> list[tuple[str, str]]:
-        present = train_runs.datasets_present(self.runs.data_dir) if self.runs is not None else []
-        return [(DATASETS[k].title, k) for k in present]
+        present = set(train_runs.datasets_present(self.runs.data_dir)) if self.runs is not None else set()
+        offered = self.runs.datasets() if self.runs is not None else []
+        return [(DATASETS[k].title + ("" if k in present else " (downloaded first)"), k) for k in offered]
 
     def _taken(self) -> set[str]:
         return set(self.library.all_names()) | {r.name for r in self.runs.runs if r.state in ("queued", "running")}
@@ -72,7 +72,7 @@ class Views:
         if runs is None or not runs.limits.enabled:
             raise UserError("Training is turned off on this server (--no-train).")
         request = train_runs.parse_request(dataset, beta, z_dim, epochs, seed, name, runs.limits,
-                                           train_runs.datasets_present(runs.data_dir), self._taken())
+                                           runs.datasets(), self._taken())
         owner, _ = runs.submit(owner, request)
         return owner, *self.train_status(owner, None)
 
