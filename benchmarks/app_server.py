@@ -43,7 +43,7 @@ def running_app(checkpoint: Path, data_dir: str | Path, port: int, timeout_s: fl
     log = tempfile.TemporaryFile("w+")  # a file, not a pipe: a pipe nobody reads would block the server once full
     proc = subprocess.Popen(
         [sys.executable, "-m", "explorer", "--checkpoint", str(checkpoint), "--data-dir", str(data_dir),
-         "--no-download", "--host", "127.0.0.1", "--port", str(port)],
+         "--no-download", "--no-train", "--host", "127.0.0.1", "--port", str(port)],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log, text=True,
     )
     url = f"http://127.0.0.1:{port}/"

@@ -180,6 +180,7 @@ class TrainingRuns:
     limits: TrainLimits = field(default_factory=TrainLimits)
     download: bool = False  # a run may download its data set (torchvision) when it is missing: then every one is offered
     clock: object = time.monotonic
+    command: object = run_command  # (request, runs_dir, data_dir, limits, download) → argv; tests may use another
     on_change: object = None  # called (no arguments) when the list of finished runs changes
     runs: list[Run] = field(default_factory=list)
 
@@ -319,7 +320,7 @@ class TrainingRuns:
         if self.limits.threads:
             env["OMP_NUM_THREADS"] = str(self.limits.threads)
         with open(live / "log.txt", "wb") as log:
-            run.process = subprocess.Popen(run_command(run.request, self.runs_dir, self.data_dir, self.limits, self.download), cwd=ROOT,
+            run.process = subprocess.Popen(self.command(run.request, self.runs_dir, self.data_dir, self.limits, self.download), cwd=ROOT,
                                            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                            preexec_fn=_child_setup)
         run.state, run.started = "running", self.clock()

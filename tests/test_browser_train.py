@@ -1,7 +1,10 @@
 """The Train tab in headless Chromium, two visitors on one simulated shared server: the first trains and watches its
 curves, map and digits arrive; the second's run waits in the queue; a reload re-attaches; Stop keeps the saved
 epochs; the second run then trains, finishes, downloads as a zip and opens in the other tabs."""
+import json
 import os
+import subprocess
+import sys
 import time
 import zipfile
 
@@ -9,6 +12,7 @@ import pytest
 
 from tests.helpers import running_explorer, write_tiny_mnist
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, HAS_PICTURE, ROOT, _shot
+from training.checkpoint import load_checkpoint
 from training.live import read_progress
 
 pytestmark = [
@@ -67,6 +71,11 @@ def test_two_visitors_train_queue_watch_stop_and_open(shared_app, tmp_path):
         deadline = time.monotonic() + 60
         while (read_progress(runs / "_live" / "long-run") or {}).get("saved_epochs", 0) < 1 and time.monotonic() < deadline:
             time.sleep(0.05)
+        # the run holds its folder's writer lock: a second writer (here the command line) is refused at once
+        second = subprocess.run([sys.executable, "-m", "training", "--out", str(runs / "long-run"), "--resume"],
+                                cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert second.returncode == 2 and "is being written by another run" in second.stderr
+        assert "long-run" not in alice.evaluate("Array.from(document.querySelectorAll('#compare-pick label')).map((l) => l.innerText).join()")
         alice.locator("#train-stop").click()  # after its first saved epoch: that is kept
         alice.wait_for_function(f"({STATUS}).includes('long-run (MNIST') && ({STATUS}).includes('stopped')", timeout=60_000)
 
@@ -87,3 +96,10 @@ def test_two_visitors_train_queue_watch_stop_and_open(shared_app, tmp_path):
         _shot(bob, tmp_path, "train-opened-sliders.png")
         browser.close()
     assert sorted(p.name for p in runs.iterdir() if not p.name.startswith((".", "_"))) == ["long-run", "queued-run"]
+    assert len(load_checkpoint(runs / "long-run").metrics["history"]) >= 1  # the epochs saved before Stop
+    done = load_checkpoint(runs / "queued-run")
+    assert done.config.train.epochs == 1 and "tsne" in done.atlas  # PCA first, the t-SNE map added after
+    progress = read_progress(runs / "_live" / "queued-run")
+    assert progress["state"] == "done" and len(progress["train"]) == progress["steps"] == 2
+    snapshots = json.loads((runs / "_live" / "queued-run" / "timeline.json").read_text())["snapshots"]
+    assert progress["snapshots"] == len(snapshots) and snapshots[-1]["step"] == 2

@@ -15,7 +15,7 @@ from training.checkpoint import TRAIN_STATE, load_checkpoint
 from training.errors import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
-EPOCHS = 8
+EPOCHS = 5
 
 
 def command(data: Path, out: Path, resume: bool) -> list[str]:
@@ -34,7 +34,7 @@ def saved_epochs(out: Path) -> int:
 
 @pytest.mark.slow
 def test_kill_9_then_resume_matches_an_uninterrupted_run(tmp_path):
-    data = write_tiny_mnist(tmp_path / "mnist", n_train=6000, n_test=200)
+    data = write_tiny_mnist(tmp_path / "mnist", n_train=3000, n_test=200)
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     subprocess.run(command(data, straight, resume=False), cwd=ROOT, check=True, capture_output=True, timeout=300)
 
