@@ -61,8 +61,8 @@ def test_two_visitors_train_queue_watch_stop_and_open(shared_app, tmp_path):
         _shot(alice, tmp_path, "train-live.png")
 
         _start(bob, "queued-run", 1)
-        bob.wait_for_function(f"({STATUS}).includes('number 1 in the queue')", timeout=30_000)
-        assert "long-run is training now" in bob.locator("#train-status").inner_text()
+        bob.wait_for_function(f"({STATUS}).includes('number 1 in the queue') && ({STATUS}).includes('long-run is training now')",
+                              timeout=30_000)
         bob.wait_for_function(HAS_PICTURE, arg="canvas#train-map", timeout=30_000)  # meanwhile it watches the other run
 
         alice.reload()  # re-attaches to the run in progress (the visitor's id is kept in the browser)
@@ -94,6 +94,10 @@ def test_two_visitors_train_queue_watch_stop_and_open(shared_app, tmp_path):
         choices = bob.locator("#compare-pick").inner_text()
         assert "queued-run" in choices and "long-run" in choices  # the stopped run kept its saved epochs
         _shot(bob, tmp_path, "train-opened-sliders.png")
+        newcomer = browser.new_context(viewport={"width": 1280, "height": 1300}).new_page()
+        newcomer.goto(url + "?tab=train")  # nothing trains and they have no run: the last run is shown, not nothing
+        newcomer.wait_for_function(f"({STATUS}).includes('Below: how the last run, queued-run, learned')", timeout=30_000)
+        newcomer.wait_for_function(HAS_PICTURE, arg="canvas#train-map", timeout=30_000)
         browser.close()
     assert sorted(p.name for p in runs.iterdir() if not p.name.startswith((".", "_"))) == ["long-run", "queued-run"]
     assert len(load_checkpoint(runs / "long-run").metrics["history"]) >= 1  # the epochs saved before Stop

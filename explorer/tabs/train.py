@@ -22,6 +22,7 @@ from .common import friendly
 TAB = "train"
 TICK_S = 1.0  # the page's status is refreshed this often while it is open
 VIEW_HTML = """
+<div id="train-anchor"></div>
 <div id="train-view" hidden>
   <p id="train-caption"></p>
   <div class="timeline-panels">
@@ -93,7 +94,13 @@ class Views:
         active = runs.active()
         watched = mine if mine is not None and (mine.state == "running" or (mine.state != "queued" and active is None)) else active
         status = self._status_markdown(mine, watched)
-        live = self._live(watched)
+        if watched is not None:
+            live = self._live(watched.name, watched.state)
+        else:  # nothing to follow: the last finished run that left its live files, so the tab is never empty
+            last = next((n for n in reversed(runs.finished_names()) if runs.progress(n)), None)
+            live = self._live(last, "done") if last else json.dumps({})
+            if last and mine is None:
+                status += f" Below: how the last run, {_quote(last)}, learned."
         names = self.library.all_names()
         # the visitor's run opens once its last epoch is saved (the library lists it then), t-SNE or not
         opens = mine.name if mine is not None and mine.name in names else None
@@ -139,21 +146,21 @@ class Views:
         waiting = sum(r.state == "queued" for r in runs.runs)
         if waiting and (mine is None or mine.state != "queued"):
             lines.append(f"{waiting} run{'s' if waiting > 1 else ''} waiting in the queue.")
-        return "\n\n".join(lines) or "No run yet: set it up above and press Start."
+        return "\n\n".join(lines) or "You have no run yet: set it up above and press Start."
 
-    def _live(self, run) -> str:
+    def _live(self, name: str, state: str) -> str:
         """What the page needs to draw a run: its live files' URLs and a version that changes when they do."""
-        if run is None or run.state == "queued" or run.name is None:
+        if state == "queued":
             return json.dumps({})
-        folder = self.runs.live_dir(run.name)
-        progress = self.runs.progress(run.name)
+        folder = self.runs.live_dir(name)
+        progress = self.runs.progress(name)
         if progress is None:
-            return json.dumps({"name": run.name, "state": run.state})
+            return json.dumps({"name": name, "state": state})
         files = {"progress": web_assets.file_url(folder / PROGRESS)}
         if (folder / TIMELINE_JSON).is_file():
             files.update(json=web_assets.file_url(folder / TIMELINE_JSON), tensors=web_assets.file_url(folder / TIMELINE_TENSORS))
         version = f"{progress['step']}-{progress['state']}-{progress['snapshots']}-{len(progress['test'])}"
-        return json.dumps({"name": run.name, "state": run.state, "version": version, "snapshots": progress["snapshots"],
+        return json.dumps({"name": name, "state": state, "version": version, "snapshots": progress["snapshots"],
                            "files": files})
 
     def _zip(self, name: str) -> str | None:
@@ -212,6 +219,6 @@ def wire(page) -> None:
     page.train_stop.click(friendly(cb.train_stop), page.train_owner, status_outputs, api_name=False)
     page.train_timer.tick(cb.train_status, [page.train_owner, page.train_shown], status_outputs, **quiet)
     page.demo.load(cb.train_status, [page.train_owner, page.train_shown], status_outputs, **quiet)
-    page.train_live.change(None, page.train_live, None, js="(live) => vae.explorer.trainLive(live)")
+    page.train_live.change(None, page.train_live, None, js="(live) => vae.trainStatus(live)")
     page.then_open(page.train_open.click(lambda shown: shown["opens"], page.train_shown, page.ck_name, api_name=False))
 

@@ -29,6 +29,10 @@
           draw: () => this.server('compare-open') },
         // no model needed; its anchor stays shown when a checkpoint without a timeline hides the view
         { canvas: 'timeline-anchor', server: 'timeline-anchor', pageOnly: true, draw: () => this.timeline() },
+        // the run the server last named: its status may have arrived before this explorer existed (vae.trainLatest),
+        // or not yet (then asked again at the next check)
+        { canvas: 'train-anchor', server: 'train-anchor', pageOnly: true, anyCheckpoint: true,
+          draw: () => (vae.trainLatest ? this.trainLive(vae.trainLatest) : delete document.getElementById('train-anchor').dataset.openedFor) },
       ];
     },
 

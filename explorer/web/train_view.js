@@ -15,6 +15,12 @@
     return response;
   }
 
+  /** The bridge's listener: keep the latest status (the page's explorer may not exist yet) and draw it. */
+  vae.trainStatus = function (text) {
+    vae.trainLatest = text;
+    if (vae.explorer) vae.explorer.trainLive(text);
+  };
+
   vae.TrainView = {
     /** The server's status of the run on show (JSON); latest wins while a fetch is under way. */
     async trainLive(text) {
