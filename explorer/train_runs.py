@@ -145,6 +145,11 @@ def folder_bytes(folder: Path) -> int:
     return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
 
 
+def visitor_id(kept: str | None) -> str:
+    """The id a visitor's browser keeps (gr.BrowserState): theirs, or a new unguessable one."""
+    return kept if isinstance(kept, str) and re.fullmatch(r"[0-9a-f]{32}", kept) else uuid.uuid4().hex
+
+
 @dataclass
 class Run:
     request: RunRequest
@@ -155,8 +160,6 @@ class Run:
     process: subprocess.Popen | None = None
     stop_sent: float | None = None
     abandoned: bool = False
-    started: float | None = None
-    ended: float | None = None
 
     @property
     def name(self) -> str:
@@ -175,13 +178,14 @@ def _child_setup() -> None:
 
 @dataclass
 class TrainingRuns:
+    """The app's runs: the queue, the one process training, and the runs folder they write (see the module's doc)."""
+
     runs_dir: Path
     data_dir: Path
     limits: TrainLimits = field(default_factory=TrainLimits)
     download: bool = False  # a run may download its data set (torchvision) when it is missing: then every one is offered
     clock: object = time.monotonic
     command: object = run_command  # (request, runs_dir, data_dir, limits, download) → argv; tests may use another
-    on_change: object = None  # called (no arguments) when the list of finished runs changes
     runs: list[Run] = field(default_factory=list)
 
     def __post_init__(self):
@@ -263,7 +267,7 @@ class TrainingRuns:
         with self._lock:
             if not self.limits.enabled:
                 raise UserError("Training is turned off on this server (--no-train).")
-            owner = owner or uuid.uuid4().hex
+            owner = visitor_id(owner)
             mine = self.mine(owner)
             if mine is not None and mine.state in ("queued", "running"):
                 raise UserError(f"Your run {mine.name} is still {mine.state}; stop it first.")
@@ -284,7 +288,7 @@ class TrainingRuns:
             if run is None or run.state not in ("queued", "running"):
                 raise UserError("You have no run in progress to stop.")
             if run.state == "queued":
-                run.state, run.message, run.ended = "stopped", "left the queue", self.clock()
+                run.state, run.message = "stopped", "left the queue"
                 return f"{run.name} left the queue."
             self._signal(run)
             return f"Stopping {run.name}: the last saved epoch is kept."
@@ -323,7 +327,7 @@ class TrainingRuns:
             run.process = subprocess.Popen(self.command(run.request, self.runs_dir, self.data_dir, self.limits, self.download), cwd=ROOT,
                                            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                            preexec_fn=_child_setup)
-        run.state, run.started = "running", self.clock()
+        run.state = "running"
 
     def _reap(self, run: Run) -> None:
         code = run.process.poll()
@@ -332,7 +336,6 @@ class TrainingRuns:
                 run.process.kill()
             return
         saved = (self.runs_dir / run.name / "config.json").is_file()
-        run.ended = self.clock()
         if code == 0:
             run.state, run.message = "done", ""
         elif run.abandoned:
@@ -344,8 +347,6 @@ class TrainingRuns:
             run.state, run.message = "failed", self._failure(run, code)
         if run.abandoned or not saved:  # nothing of it to open (its message is kept)
             self.remove(run.name)
-        if self.on_change is not None:
-            self.on_change()
 
     def _failure(self, run: Run, code: int) -> str:
         """The trainer's own `error: …` line, or what killed it."""
@@ -368,7 +369,7 @@ class TrainingRuns:
                 abandoned = (self.limits.abandon_after_s is not None and run.state in ("queued", "running")
                              and now - run.last_seen > self.limits.abandon_after_s)
                 if abandoned and run.state == "queued":
-                    run.state, run.message, run.ended = "stopped", "removed from the queue: nobody was watching", now
+                    run.state, run.message = "stopped", "removed from the queue: nobody was watching"
                 elif abandoned:
                     run.abandoned, run.message = True, "stopped and removed: nobody was watching"
                     self._signal(run)
@@ -380,7 +381,7 @@ class TrainingRuns:
                     try:
                         self._launch(waiting)
                     except (UserError, OSError) as err:
-                        waiting.state, waiting.message, waiting.ended = "failed", str(err)[:400], now
+                        waiting.state, waiting.message = "failed", str(err)[:400]
 
     def start_supervisor(self, every: float = 0.5) -> None:
         def loop():

@@ -68,7 +68,8 @@ def test_a_new_run_reuses_the_cached_graphs_without_exporting(trained_checkpoint
 
 
 @pytest.mark.parametrize("damage", ["garbage", "other graph", "empty"])
-def test_a_damaged_cached_graph_is_exported_anew(trained_checkpoint, monkeypatch, tmp_path, damage):
+def test_a_damaged_cached_graph_is_exported_anew(trained_checkpoint, onnx_template_cache, monkeypatch, tmp_path, damage):
+    shutil.copytree(onnx_template_cache, tmp_path, dirs_exist_ok=True)  # the first export is a cache hit: one export a test
     monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path))
     model = load_checkpoint(trained_checkpoint).model
     first = OnnxExporter().export(model)
@@ -79,9 +80,11 @@ def test_a_damaged_cached_graph_is_exported_anew(trained_checkpoint, monkeypatch
         k: v.numpy() for k, v in onnx_export.inference_copy(model).state_dict().items()}) is not None
 
 
-def test_a_cached_graph_that_computes_something_else_is_not_used(trained_checkpoint, monkeypatch, tmp_path):
+def test_a_cached_graph_that_computes_something_else_is_not_used(trained_checkpoint, onnx_template_cache, monkeypatch,
+                                                                tmp_path):
     import onnx
 
+    shutil.copytree(onnx_template_cache, tmp_path, dirs_exist_ok=True)
     monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path))
     model = load_checkpoint(trained_checkpoint).model
     first = OnnxExporter().export(model)
