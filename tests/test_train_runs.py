@@ -182,3 +182,27 @@ def test_the_library_rereads_a_checkpoint_saved_anew_and_forgets_a_removed_run(t
     runs.remove("mine")
     with pytest.raises(UserError, match="No checkpoint named 'mine'"):
         library.get("mine")
+
+
+def test_the_tab_queues_reports_and_refuses_without_a_server(tmp_path, tiny_data):
+    import gradio as gr
+
+    from explorer.views import Callbacks
+
+    runs = TrainingRuns(tmp_path / "runs", tiny_data, LIMITS)
+    cb = Callbacks(core.CheckpointLibrary(ROOT / "checkpoints", runs=runs), core.TestSets(None), tmp_path, "default", runs)
+    with pytest.raises(UserError, match="β must be a number"):
+        cb.train_start(None, "mnist", -1, 4, 1, 0, "")
+    with pytest.raises(UserError, match="already a checkpoint or run named default"):
+        cb.train_start(None, "mnist", 1, 4, 1, 0, "default")
+    assert not (tmp_path / "runs" / "default").exists()
+    owner, status, live, *_, shown = cb.train_start(None, "mnist", 1, 4, 1, 0, "")  # no tick: it stays queued
+    assert "mnist-b1-z4-e1" in status and "number 1 in the queue" in status and json.loads(live) == {}
+    again = cb.train_status(owner, shown)
+    assert all(update == gr.skip() for update in again[:-1])  # nothing changed: nothing is sent
+    assert cb.runs.stop(owner) == "mnist-b1-z4-e1 left the queue."
+    off = Callbacks(core.CheckpointLibrary(ROOT / "checkpoints"), core.TestSets(None), tmp_path, "default",
+                    TrainingRuns(tmp_path / "off", tiny_data, TrainLimits(enabled=False)))
+    assert "turned off" in off.train_intro()
+    with pytest.raises(UserError, match="turned off"):
+        off.train_start(None, "mnist", 1, 4, 1, 0, "")

@@ -218,9 +218,9 @@ def wire(page) -> None:
                            [page.train_owner, *status_outputs], api_name=False)
     page.train_stop.click(friendly(cb.train_stop), page.train_owner, status_outputs, api_name=False)
     page.train_timer.tick(cb.train_status, [page.train_owner, page.train_shown], status_outputs, **quiet)
-    # a new visitor gets its id (kept in the browser) on arrival, so a tick in flight when Start answers has it too
-    page.demo.load(train_runs.visitor_id, page.train_owner, page.train_owner, **quiet).then(
-        cb.train_status, [page.train_owner, page.train_shown], status_outputs, **quiet)
+    # no id is given on arrival: Gradio restores a BrowserState after the page's load events, so one given there
+    # would replace the id of a visitor who reloads; Start gives it
+    page.demo.load(cb.train_status, [page.train_owner, page.train_shown], status_outputs, **quiet)
     page.train_live.change(None, page.train_live, None, js="(live) => vae.trainStatus(live)")
     page.then_open(page.train_open.click(lambda shown: shown["opens"], page.train_shown, page.ck_name, api_name=False))
 
