@@ -212,7 +212,8 @@ def wire(page) -> None:
     cb = page.cb
     status_outputs = [page.train_status, page.train_live, page.train_open, page.train_download, page.ck_name,
                       page.compare_pick, page.train_shown]
-    quiet = dict(show_progress="hidden", api_name=False)
+    # the status never waits behind the model's queue (it is a dictionary look-up and a stat or two)
+    quiet = dict(show_progress="hidden", api_name=False, concurrency_limit=None)
     page.train_start.click(friendly(cb.train_start), [page.train_owner, page.train_dataset, page.train_beta, page.train_z,
                                                      page.train_epochs, page.train_seed, page.train_name],
                            [page.train_owner, *status_outputs], api_name=False)
