@@ -206,3 +206,18 @@ def test_the_tab_queues_reports_and_refuses_without_a_server(tmp_path, tiny_data
     assert "turned off" in off.train_intro()
     with pytest.raises(UserError, match="turned off"):
         off.train_start(None, "mnist", 1, 4, 1, 0, "")
+
+
+def test_a_visitor_with_no_run_while_nothing_trains_sees_how_the_last_run_learned(tmp_path, tiny_data, trained_checkpoint):
+    import shutil
+
+    from explorer.views import Callbacks
+    from training.live import LiveProgress
+
+    runs = TrainingRuns(tmp_path / "runs", tiny_data, LIMITS)
+    shutil.copytree(trained_checkpoint, tmp_path / "runs" / "earlier")  # a run of an earlier start of the app
+    LiveProgress(runs.live_dir("earlier"), steps_per_epoch=4, epochs=2).set_state("done")
+    cb = Callbacks(core.CheckpointLibrary(tmp_path / "shipped", runs=runs), core.TestSets(None), tmp_path, "earlier", runs)
+    status, live, *_ = cb.train_status(None, None)
+    assert "Below: how the last run, **earlier**, learned." in status
+    assert json.loads(live)["name"] == "earlier" and json.loads(live)["files"]["progress"].endswith("/_live/earlier/progress.json")
