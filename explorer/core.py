@@ -192,7 +192,7 @@ class TestSets:
 @dataclass
 class CheckpointLibrary:
     """Every checkpoint folder under a root (and the finished runs of the app's Train tab), each loaded on first use
-    and kept — re-read when its folder was saved anew (a run that added its t-SNE map, `training evaluate`)."""
+    and kept — re-read when its folder was saved anew (a run that added its t-SNE map after it opened)."""
 
     root: Path
     device: str = "cpu"

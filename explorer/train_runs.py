@@ -225,7 +225,7 @@ class TrainingRuns:
     def _opens(self, run: Run) -> bool:
         """A running run's checkpoint opens once its last epoch is saved (its t-SNE is still being added)."""
         progress = self.progress(run.name)
-        return bool(progress and progress.get("state") in ("ready", "t-SNE", "done"))
+        return bool(progress and progress.get("state") in ("t-SNE", "done"))
 
     def progress(self, name: str) -> dict | None:
         """A run's progress file, re-read only when it changed."""
@@ -425,5 +425,5 @@ def describe_progress(progress: dict | None) -> str:
     if state in ("training", "evaluating") and progress.get("eta_s") is not None:
         line += f" · about {progress['eta_s']:.0f} s left"
     return {"starting": "starting…", "evaluating": f"{line} · evaluating and saving the epoch",
-            "ready": f"{line} · saved; adding the t-SNE map", "t-SNE": f"{line} · saved (it opens); adding the t-SNE map",
+            "t-SNE": f"{line} · saved (it opens); adding the t-SNE map",
             "done": f"{line} · done"}.get(state, line)

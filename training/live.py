@@ -12,9 +12,9 @@ from pathlib import Path
 from .timeline import TIMELINE_JSON, TIMELINE_TENSORS
 
 PROGRESS = "progress.json"
-# starting → training ⇄ evaluating → ready (the last epoch is saved; the checkpoint opens) → t-SNE → done;
+# starting → training ⇄ evaluating → t-SNE (with --tsne-after: the last epoch is saved, the checkpoint opens) → done;
 # or failed / stopped. The process's exit status is the watcher's final word.
-STATES = ("starting", "training", "evaluating", "ready", "t-SNE", "done", "failed", "stopped")
+STATES = ("starting", "training", "evaluating", "t-SNE", "done", "failed", "stopped")
 
 
 def write_atomically(path: Path, data: bytes) -> None:

@@ -352,7 +352,6 @@ def _train(run, train_split, test_split, out, device, resume, overwrite, dry_run
             live.saved(epoch + 1, history[-1]["test"])
         if last and tsne and tsne_after:  # the checkpoint already opens with its PCA map; now the slow t-SNE
             if live is not None:
-                live.set_state("ready")
                 live.set_state("t-SNE")
             started = time.perf_counter()
             atlas["tsne"] = fit_tsne(atlas["means"], run.train.seed)
