@@ -130,15 +130,10 @@ def run_command(request: RunRequest, runs_dir: Path, data_dir: Path, limits: Tra
 
 
 def datasets_present(data_dir: Path) -> list[str]:
-    """The data sets whose four raw files are in the data folder (nothing is downloaded from the app)."""
-    from training.data import _raw_file_names
+    """The data sets whose train and test files are in the data folder (nothing is downloaded from the app)."""
+    from training.data import split_on_disk
 
-    present = []
-    for key, info in DATASETS.items():
-        raw = Path(data_dir) / info.torchvision_class / "raw"
-        if all((raw / f).is_file() for split in (True, False) for f in _raw_file_names(info, split)):
-            present.append(key)
-    return present
+    return [key for key in DATASETS if split_on_disk(data_dir, True, key) and split_on_disk(data_dir, False, key)]
 
 
 def folder_bytes(folder: Path) -> int:

@@ -34,7 +34,7 @@ def load_split(data_dir: str | Path, train: bool, download: bool = False, datase
         f"put torchvision's {info.title} layout ({info.torchvision_class}/raw/*-ubyte) under {root}, "
         "or run with --download on a machine that is online"
     )
-    files_present = all((raw / name).is_file() for name in _raw_file_names(info, train))
+    files_present = split_on_disk(root, train, dataset)
     if not files_present and not download:
         raise UserError(f"{info.title} {split} set not found under {root}: {how_to_fix}.")
     if files_present:  # read the IDX files directly: importing torchvision costs ≈ 2 s of a run's start-up
@@ -67,6 +67,13 @@ def read_idx(path: Path, ndim: int) -> torch.Tensor:
         raise UserError(f"{path} declares {'×'.join(map(str, dims))} values but holds {len(data) - body}: it is "
                         "truncated or corrupt; delete it and download again.")
     return torch.from_numpy(np.frombuffer(data, dtype=np.uint8, offset=body).reshape(dims).copy())
+
+
+def split_on_disk(data_dir: str | Path, train: bool, dataset: str = DEFAULT_DATASET) -> bool:
+    """Whether one split's IDX files are in torchvision's layout under `data_dir` (nothing is read or downloaded)."""
+    info = dataset_info(dataset)
+    raw = Path(data_dir) / info.torchvision_class / "raw"
+    return all((raw / name).is_file() for name in _raw_file_names(info, train))
 
 
 def _raw_file_names(info: DatasetInfo, train: bool) -> list[str]:
