@@ -84,7 +84,7 @@ class Views:
 
     def train_status(self, owner, shown):
         """What the tab shows now, as updates of its outputs — skipped where nothing changed since `shown` (the
-        session's last answer), so an idle page costs a dictionary look-up a second."""
+        session's last answer), so an idle page costs a few file stats a second and sends nothing."""
         runs = self.runs
         if runs is None:
             return [gr.skip()] * 7
