@@ -2,6 +2,7 @@
 its ONNX files and atlas plus a sprite of the test digits, all served as static files through Gradio."""
 from __future__ import annotations
 
+import functools
 import html
 import json
 from pathlib import Path
@@ -17,11 +18,21 @@ ORT_DIR = WEB / "vendor" / f"onnxruntime-web-{ORT_VERSION}"
 # which starts on js_on_load.
 SCRIPTS = ("safetensors.js", "latest.js", "model.js", "atlas.js", "digits.js", "mnist_form.js", "drawpad.js", "map.js",
            "latent_views.js", "compare.js", "slider_view.js", "drawing_view.js", "strip_views.js", "timeline_view.js",
-           "train_view.js",
+           "train_view.js", "plotly_warmup.js",
            "open_views.js",
            "explorer.js")
 SPRITE_COLUMNS = 100
 SPRITE_NAME = "test-digits.png"
+
+
+@functools.lru_cache(maxsize=1)
+def plotly_chunk() -> str | None:
+    """The file name of Gradio's plotly chunk (hashed per Gradio release), which the page imports early
+    (plotly_warmup.js); None if this Gradio has none."""
+    import gradio
+
+    found = sorted((Path(gradio.__file__).parent / "templates" / "frontend" / "assets").glob("PlotlyPlot-*.js"))
+    return found[0].name if found else None
 
 
 def file_url(path: Path) -> str:
@@ -68,6 +79,7 @@ def runtime_config(name: str, folder: Path, z_dim: int, sprite: Path | None) -> 
         "sprite_columns": SPRITE_COLUMNS,
         "ort_base": file_url(ORT_DIR) + "/",
         "ort_version": ORT_VERSION,
+        "plotly_chunk": plotly_chunk(),
     }
 
 

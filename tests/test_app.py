@@ -1,6 +1,7 @@
 """The app's wiring: build_demo builds without a server; an end-to-end run drives it through gradio_client."""
 import html
 import shutil
+from pathlib import Path
 
 import gradio as gr
 import numpy as np
@@ -56,6 +57,14 @@ def test_a_hostile_checkpoint_name_is_escaped_in_the_runtime_html(callbacks):
 
     value = web_assets.runtime_html({"name": '"><script>alert(1)</script>'})
     assert "<script>" not in value and "&lt;script&gt;" in value
+
+
+def test_the_page_warms_the_plotly_chunk_this_gradio_ships():
+    """A Gradio that renamed its plotly chunk would silently bring back the 1.4 s wait on the first plot shown."""
+    from explorer import web_assets
+
+    chunk = web_assets.plotly_chunk()
+    assert chunk and chunk.startswith("PlotlyPlot-") and web_assets.runtime_config("x", Path("x"), 2, None)["plotly_chunk"] == chunk
 
 
 def test_the_test_digit_sprite_holds_every_digit_in_order(tmp_path, test_split):

@@ -58,6 +58,7 @@
         this.drawOpenedViews(); // the tab on screen, drawn by this checkpoint's model
         if (config.sprite) this.testDigits = await vae.loadSprite(config.sprite, atlas.n, config.sprite_columns);
         this.becameReady(); // a link's view waits for the model and the test images
+        requestIdleCallback(() => vae.warmPlotly(config.plotly_chunk), { timeout: 1000 });
       } catch (err) {
         if (config === this.config) this.fallBack(err);
       }
