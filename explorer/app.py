@@ -11,15 +11,15 @@ import gradio as gr
 from training import safe_text
 
 from . import core, web_assets
-from .tabs import (checkpoint, compare, interpolate, latent_map, manifold, reconstructions, sample, sliders, timeline,
-                   train, traversals)
+from .tabs import (checkpoint, compare, interpolate, latent_map, likelihood, manifold, reconstructions, sample, sliders,
+                   timeline, train, traversals)
 from .tabs.common import SHARED, friendly
 from .views import TAB_LABELS, Callbacks
 
 # In page order. Each module has TAB, layout(page) and wire(page): every layout runs first, so a tab can wire events
 # to another tab's components (a drawing moves the map's ★; the comparison reconstructs the drawing).
-TABS = (reconstructions, sample, sliders, traversals, latent_map, manifold, interpolate, timeline, compare, train,
-        checkpoint)
+TABS = (reconstructions, sample, sliders, traversals, latent_map, manifold, interpolate, likelihood, timeline, compare,
+        train, checkpoint)
 
 # Every response image is a file in Gradio's cache: every 10 minutes, delete those older than 10 minutes, so a
 # long-running public app does not fill its disk.
@@ -79,7 +79,7 @@ def wire_page(page) -> None:
     # (a user's pick) so the checkpoint the link sets does not trigger a second switch that would reset the view.
     link = gr.Textbox(elem_id="view-link-request", elem_classes="bridge", show_label=False)  # JSON: the page reads it too
     linked = [page.slider_image, *page.sliders, page.compare_pick, page.compare_note, page.compare_table, page.compare_kl,
-              page.compare_maps, page.compare_plan]
+              page.compare_maps, page.compare_plan, page.rank_which, page.rank_score, page.rank_class]
     then_open(page.demo.load(cb.read_link, None, [page.ck_name, page.tabs, page.link_notice, link], api_name=False)).then(
         friendly(cb.apply_link), [page.ck_name, link], linked, **SHARED, api_name=False).then(
         None, [link, page.compare_plan], None, js="(link, plan) => vae.explorer.openLink(link, plan)")

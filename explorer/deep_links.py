@@ -1,5 +1,6 @@
 """Links that open a view: `?checkpoint=NAME&tab=sliders&z=0.5,-1.2,…`, `?tab=map&point=123`, `?compare=a,b`,
-`?tab=timeline&step=40` (the timeline's snapshot at or before that optimizer step).
+`?tab=timeline&step=40` (the timeline's snapshot at or before that optimizer step), `?tab=likelihood&rank=hardest&score=elbo&class=3`
+(the ranked gallery).
 
 The query string is untrusted: every parameter is checked against what exists (checkpoint names, tab ids, the
 checkpoint's z_dim and test-set size); anything wrong becomes a notice that names the parameter (never echoes its
@@ -10,8 +11,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-TABS = ("reconstructions", "sample", "sliders", "traversals", "map", "manifold", "interpolate", "timeline", "compare",
-        "train", "checkpoint")
+TABS = ("reconstructions", "sample", "sliders", "traversals", "map", "manifold", "interpolate", "likelihood", "timeline",
+        "compare", "train", "checkpoint")
+RANKS = ("hardest", "easiest")  # explorer/likelihood.py RANKS
+RANK_SCORES = ("elbo", "recon", "kl", "nll")  # the atlas's score_* keys (training/scores.py)
 MAX_QUERY_CHARS = 20_000  # z for 1,024 dimensions at 2 decimals fits in ≈ 6,000
 Z_LIMIT = 3.0  # the sliders' range
 
@@ -26,11 +29,14 @@ class ViewLink:
     point: int | None = None
     step: int | None = None
     compare: list[str] | None = None
+    rank: str | None = None
+    rank_score: str | None = None  # an atlas key, score_elbo…
+    rank_class: int | None = None
     notices: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {"checkpoint": self.checkpoint, "tab": self.tab, "z": self.z, "point": self.point, "compare": self.compare,
-                "step": self.step}
+                "step": self.step, "rank": self.rank, "rank_score": self.rank_score, "rank_class": self.rank_class}
 
 
 def _one(params, key: str) -> str | None:
@@ -69,6 +75,7 @@ def parse_view_link(params, names: list[str], query_chars: int = 0) -> ViewLink:
     link.step = _whole(params, "step", link.notices, "The link's step is not an optimizer step (a whole number).")
     if link.step is not None:
         link.tab = link.tab or "timeline"
+    _parse_ranking(params, link)
     compare = _one(params, "compare")
     if compare is not None:
         chosen = list(dict.fromkeys(c for c in compare.split(",") if c))
@@ -113,3 +120,16 @@ def fit_to_checkpoint(link: ViewLink, z_dim: int, n_points: int) -> ViewLink:
         link.notices.append(f"The link's point is past the {n_points:,} test images.")
         link.point = None
     return link
+
+
+def _parse_ranking(params, link: ViewLink) -> None:
+    """The Likelihood tab's gallery: rank (hardest/easiest), score (elbo/recon/kl/nll) and class (0–9)."""
+    rank, score = _one(params, "rank"), _one(params, "score")
+    label = _whole(params, "class", link.notices, "The link's class is not a class index (0–9).")
+    if rank is None and score is None and label is None:
+        return
+    if rank not in (None, *RANKS) or score not in (None, *RANK_SCORES) or (label is not None and not 0 <= label <= 9):
+        link.notices.append(f"The link's gallery must be rank={'/'.join(RANKS)}, score={'/'.join(RANK_SCORES)}, class=0–9.")
+        return
+    link.rank, link.rank_score, link.rank_class = rank or "hardest", f"score_{score or 'elbo'}", label
+    link.tab = link.tab or "likelihood"

@@ -6,6 +6,7 @@ import plotly.graph_objects as go
 
 from training.safe_text import plotly
 
+SCORE_COLOURSCALE = "Viridis"  # explorer/web/map.js uses the same
 CLASS_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 
 
@@ -36,20 +37,29 @@ def pairs_grid(originals: np.ndarray, reconstructions: np.ndarray, ncols: int = 
 
 
 def latent_map(coords: np.ndarray, labels: np.ndarray, method: str, marker: np.ndarray | None = None,
-               class_names: list[str] | None = None, dataset: str = "MNIST") -> go.Figure:
-    """WebGL scatter of the encoded test set, one trace per class (so the legend toggles classes), customdata = index.
+               class_names: list[str] | None = None, dataset: str = "MNIST", scores: dict[str, np.ndarray] | None = None,
+               colour: tuple[str, np.ndarray, tuple[float, float]] | None = None) -> go.Figure:
+    """WebGL scatter of the encoded test set, one trace per class (so the legend toggles classes), customdata = index,
+    label, then the image's scores (`scores`: name → (N,) values, shown on hover). `colour` = (name, values, range)
+    colours the points by a score on one continuous scale instead of by class (explorer/web/map.js does the same).
 
     Class names and the data set's title may come from a checkpoint's files: they are escaped for plotly."""
     names = [plotly(n) for n in class_names or [str(d) for d in range(10)]]
     fig = go.Figure()
     indices = np.arange(len(labels))
+    columns = [indices, labels, *(scores or {}).values()]
+    score_hover = "".join(f"<br>{plotly(name)} %{{customdata[{2 + i}]:.1f}}" for i, name in enumerate(scores or {}))
     for label, name in enumerate(names):
         keep = labels == label
+        style = dict(size=4, color=CLASS_COLOURS[label % len(CLASS_COLOURS)], opacity=0.7)
+        if colour is not None:
+            title, values, (low, high) = colour
+            style.update(color=values[keep], colorscale=SCORE_COLOURSCALE, cmin=low, cmax=high, showscale=label == 0,
+                         colorbar=dict(title=dict(text=f"{plotly(title)} (nats)"), thickness=14))
         fig.add_trace(go.Scattergl(
-            x=coords[keep, 0], y=coords[keep, 1], mode="markers", name=name,
-            marker=dict(size=4, color=CLASS_COLOURS[label % len(CLASS_COLOURS)], opacity=0.7),
-            customdata=np.stack([indices[keep], labels[keep]], axis=1),
-            hovertemplate=f"{name} · test image #%{{customdata[0]}}<extra></extra>",
+            x=coords[keep, 0], y=coords[keep, 1], mode="markers", name=name, marker=style,
+            customdata=np.stack([c[keep] for c in columns], axis=1),
+            hovertemplate=f"{name} · test image #%{{customdata[0]}}{score_hover}<extra></extra>",
         ))
     if marker is not None:
         fig.add_trace(go.Scatter(
@@ -60,7 +70,8 @@ def latent_map(coords: np.ndarray, labels: np.ndarray, method: str, marker: np.n
     plane = method.startswith("Latent")
     fig.update_layout(
         title=f"Encoded means of the {plotly(dataset)} test set ({method})", height=560, margin=dict(l=10, r=10, t=40, b=10),
-        legend=dict(title="class", itemsizing="constant"), xaxis=dict(showticklabels=plane, title="z₀" if plane else None),
+        legend=dict(title="class", itemsizing="constant", x=1.12 if colour is not None else 1.02),
+        xaxis=dict(showticklabels=plane, title="z₀" if plane else None),
         yaxis=dict(showticklabels=plane, title="z₁" if plane else None), clickmode="event", dragmode="pan",
     )
     return fig

@@ -10,21 +10,23 @@ import numpy as np
 
 from training import safe_text
 from training.errors import UserError
+from training.ood import OOD_FILE
+from training.scores import SCORE_NAMES
 
 from . import core, deep_links, figures, latent_views, web_assets
-from .tabs import (compare, interpolate, latent_map, manifold, reconstructions, sample, sliders, timeline, train,
-                   traversals)
+from .tabs import (compare, interpolate, latent_map, likelihood, manifold, reconstructions, sample, sliders, timeline,
+                   train, traversals)
 from .tabs.sliders import MAX_SLIDERS
 
 # Each tab's id (what links name, deep_links.TABS) and label; the page reads this to say which tab is open.
 TAB_LABELS = {"reconstructions": "Reconstructions", "sample": "Sample vs mean", "sliders": "Latent sliders",
               "traversals": "Traversals", "map": "Latent map", "manifold": "2-D manifold",
-              "interpolate": "Interpolate & sample", "timeline": "Timeline", "compare": "Compare", "train": "Train", "checkpoint": "Checkpoint"}
+              "interpolate": "Interpolate & sample", "likelihood": "Likelihood", "timeline": "Timeline", "compare": "Compare", "train": "Train", "checkpoint": "Checkpoint"}
 INFO_OUTPUTS = 15 + MAX_SLIDERS  # what Callbacks.checkpoint_info returns
 
 
 class Callbacks(reconstructions.Views, sample.Views, sliders.Views, traversals.Views, latent_map.Views, manifold.Views,
-                interpolate.Views, timeline.Views, compare.Views, train.Views):
+                interpolate.Views, likelihood.Views, timeline.Views, compare.Views, train.Views):
     """Thin adapters from UI values to the pure functions; each tab's own are in its module (explorer/tabs/)."""
 
     def __init__(self, library: core.CheckpointLibrary, test_sets: core.TestSets, sprite_dir: Path | None = None,
@@ -105,7 +107,7 @@ class Callbacks(reconstructions.Views, sample.Views, sliders.Views, traversals.V
 
     def apply_link(self, name, link):
         """Set what the link asks for once its checkpoint is open: slider values, or the comparison."""
-        n_outputs = 1 + MAX_SLIDERS + 6
+        n_outputs = 1 + MAX_SLIDERS + 6 + 3
         link = json.loads(link) if link else None  # written by read_link
         if not link:
             return [gr.skip()] * n_outputs
@@ -115,14 +117,23 @@ class Callbacks(reconstructions.Views, sample.Views, sliders.Views, traversals.V
         compared = [gr.skip()] * 6
         if link.get("compare"):
             compared = [gr.CheckboxGroup(value=link["compare"]), *self.compare(link["compare"])]
-        return [*sliders, *compared]
+        ranked = [gr.skip()] * 3
+        if link.get("rank") is not None:
+            ck = self.library.get(name)
+            classes = core.checkpoint_classes(ck)
+            label = link.get("rank_class")
+            ranked = [gr.Radio(value=link["rank"]), gr.Radio(value=SCORE_NAMES[link["rank_score"]]),
+                      gr.Dropdown(choices=[likelihood.ANY, *classes], value=classes[label] if label is not None else likelihood.ANY)]
+        return [*sliders, *compared, *ranked]
 
     def runtime(self, name) -> str:
         """The page's runtime component: where its model, atlas and test images are, and how to show its dimensions."""
         ck = self.library.get(name)
         dims = self.dimensions(name)
         config = web_assets.runtime_config(name, ck.path, ck.config.model.z_dim, self._sprite(name))
-        config.update(classes=core.checkpoint_classes(ck), dataset=core.dataset_title(ck), order=dims.order,
+        ood = ck.path / OOD_FILE
+        config.update(ood=web_assets.file_url(ood) if ood.is_file() else None, class_colours=figures.CLASS_COLOURS,
+                      classes=core.checkpoint_classes(ck), dataset=core.dataset_title(ck), order=dims.order,
                       active=dims.active, kl=[round(v, 4) for v in dims.kl], tabs=TAB_LABELS, timeline=self.timeline_files(name),
                       timeline_names=[n for n in self.library.all_names() if n != name and self.library.has_timeline(n)])
         return web_assets.runtime_html(config)

@@ -27,7 +27,9 @@ from .config import RunConfig
 from .errors import UserError
 from .metrics_file import check_metrics
 from .model import VAE
+from .ood import OOD_FILE
 from .onnx_export import OnnxExporter, check_onnx_files, write_onnx_files
+from .scores import check_scores
 
 MAX_TENSOR_FILE_BYTES = 1024 * 2**20  # weights at the largest allowed sizes are ≈ 0.2 GB; MNIST's atlas ≈ 2.7 MB
 MAX_ATLAS_POINTS = 100_000  # the map draws every point in the browser; test sets here have 10,000
@@ -62,6 +64,7 @@ def save_checkpoint(
     train_state_meta: dict | None = None,
     onnx_exporter: OnnxExporter | None = None,
     timeline=None,
+    ood: dict | None = None,
 ) -> Path:
     """Write every file into a temporary sibling folder, then swap it in: a kill at any moment leaves a whole checkpoint."""
     final = Path(path)
@@ -84,11 +87,21 @@ def save_checkpoint(
             save_file({k: v.contiguous() for k, v in train_state.items()}, str(tmp / TRAIN_STATE), metadata=meta)
         if timeline is not None:  # training/timeline.py: the run so far, saved with the checkpoint it belongs to
             timeline.save(tmp)
+        if ood is not None:  # training/ood.py: what the model makes of other data
+            _write_json(tmp / OOD_FILE, ood)
         _finish_files(tmp)
         _swap_in(tmp, final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return final
+
+
+def write_atlas(folder: str | Path, atlas: dict[str, torch.Tensor]) -> None:
+    """Replace a checkpoint's atlas.safetensors atomically, e.g. after `training evaluate` added its scores."""
+    tmp = Path(folder) / f".{ATLAS}.partial"
+    save_file({k: v.contiguous() for k, v in atlas.items()}, str(tmp))
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, Path(folder) / ATLAS)
 
 
 def write_metrics(folder: str | Path, metrics: dict) -> None:
@@ -262,6 +275,9 @@ def _read_atlas(path: Path, config: RunConfig) -> dict[str, torch.Tensor]:
             raise UserError(f"{path}: '{key}' has shape {tuple(atlas[key].shape)}, expected {shape} for z_dim={z}.")
         if key in atlas and not torch.isfinite(atlas[key]).all():
             raise UserError(f"{path}: '{key}' contains NaN or infinite values.")
+    broken = check_scores(atlas, n, str(path))
+    if broken:
+        raise UserError(broken)
     labels = atlas["labels"]
     if labels.dtype != torch.int64 or len(labels) and not (0 <= int(labels.min()) and int(labels.max()) < N_CLASSES):
         raise UserError(f"{path}: 'labels' must be int64 class indices 0–{N_CLASSES - 1}; the atlas is damaged.")

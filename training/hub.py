@@ -12,13 +12,14 @@ from pathlib import Path
 from .checkpoint import ATLAS, CONFIG, METRICS, SAMPLES, WEIGHTS, Checkpoint, load_checkpoint
 from .datasets import dataset_info
 from .errors import UserError
+from .ood import OOD_FILE
 from .safe_text import json_code_block, number
 from .timeline import TIMELINE_DECODERS, TIMELINE_JSON, TIMELINE_TENSORS
 
 HUB_PREFIX = "hf://"
 # What a published checkpoint holds: everything the explorer loads, no optimizer state.
 PUBLISHED_FILES = (WEIGHTS, CONFIG, METRICS, ATLAS, SAMPLES, "encoder.onnx", "decoder.onnx", TIMELINE_JSON, TIMELINE_TENSORS,
-                   TIMELINE_DECODERS)  # those a folder has: a checkpoint trained before timelines has none
+                   TIMELINE_DECODERS, OOD_FILE)  # those a folder has: one trained before timelines or scores has fewer
 # OWNER/NAME as the Hub spells repo ids (letters, digits, '-', '_', '.'; no '..' or leading/trailing separators),
 # then an optional @REVISION (a branch, tag or commit: no spaces, no '..').
 _REPO_ID = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?/[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?"

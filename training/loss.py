@@ -60,18 +60,23 @@ def elbo_terms(logits: torch.Tensor, x: torch.Tensor, posterior: Normal, beta: f
     return LossTerms(recon + beta * kl, recon, kl)
 
 
+def log_weight_terms(model, x: torch.Tensor, posterior: Normal, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """For samples z (n, B, z_dim) of q(z|x): log p(x|z) and log p(z) − log q(z|x), each (n, B), in float32."""
+    n = len(z)
+    logits = model.decoder.logits(z.flatten(0, 1))  # (n·B, 1, 28, 28)
+    targets = x.expand(n, *x.shape).flatten(0, 1)
+    log_px_z = -reconstruction_per_image(logits.float(), targets, "bce").view(n, -1)
+    prior = Normal(torch.zeros_like(posterior.mean), torch.ones_like(posterior.stddev))
+    return log_px_z, prior.log_prob(z).sum(-1) - posterior.log_prob(z).sum(-1)
+
+
 @torch.no_grad()
 def iwae_bound(model, x: torch.Tensor, k: int = 1000, chunk: int = 250) -> torch.Tensor:
     """Importance-weighted estimate of log p(x) per image (B,) with k samples (Burda et al. 2016), in nats."""
     posterior = model.encode(x)
-    prior = Normal(torch.zeros_like(posterior.mean), torch.ones_like(posterior.stddev))
     log_weights = []
     for start in range(0, k, chunk):
-        n = min(chunk, k - start)
-        z = posterior.sample((n,))  # (n, B, z)
-        logits = model.decoder.logits(z.flatten(0, 1))  # (n·B, 1, 28, 28)
-        targets = x.expand(n, *x.shape).flatten(0, 1)
-        log_px_z = -reconstruction_per_image(logits, targets, "bce").view(n, -1)
-        log_w = log_px_z + prior.log_prob(z).sum(-1) - posterior.log_prob(z).sum(-1)
-        log_weights.append(log_w)
+        z = posterior.sample((min(chunk, k - start),))  # (n, B, z)
+        log_px_z, log_ratio = log_weight_terms(model, x, posterior, z)
+        log_weights.append(log_px_z + log_ratio)
     return torch.logsumexp(torch.cat(log_weights), dim=0) - math.log(k)

@@ -24,8 +24,10 @@ from .errors import UserError
 from .evaluation import IWAE_SAMPLES, IWAE_SUBSET, iwae_on_subset, latent_metrics
 from .levers import LEVERS, LeverProbe, describe
 from .live import LiveProgress
+from .ood import ood_summary
 from .loss import LossTerms, elbo_terms, kl_per_dim
 from .model import VAE
+from .scores import SCORE_SAMPLES, score_images, scores_summary
 from .timeline import Recorder, Timeline, load_timeline
 
 SAMPLE_GRID_DIGITS = 32
@@ -270,12 +272,17 @@ def train(
     timeline: bool = True,
     live: str | Path | None = None,
     tsne_after: bool = False,
+    scores: bool = True,
+    ood_data_dir: str | Path | None = None,
 ) -> dict:
     """Train, evaluating and checkpointing after every epoch; returns the metrics written to metrics.json.
 
     With a `probe`, the first steps try its lever candidates and the run keeps the fastest (recorded in config.json).
     With `live`, a folder, the run's progress and timeline so far are written there as it goes (training/live.py).
-    With `tsne_after`, the last epoch is saved first with its PCA map (the checkpoint opens then) and again with t-SNE.
+    With `scores`, the last epoch's atlas gets every test image's scores and the folder an ood.json (training/scores.py,
+    training/ood.py; the other data sets are looked for under `ood_data_dir`).
+    With `tsne_after`, the last epoch is saved first with its PCA map (the checkpoint opens then) and again with the
+    scores and t-SNE.
     The command (`python -m training`) holds the folder's writer lock around this (training/writer_lock.py).
     """
     out, device = Path(out), torch.device(device)
@@ -285,7 +292,7 @@ def train(
     progress_file = LiveProgress(live, steps_per_epoch, run.train.epochs, done) if live is not None else None
     try:
         metrics = _train(run, train_split, test_split, out, device, resume, overwrite, dry_run, tsne, iwae, progress, log,
-                         probe, timeline, progress_file, tsne_after)
+                         probe, timeline, progress_file, tsne_after, scores, ood_data_dir)
     except KeyboardInterrupt:
         if progress_file is not None:
             progress_file.set_state("stopped", "stopped: the last saved epoch is kept")
@@ -300,7 +307,7 @@ def train(
 
 
 def _train(run, train_split, test_split, out, device, resume, overwrite, dry_run, tsne, iwae, progress, log, probe,
-           timeline, live: LiveProgress | None, tsne_after: bool) -> dict:
+           timeline, live: LiveProgress | None, tsne_after: bool, scores: bool, ood_data_dir) -> dict:
     """train(...) once the folder is checked: the epochs, each evaluated and saved."""
     if run.train.bf16 and not bf16_supported(device):
         raise UserError(f"--bf16: this {device.type} device has no bfloat16 support; run without --bf16.")
@@ -346,17 +353,22 @@ def _train(run, train_split, test_split, out, device, resume, overwrite, dry_run
             log(f"IWAE bound (k={IWAE_SAMPLES}) on the first {IWAE_SUBSET} test images…")
             metrics["final"]["iwae"] = iwae_on_subset(model, test_split, seed=run.train.seed)
             model.train()
-        _save(out, model, run, metrics, atlas, optimizer, test_split, device, exporter, recorder)
+        score_now = scores and last and not dry_run
+        ood = _add_scores(model, test_split, run, atlas, metrics, step.autocast, ood_data_dir, log) if score_now and not tsne_after else None
+        _save(out, model, run, metrics, atlas, optimizer, test_split, device, exporter, recorder, ood)
         log(_epoch_line(history[-1]))
         if live is not None:
             live.saved(epoch + 1, history[-1]["test"])
-        if last and tsne and tsne_after:  # the checkpoint already opens with its PCA map; now the slow t-SNE
+        if last and tsne_after and (tsne or score_now):  # the checkpoint already opens with its PCA map; now the slow parts
             if live is not None:
                 live.set_state("t-SNE")
             started = time.perf_counter()
-            atlas["tsne"] = fit_tsne(atlas["means"], run.train.seed)
-            _save(out, model, run, metrics, atlas, optimizer, test_split, device, exporter, recorder)
-            log(f"t-SNE map added in {time.perf_counter() - started:.1f} s")
+            if score_now:
+                ood = _add_scores(model, test_split, run, atlas, metrics, step.autocast, ood_data_dir, log)
+            if tsne:
+                atlas["tsne"] = fit_tsne(atlas["means"], run.train.seed)
+            _save(out, model, run, metrics, atlas, optimizer, test_split, device, exporter, recorder, ood)
+            log(f"scores and t-SNE map added in {time.perf_counter() - started:.1f} s")
         if dry_run:
             break
     if recorder is not None:
@@ -426,13 +438,27 @@ def _metrics(history: list, test: dict, test_means: torch.Tensor) -> dict:
     }
 
 
-def _save(out, model, run, metrics, atlas, optimizer, test_split, device, exporter, recorder=None) -> None:
+def _add_scores(model, test_split, run, atlas, metrics, autocast, ood_data_dir, log) -> dict:
+    """Every test image's scores into the atlas (and their cost and means into metrics.json); returns ood.json's content."""
+    started = time.perf_counter()
+    atlas.update(score_images(model, test_split.images, seed=run.train.seed, autocast=autocast))
+    scored = time.perf_counter()
+    ood = ood_summary(model, test_split.images, atlas, ood_data_dir, run.data.get("dataset"), seed=run.train.seed,
+                      autocast=autocast)
+    metrics["final"]["scores"] = scores_summary(atlas, scored - started, time.perf_counter() - scored)
+    log(f"per-image scores (k={SCORE_SAMPLES}) in {scored - started:.1f} s, out-of-distribution sets in "
+        f"{time.perf_counter() - scored:.1f} s")
+    model.train()
+    return ood
+
+
+def _save(out, model, run, metrics, atlas, optimizer, test_split, device, exporter, recorder=None, ood=None) -> None:
     grid = reconstruction_grid(model, test_split.images[:SAMPLE_GRID_DIGITS], device)
     tensors, meta = _train_state(optimizer)
     model.train()
     try:
         ckpt.save_checkpoint(out, model, run, metrics, atlas, samples=grid, train_state=tensors, train_state_meta=meta,
-                             onnx_exporter=exporter, timeline=recorder.timeline if recorder else None)
+                             onnx_exporter=exporter, timeline=recorder.timeline if recorder else None, ood=ood)
     except OSError as err:  # the half-written copy is already removed; the last saved checkpoint is whole
         raise UserError(f"Could not write the checkpoint for epoch {len(metrics['history'])} to {out} "
                         f"({err.strerror or err}): {_save_failure_cause(err, out)} The last saved checkpoint was kept; "
@@ -459,16 +485,20 @@ def _epoch_line(h: dict) -> str:
     )
 
 
-def reevaluate(folder: str | Path, data_dir: str | Path | None = None, iwae: bool = True, device: str = "cpu") -> dict:
+def reevaluate(folder: str | Path, data_dir: str | Path | None = None, iwae: bool = True, device: str = "cpu",
+               scores: bool = True, log: Callable[[str], None] = print) -> dict:
     """Recompute a checkpoint's final test metrics with today's definitions and rewrite its metrics.json in place.
 
-    For checkpoints saved before a metric existed (e.g. active units, IWAE): the weights and atlas are not touched.
+    For checkpoints saved before a metric existed (e.g. active units, IWAE, per-image scores): the weights are not
+    touched; with `scores` the atlas gets the scores (the map's coordinates are kept) and the folder an ood.json.
     """
     from .data import load_split
+    from .ood import write_ood
 
     ck = ckpt.load_checkpoint(folder, device)
     data = ck.config.data
-    test_split = load_split(data_dir or data.get("data_dir", "data"), train=False, download=False, dataset=data.get("dataset"))
+    data_dir = data_dir or data.get("data_dir", "data")
+    test_split = load_split(data_dir, train=False, download=False, dataset=data.get("dataset"))
     test = evaluate(ck.model, test_split, ck.config.train, torch.device(device))
     final = {**ck.metrics.get("final", {}), **_metrics(ck.metrics.get("history", []), test, ck.atlas["means"])["final"]}
     final["train_seconds"] = ck.metrics.get("final", {}).get("train_seconds", final["train_seconds"])
@@ -476,5 +506,14 @@ def reevaluate(folder: str | Path, data_dir: str | Path | None = None, iwae: boo
         final.pop(stale, None)
     if iwae:
         final["iwae"] = iwae_on_subset(ck.model, test_split, seed=ck.config.train.seed)
-    ckpt.write_metrics(folder, {**ck.metrics, "final": final})
-    return final
+    metrics = {**ck.metrics, "final": final}
+    if scores:
+        use_gemm_deconv(ck.model, True)  # the same function, faster on CPUs (training/deconv.py)
+        bf16 = bf16_supported(torch.device(device))
+        autocast = (lambda: torch.autocast(torch.device(device).type, dtype=torch.bfloat16)) if bf16 else nullcontext
+        atlas = dict(ck.atlas)
+        ood = _add_scores(ck.model, test_split, ck.config, atlas, metrics, autocast, data_dir, log)
+        ckpt.write_atlas(folder, atlas)
+        write_ood(folder, ood)
+    ckpt.write_metrics(folder, metrics)
+    return metrics["final"]

@@ -4,20 +4,30 @@ from __future__ import annotations
 import gradio as gr
 
 from training import safe_text
+from training.scores import SCORE_NAMES
 
-from .. import core, figures
-from .common import SHARED, digit_pair, friendly, served
+from .. import core, figures, likelihood
+from .common import SHARED, browser_first, digit_pair, friendly, served
 
 TAB = "map"
 
 
 class Views:
-    def latent_map(self, name, method, marker_mean=None):
+    def latent_map(self, name, method, marker_mean=None, colour_by=likelihood.CLASS):
+        """The map; `colour_by` "class" or a score's name (−ELBO, reconstruction, KL, −log p(x)); hover shows the scores."""
         ck = self.library.get(name)
         coords = core.map_coordinates(ck.atlas, method)
         marker = None if marker_mean is None else core.place_on_map(ck.atlas, marker_mean, method)
+        scores = colour = None
+        if likelihood.has_scores(ck.atlas):
+            scores = {label: ck.atlas[key].numpy() for label, key in likelihood.SCORE_CHOICES.items()}
+        if colour_by not in (None, likelihood.CLASS):
+            likelihood.require_scores(ck.atlas, name)
+            key = likelihood.score_key(colour_by)
+            values = ck.atlas[key].numpy()
+            colour = (SCORE_NAMES[key], values, likelihood.colour_range(values))
         return figures.latent_map(coords, ck.atlas["labels"].numpy(), method, marker, core.checkpoint_classes(ck),
-                                  core.dataset_title(ck))
+                                  core.dataset_title(ck), scores, colour)
 
     def map_click(self, name, raw):
         ck = self.library.get(name)
@@ -33,7 +43,10 @@ class Views:
 
 
 def layout(page) -> None:
-    page.method = gr.Radio(page.default_methods, value=page.default_methods[0], label="Projection")
+    with gr.Row():
+        page.method = gr.Radio(page.default_methods, value=page.default_methods[0], label="Projection")
+        page.map_colour = gr.Radio(likelihood.COLOUR_CHOICES, value=likelihood.CLASS, label="Colour by", elem_id="map-colour",
+                                   info="a score per test image, in nats (the Likelihood tab ranks them)")
     page.latent_plot = gr.Plot(elem_id="latent-map", label="Click a point to see the image")
     page.click_box = gr.Textbox(elem_id="map-click-index", elem_classes="bridge", show_label=False)
     page.clicked_original, page.clicked_recon, page.clicked_caption = digit_pair("clicked", ("Clicked image", "Its reconstruction"))
@@ -41,8 +54,12 @@ def layout(page) -> None:
 
 def wire(page) -> None:
     cb, f = page.cb, friendly
-    gr.on([page.active.change, page.method.change], f(cb.latent_map), [page.ck_name, page.method, page.my_mean],
+    gr.on([page.active.change, page.method.change], f(cb.latent_map), [page.ck_name, page.method, page.my_mean, page.map_colour],
           page.latent_plot, **SHARED, api_name="latent_map")
+    # colouring is restyled in the page from its atlas (no request); the server redraws it where the page has no atlas
+    browser_first([page.map_colour.change], "(colour) => vae.explorer.colourMap(colour)", page.map_colour,
+                  "server-map-colour", cb.latent_map, [page.ck_name, page.method, page.my_mean, page.map_colour],
+                  page.latent_plot, "latent_map_coloured")
     page.method.change(None, page.method, None, js="(method) => vae.explorer.setMethod(method)")
     page.click_box.change(f(cb.map_click), [page.ck_name, page.click_box],
                           [page.clicked_original, page.clicked_recon, page.clicked_caption], **SHARED, api_name="map_click")

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import gradio as gr
 import numpy as np
+import torch
 from PIL import Image
 
 from training import safe_text
 from training.checkpoint import SAMPLES
 from training.errors import UserError
+from training.scores import score_images
 
-from .. import core, figures, images
+from .. import core, figures, images, likelihood
 from .common import FAST, SHARED, digit_pair, friendly, pixel_image, served
 
 TAB = "reconstructions"
@@ -44,8 +46,17 @@ class Views:
         recon = core.decode(ck.model, means)[0]
         scale = 8
         return (served(figures.image_grid(digit[None], 1, scale)), served(figures.image_grid(recon[None], 1, scale)),
-                "The model's input (left, MNIST form) and its reconstruction (right). It is marked ★ on the latent map.",
-                self.latent_map(name, method, means[0]), means[0])
+                "The model's input (left, MNIST form) and its reconstruction (right). It is marked ★ on the latent map."
+                + self._score_sentence(ck, digit), self.latent_map(name, method, means[0]), means[0])
+
+    def _score_sentence(self, ck, digit) -> str:
+        """ " −ELBO 142.3 nats: more unusual than 91 % of the MNIST test images." (the page says the same of a drawing)"""
+        if not likelihood.has_scores(ck.atlas):
+            return ""
+        elbo = float(score_images(ck.model, torch.from_numpy(np.ascontiguousarray(digit))[None])["score_elbo"][0])
+        share = likelihood.percentile(ck.atlas, "score_elbo", elbo)
+        return (f" −ELBO {elbo:.1f} nats: more unusual than {share:.0f} % of the "
+                f"{safe_text.markdown(core.dataset_title(ck))} test images.")
 
     def reconstructions_on_open(self, name, label, seed):
         """What the tab shows first: test images and their reconstructions, or without test images the checkpoint's
@@ -69,6 +80,7 @@ def layout(page) -> None:
             gr.HTML(DRAWPAD_HTML)
             page.drawing_data = gr.Textbox(elem_id="drawing-data", elem_classes="bridge", show_label=False)
             page.draw_input, page.draw_recon, page.draw_message = digit_pair("draw", ("Model input (28×28)", "Reconstruction"))
+            gr.HTML('<p id="draw-score"></p>', elem_classes="browser-only")
         with gr.Column():
             page.upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath", elem_id="upload")
             with gr.Row():

@@ -3,6 +3,7 @@
 (function (vae) {
   const TSNE_NEIGHBOURS = 10; // core.TSNE_NEIGHBOURS
   const LATENT_PLANE = 'Latent (z₀, z₁)'; // core.LATENT_PLANE: a 2-D latent is its own map
+  const SCORE_KEYS = ['score_recon', 'score_kl', 'score_elbo', 'score_nll']; // training/scores.py SCORE_KEYS
 
   function squaredDistances(means, n, zDim, z) {
     const out = new Float64Array(n);
@@ -47,6 +48,8 @@
       if (this.zDim === 2) this.coords[LATENT_PLANE] = this.means;
       this.pcaComponents = tensors.pca_components.data; // (2, zDim)
       this.pcaCenter = tensors.pca_center.data;
+      // per-image scores in nats (training/scores.py), when the checkpoint has them
+      this.scores = SCORE_KEYS.every((key) => tensors[key]) ? Object.fromEntries(SCORE_KEYS.map((key) => [key, tensors[key].data])) : null;
     }
 
     mean(i) { return this.means.subarray(i * this.zDim, (i + 1) * this.zDim); }

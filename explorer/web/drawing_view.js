@@ -32,7 +32,7 @@
         return;
       }
       const input = Float32Array.from(digit, (v) => v / 255);
-      const { mean } = await this.model.encode(input, 1);
+      const { mean, std } = await this.model.encode(input, 1);
       const pixels = await this.model.decode(mean, 1);
       vae.drawDigits(byId('draw-left-canvas'), digit, 1, 1, 6);
       this.drawnDigit = digit; // the compare view reconstructs it with each checkpoint
@@ -41,6 +41,7 @@
       this.placeMarker();
       message.textContent = "The model's input (left, MNIST form) and its reconstruction (right). It is marked ★ on the latent map.";
       this.frame('drawing');
+      await this.showDrawingScore(input, mean, std); // its −ELBO and percentile among the test images
     },
 
     setMethod(method) {

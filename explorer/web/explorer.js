@@ -28,6 +28,7 @@
       // a stroke that starts before the next frame has wired a freshly rendered pad (a busy page) is not lost: the
       // pad's own listeners, added here in the capture phase, still receive this pointerdown
       document.addEventListener('pointerdown', (e) => { if (e.target.closest?.('#drawpad')) this.wireDrawPad(); }, true);
+      document.addEventListener('click', (e) => this.galleryClick(e));
       new MutationObserver(() => this.onDomChange()).observe(document.documentElement, { childList: true, subtree: true });
       this.watchShownViews();
     }
@@ -112,6 +113,7 @@
       requestAnimationFrame(() => {
         this.domQueued = false;
         vae.hookMapClicks((index) => this.mapClick(index));
+        this.applyMapColour(); // a map plot Gradio re-created keeps the chosen colouring
         this.wireDrawPad();
         this.placeMarker();
         this.drawOpenedViews();
@@ -152,6 +154,14 @@
         params.set('z', z.map((v) => Number(v.toFixed(2))).join(','));
       }
       if (tab === 'map' && this.lastPoint !== null) params.set('point', String(this.lastPoint));
+      if (tab === 'likelihood') {
+        const checked = (id) => document.querySelector(`#${id} input[type=radio]:checked`)?.value;
+        params.set('rank', checked('rank-which') || 'hardest');
+        params.set('score', { '−ELBO': 'elbo', reconstruction: 'recon', KL: 'kl', '−log p(x)': 'nll' }[checked('rank-score')] || 'elbo');
+        const label = document.querySelector('#rank-class input')?.value;
+        const index = (this.config.classes || []).indexOf(label);
+        if (index >= 0) params.set('class', String(index));
+      }
       if (tab === 'timeline' && this.timelineData) {
         params.set('step', String(this.timelineData.snapshots[Number(byId('timeline-step').value)].step));
       }
@@ -166,6 +176,6 @@
   }
 
   Object.assign(Explorer.prototype, vae.SliderView, vae.DrawingView, vae.StripViews, vae.TimelineView, vae.TrainView,
-    vae.OpenViews);
+    vae.LikelihoodView, vae.OpenViews);
   vae.explorer = vae.explorer || new Explorer();
 })(window.vae = window.vae || {});

@@ -42,6 +42,33 @@
     });
   };
 
+  /** Colour every map plot's points by `colouring` ({ key, title, values, low, high }: one score per test image on a
+      continuous scale, as explorer/figures.py does) or by class (`colouring.key === 'class'`, with `classColours`).
+      A plot Gradio re-created is coloured again (its traces are new objects). */
+  vae.colourMapPlots = function (colouring, classColours) {
+    if (typeof Plotly !== 'object') return;
+    plots().forEach((plot) => {
+      // plotly.py sends arrays base64-encoded: the decoded customdata (index, label, scores) is on _fullData
+      const traces = (plot._fullData || []).map((t) => [plot.data[t.index], t.index, t.customdata])
+        .filter(([t, , rows]) => t && rows && rows.length);
+      if (!traces.length || traces.every(([t]) => t.vaeColour === colouring.key)) return;
+      const scored = colouring.key !== 'class';
+      const update = {
+        'marker.color': traces.map(([, , rows], k) => (scored ? Array.from(rows, (row) => colouring.values[row[0]]) : classColours[k % classColours.length])),
+        'marker.colorscale': traces.map(() => (scored ? 'Viridis' : null)), // explorer/figures.py SCORE_COLOURSCALE
+        'marker.cmin': traces.map(() => (scored ? colouring.low : null)),
+        'marker.cmax': traces.map(() => (scored ? colouring.high : null)),
+        'marker.showscale': traces.map((_, k) => scored && k === 0),
+        'marker.colorbar.title.text': traces.map(() => (scored ? `${colouring.title} (nats)` : '')),
+        'marker.colorbar.thickness': traces.map(() => 14),
+      };
+      traces.forEach(([t]) => { t.vaeColour = colouring.key; });
+      Plotly.restyle(plot, update, traces.map(([, i]) => i));
+      Plotly.relayout(plot, { 'legend.x': scored ? 1.12 : 1.02 });
+      plot.dataset.colouredBy = colouring.key; // tests read it
+    });
+  };
+
   /** Hand a map click to the server through the hidden textbox (the fallback path). */
   vae.sendMapClickToServer = function (index) {
     const box = document.querySelector('#map-click-index textarea, #map-click-index input');

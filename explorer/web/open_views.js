@@ -7,6 +7,7 @@
   function number(id) { return Number(control(id, 'input[type=number]')?.value ?? NaN); }
   function choice(id) { return control(id, 'input[type=radio]:checked')?.value; }
   function checked(id) { return control(id, 'input[type=checkbox]')?.checked ?? true; }
+  function dropdown(id) { return control(id, 'input')?.value; }
 
   vae.OpenViews = {
     /** Each view: its canvas (drawn in the page), its server image and bridge (the fallback), and how to draw it.
@@ -25,6 +26,9 @@
         { canvas: 'interp-canvas', server: 'interp-strip', bridge: 'server-interpolate',
           draw: () => this.interpolate(number('interp-a'), number('interp-b'), number('interp-steps')) },
         { canvas: 'prior-canvas', server: 'prior-image', bridge: 'server-prior', draw: () => this.priorSamples(number('prior-seed')) },
+        { canvas: 'rank-canvas', server: 'rank-image', bridge: 'server-rank',
+          draw: () => this.drawGallery(choice('rank-score'), choice('rank-which'), this.classIndex(dropdown('rank-class'))) },
+        { canvas: 'ood-anchor', server: 'ood-anchor', pageOnly: true, draw: () => this.drawOod() },
         { canvas: 'compare-browser', server: 'compare-image', bridge: 'compare-open', anyCheckpoint: true,
           draw: () => this.server('compare-open') },
         // no model needed; its anchor stays shown when a checkpoint without a timeline hides the view

@@ -1,0 +1,200 @@
+/* What the model finds hard, in the page: the map coloured by a per-image score, the ranked gallery (hardest or
+   easiest test images, with their reconstructions), a drawing's own −ELBO and percentile, and the out-of-distribution
+   histograms from the checkpoint's ood.json. The same rules as explorer/likelihood.py. Methods of the explorer. */
+(function (vae) {
+  function byId(id) { return document.getElementById(id); }
+  const SCORES = { '−ELBO': 'score_elbo', reconstruction: 'score_recon', KL: 'score_kl', '−log p(x)': 'score_nll' };
+  const SAMPLES = 8; // training/scores.py SCORE_SAMPLES
+  const GALLERY = 24; // explorer/likelihood.py GALLERY_SIZE
+  const SET_COLOURS = ['#222', '#d62728', '#1f77b4', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2'];
+
+  function quantile(sorted, q) { return sorted[Math.min(sorted.length - 1, Math.max(0, Math.round(q * (sorted.length - 1))))]; }
+
+  /** A deterministic standard normal stream (mulberry32 + Box–Muller): the same drawing gets the same score. */
+  function normals(seed) {
+    let a = seed >>> 0;
+    const uniform = () => { a = (a + 0x6D2B79F5) >>> 0; let t = a; t = Math.imul(t ^ (t >>> 15), t | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296; };
+    return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+  }
+
+  vae.LikelihoodView = {
+    // ------------------------------------------------------------------ the map, coloured by a score
+    colourMap(choice) {
+      this.mapColouring = choice || 'class';
+      if (this.mode !== 'browser' || (this.mapColouring !== 'class' && !this.atlas?.scores)) return this.server('server-map-colour');
+      this.applyMapColour();
+    },
+
+    applyMapColour() {
+      if (this.mode !== 'browser' || !this.atlas) return;
+      const choice = this.mapColouring || 'class';
+      const key = SCORES[choice];
+      if (choice !== 'class' && !(key && this.atlas.scores)) return;
+      let colouring = { key: 'class' };
+      if (key) {
+        const values = this.atlas.scores[key];
+        const sorted = Float64Array.from(values).sort();
+        colouring = { key, title: choice, values, low: quantile(sorted, 0.01), high: Math.max(quantile(sorted, 0.99), quantile(sorted, 0.01) + 1e-6) };
+      }
+      vae.colourMapPlots(colouring, this.config.class_colours || []);
+    },
+
+    // ------------------------------------------------------------------ the ranked gallery
+    /** A class dropdown's shown name → its label (null for "any"). */
+    classIndex(name) {
+      const index = (this.config.classes || []).indexOf(name);
+      return index >= 0 ? index : null;
+    },
+
+    /** Indices of the hardest/easiest test images by `key`, of one class or all (ties by index). */
+    ranked(key, which, label) {
+      const values = this.atlas.scores[key];
+      const indices = [];
+      for (let i = 0; i < this.atlas.n; i++) if (label === null || this.atlas.labels[i] === label) indices.push(i);
+      const sign = which === 'hardest' ? -1 : 1;
+      indices.sort((a, b) => sign * (values[a] - values[b]) || a - b);
+      return indices.slice(0, GALLERY);
+    },
+
+    async drawGallery(scoreChoice, which, classChoice) {
+      const caption = byId('rank-caption');
+      if (!this.atlas.scores) {
+        if (caption) caption.textContent = 'This checkpoint has no per-image scores (trained before them): run `python -m training evaluate` on its folder.';
+        return;
+      }
+      const key = SCORES[scoreChoice] || 'score_elbo';
+      const label = Number.isInteger(classChoice) ? classChoice : null;
+      const picked = this.ranked(key, which === 'easiest' ? 'easiest' : 'hardest', label);
+      this.galleryPicked = picked;
+      const means = new Float32Array(picked.length * this.atlas.zDim);
+      picked.forEach((i, k) => means.set(this.atlas.mean(i), k * this.atlas.zDim));
+      const recon = await this.model.decode(means, picked.length);
+      // per tile: the image above its reconstruction (two rows per row of 12)
+      const columns = 12, tiles = [];
+      for (let row = 0; row < picked.length; row += columns) {
+        const slice = picked.slice(row, row + columns);
+        slice.forEach((i) => tiles.push(this.testDigits ? this.testDigits.subarray(i * 784, (i + 1) * 784) : recon.subarray((row + slice.indexOf(i)) * 784, (row + slice.indexOf(i) + 1) * 784)));
+        slice.forEach((_, k) => tiles.push(recon.subarray((row + k) * 784, (row + k + 1) * 784)));
+      }
+      vae.drawDigits(byId('rank-canvas'), vae.stackDigits(tiles), tiles.length, columns, 3);
+      const names = { score_elbo: '−ELBO', score_recon: 'reconstruction', score_kl: 'KL', score_nll: '−log p(x)' };
+      const list = picked.map((i) => `#${i} ${this.className(this.atlas.labels[i])} ${this.atlas.scores[key][i].toFixed(1)}`).join(' · ');
+      if (caption) caption.textContent = `The ${which === 'easiest' ? 'easiest' : 'hardest'} ${picked.length} test images by ${names[key]} (nats)` +
+        (label === null ? '' : ` among ${this.className(label)}`) + (this.testDigits ? ', each above its reconstruction' : ' (the test images are not available: decodings of their means, twice)') +
+        `. Click one to open it in Sample vs mean. ${list}`;
+      this.frame('gallery');
+    },
+
+    /** A click on the gallery canvas: which tile (image or its reconstruction), then open that image in Sample vs mean. */
+    galleryClick(event) {
+      const canvas = event.target;
+      if (!this.galleryPicked || canvas.id !== 'rank-canvas') return;
+      const box = canvas.getBoundingClientRect();
+      const column = Math.floor(((event.clientX - box.left) / box.width) * canvas.width / 30);
+      const row = Math.floor(Math.floor(((event.clientY - box.top) / box.height) * canvas.height / 30) / 2);
+      const index = this.galleryPicked[row * 12 + column];
+      if (index === undefined) return;
+      const input = document.querySelector('#sv-index input[type=number]');
+      if (input) {
+        input.value = String(index);
+        input.dispatchEvent(new Event('input', { bubbles: true }));
+        input.dispatchEvent(new Event('change', { bubbles: true }));
+      }
+      Array.from(document.querySelectorAll('[role=tab]')).find((tab) => tab.innerText.trim() === (this.config.tabs?.sample || 'Sample vs mean'))?.click();
+    },
+
+    // ------------------------------------------------------------------ your drawing's score
+    /** −ELBO of one image (784 floats in [0, 1]) with SAMPLES posterior samples, as training/scores.py computes it. */
+    async scoreImage(input, mean, std) {
+      const zDim = this.atlas.zDim, normal = normals(12345);
+      const z = new Float32Array(SAMPLES * zDim);
+      for (let s = 0; s < SAMPLES; s++) for (let d = 0; d < zDim; d++) z[s * zDim + d] = mean[d] + std[d] * normal();
+      const pixels = await this.model.decode(z, SAMPLES);
+      let recon = 0;
+      for (let s = 0; s < SAMPLES; s++) {
+        for (let i = 0; i < 784; i++) {
+          const p = Math.min(Math.max(pixels[s * 784 + i], 1e-7), 1 - 1e-7), x = input[i];
+          recon -= x * Math.log(p) + (1 - x) * Math.log(1 - p);
+        }
+      }
+      recon /= SAMPLES;
+      let kl = 0;
+      for (let d = 0; d < zDim; d++) kl += 0.5 * (mean[d] * mean[d] + std[d] * std[d] - 1) - Math.log(std[d]);
+      return { recon, kl, elbo: recon + kl };
+    },
+
+    /** "more unusual than 97 % of the test images": the share of test −ELBOs below this one. */
+    percentileOf(value) {
+      const values = this.atlas.scores.score_elbo;
+      let below = 0;
+      for (let i = 0; i < values.length; i++) if (values[i] < value) below++;
+      return (100 * below) / values.length;
+    },
+
+    async showDrawingScore(input, mean, std) {
+      const line = byId('draw-score');
+      if (!line || !this.atlas.scores) return;
+      const score = await this.scoreImage(input, mean, std);
+      const share = this.percentileOf(score.elbo);
+      this.drawingScore = { ...score, percentile: share };
+      line.textContent = `−ELBO ${score.elbo.toFixed(1)} nats (reconstruction ${score.recon.toFixed(1)} + KL ${score.kl.toFixed(1)}): ` +
+        `more unusual than ${share.toFixed(0)} % of the ${this.config.dataset} test images.`;
+    },
+
+    // ------------------------------------------------------------------ out-of-distribution histograms
+    async drawOod() {
+      const canvas = byId('ood-canvas'), finding = byId('ood-finding');
+      if (!canvas) return;
+      if (!this.config.ood) {
+        if (finding) finding.textContent = 'This checkpoint has no out-of-distribution histograms (trained before them): run `python -m training evaluate` on its folder.';
+        return;
+      }
+      const name = this.name;
+      const response = await fetch(this.config.ood);
+      const ood = response.ok ? await response.json() : null;
+      if (name !== this.name) return;
+      if (!ood) { if (finding) finding.textContent = `ood.json could not be fetched (HTTP ${response.status}).`; return; }
+      const choice = document.querySelector('#ood-score input[type=radio]:checked')?.value;
+      const key = choice === '−ELBO' ? 'score_elbo' : 'score_nll';
+      this.plotHistograms(canvas, ood, key);
+      if (finding) finding.textContent = ood.finding;
+      this.frame('ood');
+    },
+
+    /** Step curves of each set's fraction of images per (log-spaced) bin, one colour per set, with a legend. */
+    plotHistograms(canvas, ood, key) {
+      const table = ood.histograms[key], edges = table.edges, names = ood.sets.map((s) => s.name);
+      const width = 900, height = 340, left = 50, right = 260, top = 12, bottom = 40;
+      canvas.width = width; canvas.height = height;
+      const g = canvas.getContext('2d');
+      g.fillStyle = '#fff'; g.fillRect(0, 0, width, height);
+      const lx = (v) => Math.log10(v), x0 = lx(edges[0]), x1 = lx(edges[edges.length - 1]);
+      const px = (v) => left + ((lx(v) - x0) / (x1 - x0)) * (width - left - right);
+      const peak = Math.max(...names.map((n) => Math.max(...table.fractions[n])), 1e-6);
+      const py = (f) => height - bottom - (f / peak) * (height - top - bottom);
+      g.strokeStyle = '#999'; g.lineWidth = 1; g.beginPath(); g.moveTo(left, top); g.lineTo(left, height - bottom); g.lineTo(width - right, height - bottom); g.stroke();
+      g.fillStyle = '#444'; g.font = '12px sans-serif'; g.textAlign = 'center';
+      for (let p = Math.floor(x0); p <= Math.floor(x1); p++) {
+        for (const m of [1, 2, 5]) {
+          const v = m * 10 ** p;
+          if (v < edges[0] || v > edges[edges.length - 1]) continue;
+          g.fillText(String(v), px(v), height - bottom + 15);
+        }
+      }
+      const label = key === 'score_elbo' ? '−ELBO' : `−log p(x) (IWAE, k = ${ood.k})`;
+      g.fillText(`${label} per image, nats (log scale); lower = the model finds it more likely`, left + (width - left - right) / 2, height - 6);
+      g.textAlign = 'left';
+      names.forEach((name, s) => {
+        const colour = SET_COLOURS[s % SET_COLOURS.length], fractions = table.fractions[name];
+        g.strokeStyle = colour; g.lineWidth = name === ood.own ? 2.5 : 1.5; g.beginPath();
+        g.moveTo(px(edges[0]), py(0));
+        fractions.forEach((f, b) => { g.lineTo(px(edges[b]), py(f)); g.lineTo(px(edges[b + 1]), py(f)); });
+        g.lineTo(px(edges[edges.length - 1]), py(0)); g.stroke();
+        const stats = ood.sets[s];
+        g.fillStyle = colour;
+        g.fillText(`${name}: median ${stats[key === 'score_elbo' ? 'median_elbo' : 'median_nll'].toFixed(0)}`, width - right + 12, top + 14 + 18 * s);
+      });
+      canvas.dataset.drawn = 'yes';
+    },
+  };
+})(window.vae = window.vae || {});
