@@ -39,12 +39,13 @@ def browser():
 
 @pytest.fixture(scope="module")
 def page(app_url, browser):
-    """One visitor whose page runs the model (waits until explorer.js says so)."""
+    """One visitor whose page runs the model (waits until explorer.js says so, and for the plotly module it imports
+    once idle, so that later requests are the tests' own)."""
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
     page.requests = []
     page.on("request", lambda request: page.requests.append(request.url))
     page.goto(app_url)
-    page.wait_for_function("document.body.classList.contains('vae-browser')", timeout=60_000)
+    page.wait_for_function("document.body.classList.contains('vae-browser') && typeof window.Plotly === 'object'", timeout=60_000)
     yield page
     page.close()
 
@@ -181,10 +182,41 @@ def test_a_drawing_is_reconstructed_in_the_page_and_marked_on_the_map(page, tmp_
     sent = len(page.requests)
     _draw_a_one(page)
     assert "reconstruction" in page.locator("#draw-caption").inner_text()
+    # scored in the page too: its −ELBO and where it falls among the test images (explorer/web/likelihood_view.js)
+    page.wait_for_function("document.getElementById('draw-score')?.innerText.includes('more unusual than')", timeout=10_000)
+    share = page.evaluate("vae.explorer.drawingScore.percentile")
+    assert 0 <= share <= 100 and f"{share:.0f} % of the MNIST test images" in page.locator("#draw-score").inner_text()
     assert page.requests[sent:] == []
     _shot(page, tmp_path, "drawing.png")
     page.get_by_role("tab", name="Latent map").click()
     page.wait_for_function("document.querySelector('#latent-map .vae-star')?.style.display === 'block'", timeout=60_000)
+
+
+def test_the_likelihood_tab_ranks_and_the_map_is_coloured_by_a_score_in_the_page(page, tmp_path):
+    page.get_by_role("tab", name="Likelihood").click()
+    page.wait_for_function(HAS_PICTURE, arg="canvas#rank-canvas", timeout=10_000)
+    page.wait_for_function(HAS_PICTURE, arg="canvas#ood-canvas", timeout=10_000)
+    assert page.locator("#rank-caption").inner_text().startswith("The hardest 24 test images by −ELBO")
+    assert "Fashion-MNIST test images a higher −log p(x)" in page.locator("#ood-finding").inner_text()
+    hardest = page.evaluate("vae.explorer.galleryPicked")
+    sent, before = len(page.requests), page.evaluate("vae.explorer.frames.gallery.count")
+    page.locator("#rank-which label", has_text="easiest").click()
+    page.wait_for_function("(n) => vae.explorer.frames.gallery.count > n", arg=before, timeout=10_000)
+    easiest = page.evaluate("vae.explorer.galleryPicked")
+    scores = page.evaluate("(ix) => ix.map((i) => vae.explorer.atlas.scores.score_elbo[i])", hardest + easiest)
+    assert min(scores[:24]) > max(scores[24:]) and scores[24:] == sorted(scores[24:])
+    _shot(page, tmp_path, "likelihood.png")
+    page.get_by_role("tab", name="Latent map").click()
+    page.wait_for_function("() => (document.querySelector('#latent-map .js-plotly-plot')?._fullData || []).length >= 10", timeout=30_000)
+    page.locator("#map-colour label", has_text="−ELBO").click()
+    page.wait_for_function("document.querySelector('#latent-map .js-plotly-plot').dataset.colouredBy === 'score_elbo'", timeout=10_000)
+    colours = page.evaluate("""() => { const p = document.querySelector('#latent-map .js-plotly-plot');
+        const t = p._fullData[0]; return [t.customdata[0][0], t.marker.color[0], t.marker.showscale]; }""")
+    assert colours[1] == pytest.approx(page.evaluate("(i) => vae.explorer.atlas.scores.score_elbo[i]", colours[0])) and colours[2]
+    assert page.requests[sent:] == []  # ranked and coloured in the page
+    _shot(page, tmp_path, "map-coloured.png")
+    page.locator("#map-colour label", has_text="class").click()
+    page.wait_for_function("document.querySelector('#latent-map .js-plotly-plot').dataset.colouredBy === 'class'", timeout=10_000)
 
 
 def test_a_map_click_decodes_the_point_in_the_page(page, tmp_path):
@@ -360,6 +392,7 @@ PICTURE = {
     "Traversals": "canvas#traversal-canvas",
     "Latent map": "#latent-map .js-plotly-plot",
     "Interpolate & sample": "canvas#interp-canvas, canvas#prior-canvas",
+    "Likelihood": "canvas#rank-canvas",
     "Timeline": "canvas#timeline-map",  # the shipped default checkpoint carries its run's timeline
     "Compare": "#compare-table table, #compare-browser h4",
     "Checkpoint": ".json-holder, [data-testid=json]",

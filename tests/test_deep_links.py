@@ -9,7 +9,8 @@ def test_a_good_link_opens_its_checkpoint_tab_and_values():
     link = parse_view_link({"checkpoint": "mnist-beta4", "tab": "sliders", "z": "0.5,-1.25,3"}, NAMES)
     assert (link.checkpoint, link.tab, link.z, link.notices) == ("mnist-beta4", "sliders", [0.5, -1.25, 3.0], [])
     assert parse_view_link({"point": "123"}, NAMES).to_dict() == {
-        "checkpoint": None, "tab": "map", "z": None, "point": 123, "compare": None, "step": None}
+        "checkpoint": None, "tab": "map", "z": None, "point": 123, "compare": None, "step": None, "rank": None,
+        "rank_score": None, "rank_class": None}
     assert parse_view_link({"compare": "default,mnist-beta4"}, NAMES).compare == ["default", "mnist-beta4"]
     assert parse_view_link({"utm_source": "x"}, NAMES).notices == []  # unrelated parameters are ignored
 

@@ -2,6 +2,7 @@
 fuzzed through the summary, the notices, the map and the compare view (each output read as its renderer reads it)."""
 import dataclasses
 import json
+import re
 import shutil
 
 import numpy as np
@@ -35,6 +36,7 @@ def assert_plotly_safe(fig) -> None:
     for text in plotly_strings(fig):
         text = text.replace("<extra></extra>", "").replace("%{customdata[0]}", "").replace("%{customdata}", "")
         text = text.replace("%{x}", "").replace("%{y:.3f}", "")
+        text = re.sub(r"<br>|%\{customdata\[\d\]:\.1f\}", "", text)  # the map's own hover lines for the scores
         assert "<" not in text and "%{" not in text and "$" not in text, text
 
 
