@@ -37,18 +37,17 @@ def pairs_grid(originals: np.ndarray, reconstructions: np.ndarray, ncols: int = 
 
 
 def latent_map(coords: np.ndarray, labels: np.ndarray, method: str, marker: np.ndarray | None = None,
-               class_names: list[str] | None = None, dataset: str = "MNIST", scores: dict[str, np.ndarray] | None = None,
+               class_names: list[str] | None = None, dataset: str = "MNIST",
                colour: tuple[str, np.ndarray, tuple[float, float]] | None = None) -> go.Figure:
     """WebGL scatter of the encoded test set, one trace per class (so the legend toggles classes), customdata = index,
-    label, then the image's scores (`scores`: name → (N,) values, shown on hover). `colour` = (name, values, range)
-    colours the points by a score on one continuous scale instead of by class (explorer/web/map.js does the same).
+    label. `colour` = (name, values, range) colours the points by a score on one continuous scale instead of by class
+    (explorer/web/map.js does the same in the page, and adds each image's scores to the hover there: in every map
+    response they would triple its size — 50 concurrent uploads measured 33–65 MiB more server memory).
 
     Class names and the data set's title may come from a checkpoint's files: they are escaped for plotly."""
     names = [plotly(n) for n in class_names or [str(d) for d in range(10)]]
     fig = go.Figure()
     indices = np.arange(len(labels))
-    columns = [indices, labels, *(scores or {}).values()]
-    score_hover = "".join(f"<br>{plotly(name)} %{{customdata[{2 + i}]:.1f}}" for i, name in enumerate(scores or {}))
     for label, name in enumerate(names):
         keep = labels == label
         style = dict(size=4, color=CLASS_COLOURS[label % len(CLASS_COLOURS)], opacity=0.7)
@@ -58,8 +57,8 @@ def latent_map(coords: np.ndarray, labels: np.ndarray, method: str, marker: np.n
                          colorbar=dict(title=dict(text=f"{plotly(title)} (nats)"), thickness=14))
         fig.add_trace(go.Scattergl(
             x=coords[keep, 0], y=coords[keep, 1], mode="markers", name=name, marker=style,
-            customdata=np.stack([c[keep] for c in columns], axis=1),
-            hovertemplate=f"{name} · test image #%{{customdata[0]}}{score_hover}<extra></extra>",
+            customdata=np.stack([indices[keep], labels[keep]], axis=1),
+            hovertemplate=f"{name} · test image #%{{customdata[0]}}<extra></extra>",
         ))
     if marker is not None:
         fig.add_trace(go.Scatter(

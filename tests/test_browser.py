@@ -211,7 +211,9 @@ def test_the_likelihood_tab_ranks_and_the_map_is_coloured_by_a_score_in_the_page
     page.locator("#map-colour label", has_text="−ELBO").click()
     page.wait_for_function("document.querySelector('#latent-map .js-plotly-plot').dataset.colouredBy === 'score_elbo'", timeout=10_000)
     colours = page.evaluate("""() => { const p = document.querySelector('#latent-map .js-plotly-plot');
-        const t = p._fullData[0]; return [t.customdata[0][0], t.marker.color[0], t.marker.showscale]; }""")
+        const t = p._fullData[0]; return [t.customdata[0][0], t.marker.color[0], t.marker.showscale, t.hovertemplate, t.customdata[0][4]]; }""")
+    assert "−ELBO %{customdata[2]:.1f}" in colours[3] and "−log p(x)" in colours[3]  # each image's scores on hover
+    assert colours[4] == pytest.approx(page.evaluate("(i) => vae.explorer.atlas.scores.score_kl[i]", colours[0]))
     assert colours[1] == pytest.approx(page.evaluate("(i) => vae.explorer.atlas.scores.score_elbo[i]", colours[0])) and colours[2]
     assert page.requests[sent:] == []  # ranked and coloured in the page
     _shot(page, tmp_path, "map-coloured.png")

@@ -14,20 +14,18 @@ TAB = "map"
 
 class Views:
     def latent_map(self, name, method, marker_mean=None, colour_by=likelihood.CLASS):
-        """The map; `colour_by` "class" or a score's name (−ELBO, reconstruction, KL, −log p(x)); hover shows the scores."""
+        """The map; `colour_by` "class" or a score's name (−ELBO, reconstruction, KL, −log p(x))."""
         ck = self.library.get(name)
         coords = core.map_coordinates(ck.atlas, method)
         marker = None if marker_mean is None else core.place_on_map(ck.atlas, marker_mean, method)
-        scores = colour = None
-        if likelihood.has_scores(ck.atlas):
-            scores = {label: ck.atlas[key].numpy() for label, key in likelihood.SCORE_CHOICES.items()}
+        colour = None
         if colour_by not in (None, likelihood.CLASS):
             likelihood.require_scores(ck.atlas, name)
             key = likelihood.score_key(colour_by)
             values = ck.atlas[key].numpy()
             colour = (SCORE_NAMES[key], values, likelihood.colour_range(values))
         return figures.latent_map(coords, ck.atlas["labels"].numpy(), method, marker, core.checkpoint_classes(ck),
-                                  core.dataset_title(ck), scores, colour)
+                                  core.dataset_title(ck), colour)
 
     def map_click(self, name, raw):
         ck = self.library.get(name)

@@ -30,11 +30,13 @@
       const choice = this.mapColouring || 'class';
       const key = SCORES[choice];
       if (choice !== 'class' && !(key && this.atlas.scores)) return;
-      let colouring = { key: 'class' };
+      if (choice === 'class' && !this.atlas.scores) return vae.colourMapPlots({ key: 'class' }, this.config.class_colours || []);
+      const scores = this.atlas.scores ? Object.fromEntries(Object.entries(SCORES).map(([n, k]) => [n, this.atlas.scores[k]])) : null;
+      let colouring = { key: 'class', scores };
       if (key) {
         const values = this.atlas.scores[key];
         const sorted = Float64Array.from(values).sort();
-        colouring = { key, title: choice, values, low: quantile(sorted, 0.01), high: Math.max(quantile(sorted, 0.99), quantile(sorted, 0.01) + 1e-6) };
+        colouring = { key, title: choice, values, scores, low: quantile(sorted, 0.01), high: Math.max(quantile(sorted, 0.99), quantile(sorted, 0.01) + 1e-6) };
       }
       vae.colourMapPlots(colouring, this.config.class_colours || []);
     },

@@ -51,7 +51,7 @@
       // plotly.py sends arrays base64-encoded: the decoded customdata (index, label, scores) is on _fullData
       const traces = (plot._fullData || []).map((t) => [plot.data[t.index], t.index, t.customdata])
         .filter(([t, , rows]) => t && rows && rows.length);
-      if (!traces.length || traces.every(([t]) => t.vaeColour === colouring.key)) return;
+      if (!traces.length || traces.every(([t]) => t.vaeColour === colouring.key && (t.vaeHover || !colouring.scores))) return;
       const scored = colouring.key !== 'class';
       const update = {
         'marker.color': traces.map(([, , rows], k) => (scored ? Array.from(rows, (row) => colouring.values[row[0]]) : classColours[k % classColours.length])),
@@ -62,6 +62,13 @@
         'marker.colorbar.title.text': traces.map(() => (scored ? `${colouring.title} (nats)` : '')),
         'marker.colorbar.thickness': traces.map(() => 14),
       };
+      if (colouring.scores && !traces.every(([t]) => t.vaeHover)) { // each image's scores on hover, from the page's atlas
+        const names = Object.keys(colouring.scores);
+        update.customdata = traces.map(([, , rows]) => Array.from(rows, (row) => [row[0], row[1], ...names.map((n) => colouring.scores[n][row[0]])]));
+        update.hovertemplate = traces.map(([t]) => t.hovertemplate.replace('<extra></extra>', '') +
+          names.map((n, k) => `<br>${n} %{customdata[${2 + k}]:.1f}`).join('') + '<extra></extra>');
+        traces.forEach(([t]) => { t.vaeHover = true; });
+      }
       traces.forEach(([t]) => { t.vaeColour = colouring.key; });
       Plotly.restyle(plot, update, traces.map(([, i]) => i));
       Plotly.relayout(plot, { 'legend.x': scored ? 1.12 : 1.02 });
