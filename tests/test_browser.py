@@ -221,6 +221,52 @@ def test_the_likelihood_tab_ranks_and_the_map_is_coloured_by_a_score_in_the_page
     page.wait_for_function("document.querySelector('#latent-map .js-plotly-plot').dataset.colouredBy === 'class'", timeout=10_000)
 
 
+def test_a_lasso_selection_shows_its_digits_and_mean_and_survives_a_projection_switch(page, tmp_path):
+    import numpy as np
+
+    from explorer.neighbours import neighbours
+    from training.checkpoint import load_checkpoint
+
+    page.get_by_role("tab", name="Latent map").click()
+    page.get_by_text("t-SNE", exact=True).click()
+    plot = "document.querySelector('#latent-map .js-plotly-plot')"
+    page.wait_for_function(f"() => ({plot}?._fullData || []).length >= 10 && {plot}._fullLayout.title.text.includes('t-SNE')", timeout=30_000)
+    page.evaluate(f"Plotly.relayout({plot}, {{dragmode: 'lasso'}})")  # the toolbar's lasso button does the same
+    box = page.locator("#latent-map .nsewdrag").first.bounding_box()
+    x, y = box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.25
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for dx, dy in [(80, 0), (80, 60), (0, 60), (0, 0)]:
+        page.mouse.move(x + dx, y + dy, steps=5)
+    page.mouse.up()
+    page.wait_for_function("(vae.explorer.frames.selection?.count || 0) > 0", timeout=10_000)
+    selected = page.evaluate("vae.explorer.selection")
+    caption = page.locator("#selection-caption").inner_text()
+    assert caption.startswith(f"{len(selected)} selected (") and len(selected) > 5
+    assert page.evaluate(HAS_PICTURE, "canvas#selection-mean-canvas") and page.evaluate(HAS_PICTURE, "canvas#selection-canvas")
+    page.evaluate(f"Plotly.relayout({plot}, {{dragmode: 'pan'}})")
+    # a click: its 10 latent neighbours against its 10 map neighbours, as explorer/neighbours.py counts them
+    px, py = page.evaluate(f"""() => {{ const p = {plot}, xa = p._fullLayout.xaxis, ya = p._fullLayout.yaxis;
+        const r = p.querySelector('.nsewdrag').getBoundingClientRect(), t = p._fullData[3];
+        return [r.left + xa.l2p(t.x[5]), r.top + ya.l2p(t.y[5])]; }}""")
+    page.mouse.click(px, py)
+    page.wait_for_function("vae.explorer.lastNeighbours", timeout=10_000)
+    shown = page.evaluate("vae.explorer.lastNeighbours")
+    atlas = load_checkpoint(ROOT / "checkpoints" / "default", check_onnx=False).atlas
+    expected = neighbours(atlas["means"].numpy(), atlas["tsne"].numpy(), shown["index"])
+    assert shown["latent"] == expected["latent"] and shown["both"] == expected["both"]
+    assert f"{expected['both']} are also among its 10 nearest on this t-SNE map" in page.locator("#neighbour-caption").inner_text()
+    _shot(page, tmp_path, "map-selection.png")
+    page.get_by_text("PCA", exact=True).click()  # the selection stays, marked on the new projection
+    page.wait_for_function(f"() => {plot}._fullLayout.title.text.includes('PCA') && {plot}.data.some((t) => (t.selectedpoints || []).length)", timeout=30_000)
+    marked = page.evaluate(f"{plot}.data.reduce((n, t) => n + (t.vaeSelection ? (t.selectedpoints || []).length : 0), 0)")
+    assert marked == len(selected) and page.evaluate("vae.explorer.selection.length") == len(selected)
+    page.wait_for_function("vae.explorer.lastNeighbours.method === 'PCA'", timeout=10_000)
+    assert np.isfinite(page.evaluate("vae.explorer.lastNeighbours.both"))
+    page.locator("#selection-clear").click()
+    page.wait_for_function("vae.explorer.selection.length === 0", timeout=10_000)
+
+
 def test_a_map_click_decodes_the_point_in_the_page(page, tmp_path):
     page.get_by_role("tab", name="Latent map").click()
     page.wait_for_function("() => { const p = document.querySelector('#latent-map .js-plotly-plot'); return p && p.data && p.data.length >= 10; }", timeout=60_000)

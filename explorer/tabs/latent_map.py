@@ -48,6 +48,12 @@ def layout(page) -> None:
     page.latent_plot = gr.Plot(elem_id="latent-map", label="Click a point to see the image")
     page.click_box = gr.Textbox(elem_id="map-click-index", elem_classes="bridge", show_label=False)
     page.clicked_original, page.clicked_recon, page.clicked_caption = digit_pair("clicked", ("Clicked image", "Its reconstruction"))
+    # drawn by explorer/web/map_instrument.js: a clicked point's neighbours, and a box or lasso selection
+    gr.HTML('<p id="neighbour-caption"></p><h4>Selection</h4><p id="selection-caption">Select points with the box or '
+            "lasso tool of the map's toolbar: their images, their average and their reconstructions appear here.</p>"
+            '<button id="selection-clear" type="button">Clear the selection</button><br>'
+            '<canvas id="selection-mean-canvas" class="digits" width="28" height="28"></canvas>'
+            '<canvas id="selection-canvas" class="digits" width="28" height="28"></canvas>', elem_classes="browser-only")
 
 
 def wire(page) -> None:

@@ -29,6 +29,7 @@
       // pad's own listeners, added here in the capture phase, still receive this pointerdown
       document.addEventListener('pointerdown', (e) => { if (e.target.closest?.('#drawpad')) this.wireDrawPad(); }, true);
       document.addEventListener('click', (e) => this.galleryClick(e));
+      document.addEventListener('click', (e) => { if (e.target.id === 'selection-clear') this.selectOnMap([]); });
       new MutationObserver(() => this.onDomChange()).observe(document.documentElement, { childList: true, subtree: true });
       this.watchShownViews();
     }
@@ -112,8 +113,9 @@
       this.domQueued = true;
       requestAnimationFrame(() => {
         this.domQueued = false;
-        vae.hookMapClicks((index) => this.mapClick(index));
+        vae.hookMapClicks((index) => this.mapClick(index), (indices) => this.selectOnMap(indices));
         this.applyMapColour(); // a map plot Gradio re-created keeps the chosen colouring
+        this.refreshMapInstrument(); // … and the selection, the neighbours and the σ ellipses
         this.wireDrawPad();
         this.placeMarker();
         this.drawOpenedViews();
@@ -176,6 +178,6 @@
   }
 
   Object.assign(Explorer.prototype, vae.SliderView, vae.DrawingView, vae.StripViews, vae.TimelineView, vae.TrainView,
-    vae.LikelihoodView, vae.OpenViews);
+    vae.LikelihoodView, vae.MapInstrument, vae.OpenViews);
   vae.explorer = vae.explorer || new Explorer();
 })(window.vae = window.vae || {});

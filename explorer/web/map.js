@@ -4,14 +4,20 @@
 (function (vae) {
   function plots() { return document.querySelectorAll('#latent-map .js-plotly-plot'); }
 
-  /** Attach the click listener to every map plot that does not have one yet (Gradio re-creates the plot on updates). */
-  vae.hookMapClicks = function (onClick) {
+  /** Attach the click and selection listeners to every map plot that does not have them yet (Gradio re-creates the
+      plot on updates). `onSelected` gets the test-image indices of a box or lasso selection (none: an empty list). */
+  vae.hookMapClicks = function (onClick, onSelected) {
     plots().forEach((plot) => {
       if (!plot.on || plot.vaeClickHooked === plot._ev) return;
       plot.vaeClickHooked = plot._ev;
       plot.on('plotly_click', (event) => {
         const point = event && event.points && event.points[0];
         if (point && point.customdata) onClick(Number(point.customdata[0]));
+      });
+      // plotly deselects on a click or a new figure: the explorer keeps its selection until "Clear the selection"
+      plot.on('plotly_selected', (event) => {
+        const points = ((event && event.points) || []).filter((p) => p.customdata);
+        if (points.length) onSelected(points.map((p) => Number(p.customdata[0])));
       });
       plot.on('plotly_afterplot', () => vae.placeStar(plot.vaeStar));
     });

@@ -1,0 +1,146 @@
+/* The latent map as an instrument, in the page: a box or lasso selection shows its images (with counts per class), the
+   decoding of its mean latent vector and its reconstructions, and stays selected when the projection changes; a
+   clicked point's 10 nearest test images in the latent space are shown against its 10 nearest on the 2-D map, with
+   how many agree; on a 2-D latent, the posterior's σ is drawn as ellipses. Methods of the explorer (explorer.js). */
+(function (vae) {
+  function byId(id) { return document.getElementById(id); }
+  function plots() { return document.querySelectorAll('#latent-map .js-plotly-plot'); }
+  const NEIGHBOURS = 10;
+  const SHOWN = 36; // selected images drawn (the counts cover all of them)
+  const LATENT_PLANE = 'Latent (z₀, z₁)'; // core.LATENT_PLANE
+
+  /** The k nearest of n 2-D points to point i (itself excluded), by squared distance. */
+  function nearestOnMap(coords, n, i, k) {
+    const x = coords[2 * i], y = coords[2 * i + 1], best = [];
+    for (let j = 0; j < n; j++) {
+      if (j === i) continue;
+      const d = (coords[2 * j] - x) ** 2 + (coords[2 * j + 1] - y) ** 2;
+      if (best.length < k || d < best[best.length - 1][0]) {
+        best.push([d, j]);
+        best.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+        if (best.length > k) best.pop();
+      }
+    }
+    return best.map(([, j]) => j);
+  }
+
+  vae.MapInstrument = {
+    // ------------------------------------------------------------------ selections
+    async selectOnMap(indices) {
+      if (this.mode !== 'browser') return;
+      this.selection = Array.from(new Set(indices)).sort((a, b) => a - b);
+      await this.drawSelection();
+    },
+
+    async drawSelection() {
+      const caption = byId('selection-caption');
+      const selection = this.selection || [];
+      if (!selection.length) {
+        if (caption) caption.textContent = 'Select points with the box or lasso tool of the map\'s toolbar: their images, their average and their reconstructions appear here.';
+        this.drawEllipses();
+        return;
+      }
+      const zDim = this.atlas.zDim, mean = new Float32Array(zDim);
+      for (const i of selection) { const m = this.atlas.mean(i); for (let d = 0; d < zDim; d++) mean[d] += m[d] / selection.length; }
+      this.selectionMean = mean;
+      const shown = selection.slice(0, SHOWN);
+      const means = new Float32Array((shown.length + 1) * zDim);
+      means.set(mean, 0);
+      shown.forEach((i, k) => means.set(this.atlas.mean(i), (k + 1) * zDim));
+      const decoded = await this.model.decode(means, shown.length + 1);
+      vae.drawDigits(byId('selection-mean-canvas'), decoded.subarray(0, 784), 1, 1, 5);
+      const tiles = [], columns = 12;
+      for (let row = 0; row < shown.length; row += columns) {
+        const part = shown.slice(row, row + columns);
+        part.forEach((i, k) => tiles.push(this.testDigits ? this.testDigits.subarray(i * 784, (i + 1) * 784) : decoded.subarray((row + k + 1) * 784, (row + k + 2) * 784)));
+        part.forEach((_, k) => tiles.push(decoded.subarray((row + k + 1) * 784, (row + k + 2) * 784)));
+      }
+      vae.drawDigits(byId('selection-canvas'), vae.stackDigits(tiles), tiles.length, columns, 2);
+      const counts = new Map();
+      for (const i of selection) counts.set(this.atlas.labels[i], (counts.get(this.atlas.labels[i]) || 0) + 1);
+      const perClass = Array.from(counts.entries()).sort((a, b) => b[1] - a[1]).map(([label, n]) => `${this.className(label)} × ${n}`).join(', ');
+      if (caption) caption.textContent = `${selection.length} selected (${perClass}). Left: the decoding of their mean latent vector; ` +
+        `right: ${shown.length < selection.length ? `the first ${shown.length}` : 'each'}${this.testDigits ? ' above its reconstruction' : ' (decodings of their means: the test images are not available)'}.`;
+      this.markSelection();
+      this.drawEllipses();
+      this.frame('selection');
+    },
+
+    /** Mark the selection on every map plot (a plot re-created for another projection gets it again). */
+    markSelection() {
+      const chosen = new Set(this.selection || []);
+      plots().forEach((plot) => {
+        const traces = (plot._fullData || []).filter((t) => t.customdata && t.customdata.length);
+        // marked on the trace objects: Gradio's next figure (Plotly.react on the same element) brings new ones
+        if (!traces.length || traces.every((t) => plot.data[t.index].vaeSelection === this.selection)) return;
+        traces.forEach((t) => { plot.data[t.index].vaeSelection = this.selection; });
+        const selected = traces.map((t) => (chosen.size ? Array.from(t.customdata, (row, k) => (chosen.has(Number(row[0])) ? k : -1)).filter((k) => k >= 0) : null));
+        Plotly.restyle(plot, { selectedpoints: selected }, traces.map((t) => t.index));
+      });
+    },
+
+    /** After Gradio re-created a map plot (another projection, a new figure): its selection, neighbours and ellipses again. */
+    refreshMapInstrument() {
+      if (this.mode !== 'browser' || !this.atlas) return;
+      this.markSelection();
+      const shown = this.lastNeighbours ? `${this.lastNeighbours.index}:${this.method}` : null;
+      const stale = Array.from(plots()).some((plot) => (plot._fullData || []).length &&
+        (!(plot.data || []).some((t) => t.vaeNeighbours) && shown || plot.vaeNeighboursShown !== shown || plot.dataset.ellipses === undefined));
+      if (stale && shown) this.showNeighbours(this.lastNeighbours.index);
+      else if (stale) this.drawEllipses();
+    },
+
+    // ------------------------------------------------------------------ neighbours: the latent space against the map
+    /** Test image i's k nearest in the latent space (by posterior means) and on the current 2-D map, and how many agree. */
+    neighbours(i, method) {
+      const latent = this.atlas.nearest(this.atlas.mean(i), NEIGHBOURS + 1).filter((j) => j !== i).slice(0, NEIGHBOURS);
+      const coords = this.atlas.coords[method];
+      const onMap = coords ? nearestOnMap(coords, this.atlas.n, i, NEIGHBOURS) : [];
+      const both = latent.filter((j) => onMap.includes(j)).length;
+      return { latent, onMap, both };
+    },
+
+    showNeighbours(i) {
+      const caption = byId('neighbour-caption');
+      if (!caption || !this.atlas) return;
+      const found = this.neighbours(i, this.method);
+      this.lastNeighbours = { index: i, method: this.method, ...found };
+      caption.textContent = `Test image #${i}: of its ${NEIGHBOURS} nearest test images in the latent space (○ on the map), ` +
+        `${found.both} are also among its ${NEIGHBOURS} nearest on this ${this.method} map (×) — the rest show where the projection misleads. ` +
+        `Latent: #${found.latent.join(', #')}. Map: #${found.onMap.join(', #')}.`;
+      const coords = this.atlas.coords[this.method];
+      const at = (list) => ({ x: list.map((j) => coords[2 * j]), y: list.map((j) => coords[2 * j + 1]) });
+      plots().forEach((plot) => {
+        const old = (plot.data || []).map((t, k) => (t.vaeNeighbours ? k : -1)).filter((k) => k >= 0);
+        if (old.length) Plotly.deleteTraces(plot, old);
+        plot.vaeNeighboursShown = `${i}:${this.method}`;
+        Plotly.addTraces(plot, [
+          { type: 'scattergl', mode: 'markers', ...at(found.latent), name: 'latent neighbours', hoverinfo: 'skip', vaeNeighbours: true,
+            marker: { size: 12, symbol: 'circle-open', color: '#000', line: { width: 2 } } },
+          { type: 'scattergl', mode: 'markers', ...at(found.onMap), name: 'map neighbours', hoverinfo: 'skip', vaeNeighbours: true,
+            marker: { size: 10, symbol: 'x-thin-open', color: '#d62728', line: { width: 2 } } },
+        ]);
+      });
+      this.drawEllipses();
+    },
+
+    // ------------------------------------------------------------------ σ on the 2-D latent plane
+    /** On the latent plane itself: ellipses of ±1σ and ±2σ around the clicked point's mean, and ±1σ around each of
+        the first 200 selected points (the posterior is diagonal, so the ellipses are axis-aligned). */
+    drawEllipses() {
+      if (this.atlas?.zDim !== 2 || this.method !== LATENT_PLANE) {
+        plots().forEach((plot) => { plot.dataset.ellipses = '0'; });
+        return;
+      }
+      const shapes = [];
+      const ellipse = (i, k, colour, width) => {
+        const m = this.atlas.mean(i), s = this.atlas.std(i);
+        shapes.push({ type: 'circle', xref: 'x', yref: 'y', x0: m[0] - k * s[0], x1: m[0] + k * s[0], y0: m[1] - k * s[1], y1: m[1] + k * s[1],
+          line: { color: colour, width }, fillcolor: 'rgba(0,0,0,0)' });
+      };
+      (this.selection || []).slice(0, 200).forEach((i) => ellipse(i, 1, 'rgba(0,0,0,0.35)', 1));
+      if (this.lastPoint !== null && this.lastPoint !== undefined) { ellipse(this.lastPoint, 1, '#000', 2); ellipse(this.lastPoint, 2, '#000', 1); }
+      plots().forEach((plot) => { Plotly.relayout(plot, { shapes }); plot.dataset.ellipses = String(shapes.length); });
+    },
+  };
+})(window.vae = window.vae || {});
