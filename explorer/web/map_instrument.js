@@ -106,7 +106,8 @@
       const found = this.neighbours(i, this.method);
       this.lastNeighbours = { index: i, method: this.method, ...found };
       caption.textContent = `Test image #${i}: of its ${NEIGHBOURS} nearest test images in the latent space (○ on the map), ` +
-        `${found.both} are also among its ${NEIGHBOURS} nearest on this ${this.method} map (×) — the rest show where the projection misleads. ` +
+        `${found.both} are also among its ${NEIGHBOURS} nearest on this ${this.method} map (×)` +
+        (found.both === NEIGHBOURS ? ' — this map keeps them all. ' : ' — the rest show where the projection misleads. ') +
         `Latent: #${found.latent.join(', #')}. Map: #${found.onMap.join(', #')}.`;
       const coords = this.atlas.coords[this.method];
       const at = (list) => ({ x: list.map((j) => coords[2 * j]), y: list.map((j) => coords[2 * j + 1]) });
