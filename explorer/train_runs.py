@@ -163,7 +163,12 @@ class Run:
 
 def _child_setup() -> None:
     """In the trainer's process before it starts: a lower priority than the server, and SIGINT when the app dies
-    (Linux; bound to the supervisor thread, which lives as long as the app)."""
+    (Linux; bound to the supervisor thread, which lives as long as the app).
+
+    SIGINT is reset to its default first: an app started in the background by a script (`python -m explorer &`)
+    inherits it ignored, Python then installs no KeyboardInterrupt handler, and Stop (SIGINT) or the app's death
+    would not stop the trainer (found when the test suite itself ran in the background)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     os.nice(10)
     try:
         ctypes.CDLL(None).prctl(1, signal.SIGINT)  # PR_SET_PDEATHSIG
