@@ -33,6 +33,7 @@ CSS = """
 .pixelated img, canvas.digits { image-rendering: pixelated; }
 canvas.digits { display: inline-block !important; margin: 4px 8px 4px 0; vertical-align: top; }
 body:not(.vae-browser) .browser-only, body:not(.vae-server) .server-only { display: none !important; }
+.vae-thumbs { position: absolute; pointer-events: none; }
 .vae-star { position: absolute; transform: translate(-50%, -55%); font-size: 28px; color: #000; pointer-events: none;
             text-shadow: 0 0 3px #fff, 0 0 3px #fff; }
 .slider-row:not(:has(.latent-slider)) { display: none !important; }  /* a row whose sliders are all folded away */

@@ -18,7 +18,8 @@ ORT_DIR = WEB / "vendor" / f"onnxruntime-web-{ORT_VERSION}"
 # which starts on js_on_load.
 SCRIPTS = ("safetensors.js", "latest.js", "model.js", "atlas.js", "digits.js", "mnist_form.js", "drawpad.js", "map.js",
            "latent_views.js", "compare.js", "slider_view.js", "drawing_view.js", "strip_views.js", "timeline_view.js",
-           "train_view.js", "likelihood_view.js", "map_instrument.js", "plotly_warmup.js",
+           "train_view.js", "likelihood_view.js", "map_instrument.js", "direction_view.js", "thumbnails.js",
+           "plotly_warmup.js",
            "open_views.js",
            "explorer.js")
 SPRITE_COLUMNS = 100

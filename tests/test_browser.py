@@ -267,6 +267,72 @@ def test_a_lasso_selection_shows_its_digits_and_mean_and_survives_a_projection_s
     page.wait_for_function("vae.explorer.selection.length === 0", timeout=10_000)
 
 
+def test_thumbnails_draw_the_digits_at_their_points_and_follow_a_pan(page):
+    page.get_by_role("tab", name="Latent map").click()
+    plot = "document.querySelector('#latent-map .js-plotly-plot')"
+    page.wait_for_function(f"() => ({plot}?._fullData || []).length >= 10", timeout=30_000)
+    page.locator("#map-thumbnails").check()  # this server has no test images: the page says so
+    assert "not available" in page.locator("#thumbnails-note").inner_text()
+    # the layer itself, with a stand-in sprite (white tiles) as the page builds from the real one
+    page.evaluate("""async () => { const c = new OffscreenCanvas(2800, 2800), g = c.getContext('2d');
+        g.fillStyle = '#fff'; g.fillRect(0, 0, 2800, 2800);
+        vae.explorer.thumbnails = new vae.Thumbnails(await createImageBitmap(c), vae.explorer.atlas.n);
+        vae.explorer.toggleThumbnails(true); }""")
+    shown = int(page.evaluate(f"{plot}.dataset.thumbnails"))
+    assert shown > 5000  # every point in view (the legend's hidden classes aside)
+    assert page.evaluate(f"{plot}.querySelector('canvas.vae-thumbs').style.display") == "block"
+    moved = page.evaluate(f"""() => {{ const p = {plot}, r = p._fullLayout.xaxis.range, q = p._fullLayout.yaxis.range, w = r[1] - r[0];
+        vae.explorer.drawThumbnails(p, {{'xaxis.range[0]': r[0] + w / 4, 'xaxis.range[1]': r[1] + w / 4, 'yaxis.range[0]': q[0], 'yaxis.range[1]': q[1]}});
+        return p.querySelector('canvas.vae-thumbs').style.transform; }}""")
+    assert moved.startswith("translate(-") and "scale(1, 1)" in moved  # a quarter to the left, same zoom
+    page.evaluate("vae.explorer.toggleThumbnails(false); vae.explorer.thumbnails = null")
+    page.locator("#map-thumbnails").uncheck()
+
+
+def _select(page, indices):
+    """A selection as plotly reports one (its plotly_selected event), here of chosen test images."""
+    page.evaluate("(ix) => vae.explorer.selectOnMap(ix)", indices)
+    page.wait_for_function("(n) => vae.explorer.selection.length === n", arg=len(set(indices)), timeout=10_000)
+
+
+def test_a_direction_from_two_selections_slides_a_digit_and_becomes_the_maps_x_axis(page, tmp_path):
+    from training.checkpoint import load_checkpoint
+
+    atlas = load_checkpoint(ROOT / "checkpoints" / "default", check_onnx=False).atlas
+    labels, pca = atlas["labels"].numpy(), atlas["pca"].numpy()
+    ones = [i for i in range(len(labels)) if labels[i] == 1]
+    # two ends of the 1s along PCA's first axis (how slanted they are shows there)
+    ones.sort(key=lambda i: pca[i, 0])
+    page.get_by_role("tab", name="Latent map").click()
+    page.wait_for_function("() => (document.querySelector('#latent-map .js-plotly-plot')?._fullData || []).length >= 10", timeout=30_000)
+    _select(page, ones[:40])
+    page.locator("#direction-a").click()
+    _select(page, ones[-40:])
+    page.locator("#direction-b").click()
+    page.wait_for_function("(vae.explorer.frames.direction?.count || 0) > 0", timeout=10_000)
+    assert "the direction A→B has length" in page.locator("#direction-caption").inner_text()
+    before = _canvas_pixels(page, "direction-canvas")
+    count = page.evaluate("vae.explorer.frames.direction.count")
+    sent = len(page.requests)
+    page.locator("#direction-amount").fill("1.5")  # an input event, as a drag gives
+    page.wait_for_function("(n) => vae.explorer.frames.direction.count > n", arg=count, timeout=10_000)
+    assert _canvas_pixels(page, "direction-canvas") != before and page.requests[sent:] == []
+    assert page.locator("#direction-amount-label").inner_text() == "+1.50 × (B − A)"
+    assert page.evaluate(HAS_PICTURE, "canvas#direction-row")
+    page.locator("#direction-map").click()
+    page.wait_for_function("document.querySelector('#latent-map .js-plotly-plot').dataset.projection === 'direction'", timeout=10_000)
+    # on that axis the B ones lie to the right of the A ones
+    a_x, b_x = page.evaluate("""([a, b]) => { const p = document.querySelector('#latent-map .js-plotly-plot'), t = p._fullData[1];
+        const x = new Map(Array.from(t.customdata, (row, k) => [Number(row[0]), t.x[k]]));
+        const mean = (ix) => ix.reduce((s, i) => s + x.get(i), 0) / ix.length; return [mean(a), mean(b)]; }""", [ones[:40], ones[-40:]])
+    assert b_x > a_x
+    _shot(page, tmp_path, "map-direction.png")
+    page.get_by_text("PCA", exact=True).click()
+    page.get_by_text("t-SNE", exact=True).click()  # a projection from the server ends the page's own
+    page.wait_for_function("!document.querySelector('#latent-map .js-plotly-plot').dataset.projection", timeout=30_000)
+    page.locator("#selection-clear").click()
+
+
 def test_a_map_click_decodes_the_point_in_the_page(page, tmp_path):
     page.get_by_role("tab", name="Latent map").click()
     page.wait_for_function("() => { const p = document.querySelector('#latent-map .js-plotly-plot'); return p && p.data && p.data.length >= 10; }", timeout=60_000)

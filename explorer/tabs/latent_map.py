@@ -49,11 +49,24 @@ def layout(page) -> None:
     page.click_box = gr.Textbox(elem_id="map-click-index", elem_classes="bridge", show_label=False)
     page.clicked_original, page.clicked_recon, page.clicked_caption = digit_pair("clicked", ("Clicked image", "Its reconstruction"))
     # drawn by explorer/web/map_instrument.js: a clicked point's neighbours, and a box or lasso selection
-    gr.HTML('<p id="neighbour-caption"></p><h4>Selection</h4><p id="selection-caption">Select points with the box or '
+    gr.HTML('<label><input type="checkbox" id="map-thumbnails"> Thumbnails: draw the digits themselves on the map '
+            '(they appear by themselves once you zoom in far enough)</label> <span id="thumbnails-note"></span>'
+            '<p id="neighbour-caption"></p><h4>Selection</h4><p id="selection-caption">Select points with the box or '
             "lasso tool of the map's toolbar: their images, their average and their reconstructions appear here.</p>"
             '<button id="selection-clear" type="button">Clear the selection</button><br>'
             '<canvas id="selection-mean-canvas" class="digits" width="28" height="28"></canvas>'
             '<canvas id="selection-canvas" class="digits" width="28" height="28"></canvas>', elem_classes="browser-only")
+    # explorer/web/direction_view.js: the direction from selection A to selection B as a slider, a row and a map axis
+    gr.HTML('<h4>Attribute direction</h4><p id="direction-caption">Select a group on the map and use it as A, then '
+            'another as B (say upright and slanted 1s): the direction B − A in the latent space becomes a slider.</p>'
+            '<button id="direction-a" type="button">Use the selection as A</button> '
+            '<button id="direction-b" type="button">Use the selection as B</button> '
+            '<button id="direction-map" type="button">Show the map along A→B</button><br>'
+            '<label><input type="checkbox" id="direction-base-sliders"> move the Latent sliders\' z (otherwise the '
+            'clicked test image)</label><br><input type="range" id="direction-amount" min="-2" max="3" step="0.05" value="0" '
+            'style="width: 320px"> <span id="direction-amount-label"></span><br>'
+            '<canvas id="direction-canvas" class="digits" width="28" height="28"></canvas>'
+            '<canvas id="direction-row" class="digits" width="28" height="28"></canvas>', elem_classes="browser-only")
 
 
 def wire(page) -> None:

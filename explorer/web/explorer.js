@@ -29,7 +29,17 @@
       // pad's own listeners, added here in the capture phase, still receive this pointerdown
       document.addEventListener('pointerdown', (e) => { if (e.target.closest?.('#drawpad')) this.wireDrawPad(); }, true);
       document.addEventListener('click', (e) => this.galleryClick(e));
-      document.addEventListener('click', (e) => { if (e.target.id === 'selection-clear') this.selectOnMap([]); });
+      this.directionMoves = new vae.LatestOnly(() => this.drawDirection());
+      document.addEventListener('click', (e) => {
+        const actions = { 'selection-clear': () => this.selectOnMap([]), 'direction-a': () => this.setDirectionEnd('A'),
+          'direction-b': () => this.setDirectionEnd('B'), 'direction-map': () => this.mapAlongDirection() };
+        actions[e.target.id]?.();
+      });
+      document.addEventListener('input', (e) => { if (e.target.id === 'direction-amount') this.directionMoves.push(Number(e.target.value)); });
+      document.addEventListener('change', (e) => {
+        if (e.target.id === 'direction-base-sliders') this.directionMoves.push(0);
+        if (e.target.id === 'map-thumbnails') this.toggleThumbnails(e.target.checked);
+      });
       new MutationObserver(() => this.onDomChange()).observe(document.documentElement, { childList: true, subtree: true });
       this.watchShownViews();
     }
@@ -58,7 +68,12 @@
         this.decodeSliders(this.readSliders());
         if (this.pad && !this.pad.empty) this.drawing.push(this.pad); // drawn while loading, or under the previous checkpoint
         this.drawOpenedViews(); // the tab on screen, drawn by this checkpoint's model
-        if (config.sprite) this.testDigits = await vae.loadSprite(config.sprite, atlas.n, config.sprite_columns);
+        this.thumbnails = null;
+        if (config.sprite) {
+          this.testDigits = await vae.loadSprite(config.sprite, atlas.n, config.sprite_columns);
+          this.thumbnails = new vae.Thumbnails(await vae.loadSpriteImage(config.sprite), atlas.n);
+          this.thumbnails.forced = Boolean(byId('map-thumbnails')?.checked);
+        }
         this.becameReady(); // a link's view waits for the model and the test images
         requestIdleCallback(() => vae.warmPlotly(config.plotly_chunk), { timeout: 1000 });
       } catch (err) {
@@ -113,7 +128,7 @@
       this.domQueued = true;
       requestAnimationFrame(() => {
         this.domQueued = false;
-        vae.hookMapClicks((index) => this.mapClick(index), (indices) => this.selectOnMap(indices));
+        vae.hookMapClicks((index) => this.mapClick(index), (indices) => this.selectOnMap(indices), (plot, moving) => this.drawThumbnails(plot, moving));
         this.applyMapColour(); // a map plot Gradio re-created keeps the chosen colouring
         this.refreshMapInstrument(); // … and the selection, the neighbours and the σ ellipses
         this.wireDrawPad();
@@ -178,6 +193,6 @@
   }
 
   Object.assign(Explorer.prototype, vae.SliderView, vae.DrawingView, vae.StripViews, vae.TimelineView, vae.TrainView,
-    vae.LikelihoodView, vae.MapInstrument, vae.OpenViews);
+    vae.LikelihoodView, vae.MapInstrument, vae.DirectionView, vae.OpenViews);
   vae.explorer = vae.explorer || new Explorer();
 })(window.vae = window.vae || {});

@@ -6,7 +6,7 @@
 
   /** Attach the click and selection listeners to every map plot that does not have them yet (Gradio re-creates the
       plot on updates). `onSelected` gets the test-image indices of a box or lasso selection (none: an empty list). */
-  vae.hookMapClicks = function (onClick, onSelected) {
+  vae.hookMapClicks = function (onClick, onSelected, onView) {
     plots().forEach((plot) => {
       if (!plot.on || plot.vaeClickHooked === plot._ev) return;
       plot.vaeClickHooked = plot._ev;
@@ -19,7 +19,9 @@
         const points = ((event && event.points) || []).filter((p) => p.customdata);
         if (points.length) onSelected(points.map((p) => Number(p.customdata[0])));
       });
-      plot.on('plotly_afterplot', () => vae.placeStar(plot.vaeStar));
+      plot.on('plotly_afterplot', () => { vae.placeStar(plot.vaeStar); onView(plot); });
+      plot.on('plotly_relayouting', (event) => onView(plot, event)); // every frame of a pan or zoom
+      plot.on('plotly_relayout', () => onView(plot));
     });
   };
 

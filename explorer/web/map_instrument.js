@@ -83,11 +83,32 @@
     refreshMapInstrument() {
       if (this.mode !== 'browser' || !this.atlas) return;
       this.markSelection();
+      plots().forEach((plot) => { // a new figure from the server ends the page's own projection along a direction
+        if (plot.dataset.projection && !String(plot._fullLayout?.title?.text || '').includes('along the direction')) delete plot.dataset.projection;
+      });
+      if (Array.from(plots()).some((plot) => plot.dataset.projection)) return;
       const shown = this.lastNeighbours ? `${this.lastNeighbours.index}:${this.method}` : null;
       const stale = Array.from(plots()).some((plot) => (plot._fullData || []).length &&
         (!(plot.data || []).some((t) => t.vaeNeighbours) && shown || plot.vaeNeighboursShown !== shown || plot.dataset.ellipses === undefined));
       if (stale && shown) this.showNeighbours(this.lastNeighbours.index);
       else if (stale) this.drawEllipses();
+    },
+
+    // ------------------------------------------------------------------ thumbnails (web/thumbnails.js)
+    /** `moving`: plotly's relayouting data mid-gesture (the drawn digits follow it), else a full redraw. */
+    drawThumbnails(plot, moving) {
+      if (this.mode !== 'browser' || !this.thumbnails) return;
+      if (!(moving && this.thumbnails.follow(plot, moving))) this.thumbnails.draw(plot);
+    },
+
+    toggleThumbnails(on) {
+      const note = byId('thumbnails-note');
+      if (!this.thumbnails) {
+        if (note) note.textContent = on ? 'The test images are not available here (no data set on the server): no thumbnails.' : '';
+        return;
+      }
+      this.thumbnails.forced = on;
+      plots().forEach((plot) => this.drawThumbnails(plot));
     },
 
     // ------------------------------------------------------------------ neighbours: the latent space against the map

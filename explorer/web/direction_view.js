@@ -1,0 +1,89 @@
+/* Attribute directions, in the page: two map selections A and B (say upright and slanted 1s) give the direction
+   d = mean_B − mean_A in the latent space. A slider moves a latent code along it (the clicked test image's mean, or
+   the Latent sliders' z), decoded as it moves; a row shows the steps; and the map can be redrawn with d as its x axis
+   (a custom projection). Methods of the explorer (explorer.js). */
+(function (vae) {
+  function byId(id) { return document.getElementById(id); }
+  function plots() { return document.querySelectorAll('#latent-map .js-plotly-plot'); }
+  const ROW = [-1.5, -1, -0.5, 0, 0.5, 1, 1.5, 2, 2.5]; // multiples of d in the traversal row
+
+  function meanOf(atlas, indices) {
+    const mean = new Float32Array(atlas.zDim);
+    for (const i of indices) { const m = atlas.mean(i); for (let d = 0; d < atlas.zDim; d++) mean[d] += m[d] / indices.length; }
+    return mean;
+  }
+
+  vae.DirectionView = {
+    /** "Use as A" / "Use as B": the current selection becomes one end of the direction. */
+    setDirectionEnd(which) {
+      if (this.mode !== 'browser' || !(this.selection || []).length) return;
+      this.directionEnds = { ...(this.directionEnds || {}), [which]: this.selection.slice(), for: this.name };
+      const ends = this.directionEnds;
+      const describe = (end) => (end ? `${end.length} images` : 'not set');
+      const caption = byId('direction-caption');
+      if (ends.A && ends.B) {
+        const a = meanOf(this.atlas, ends.A), b = meanOf(this.atlas, ends.B);
+        this.direction = b.map((v, d) => v - a[d]);
+        const length = Math.sqrt(this.direction.reduce((s, v) => s + v * v, 0));
+        if (caption) caption.textContent = `A: ${describe(ends.A)}, B: ${describe(ends.B)}; the direction A→B has length ${length.toFixed(2)} in the latent space. ` +
+          'Move the slider to walk along it; the row shows −1.5 … 2.5 steps of it.';
+        this.drawDirection();
+      } else if (caption) {
+        caption.textContent = `A: ${describe(ends.A)}, B: ${describe(ends.B)}. Select another group on the map and use it as ${ends.A ? 'B' : 'A'}.`;
+      }
+    },
+
+    /** The code the slider moves: the clicked test image's mean, or the Latent sliders' z. */
+    directionBase() {
+      const fromSliders = document.querySelector('#direction-base-sliders')?.checked;
+      if (!fromSliders && this.lastPoint !== null && this.lastPoint !== undefined) return Float32Array.from(this.atlas.mean(this.lastPoint));
+      const z = new Float32Array(this.config.z_dim);
+      this.config.order.forEach((d, k) => { z[d] = Number(this.readSliders()[k]) || 0; });
+      return z;
+    },
+
+    async drawDirection() {
+      if (this.mode !== 'browser' || !this.direction || this.directionEnds?.for !== this.name) return;
+      const amount = Number(byId('direction-amount')?.value || 0);
+      const base = this.directionBase(), zDim = base.length;
+      const codes = new Float32Array((ROW.length + 1) * zDim);
+      [amount, ...ROW].forEach((t, k) => { for (let d = 0; d < zDim; d++) codes[k * zDim + d] = base[d] + t * this.direction[d]; });
+      const pixels = await this.model.decode(codes, ROW.length + 1);
+      vae.drawDigits(byId('direction-canvas'), pixels.subarray(0, 784), 1, 1, 5);
+      vae.drawDigits(byId('direction-row'), pixels.subarray(784), ROW.length, ROW.length, 2.5);
+      const label = byId('direction-amount-label');
+      if (label) label.textContent = `${amount >= 0 ? '+' : ''}${amount.toFixed(2)} × (B − A)`;
+      this.frame('direction');
+    },
+
+    /** Redraw the map with x = the projection on d (centred) and y = the first PCA component made orthogonal to d. */
+    mapAlongDirection() {
+      if (this.mode !== 'browser' || !this.direction || typeof Plotly !== 'object') return;
+      const zDim = this.atlas.zDim, d = this.direction;
+      const norm = Math.sqrt(d.reduce((s, v) => s + v * v, 0)) || 1;
+      const unit = d.map((v) => v / norm);
+      const pc = this.atlas.pcaComponents.subarray(0, zDim);
+      const dot = pc.reduce((s, v, k) => s + v * unit[k], 0);
+      const other = pc.map((v, k) => v - dot * unit[k]);
+      const otherNorm = Math.sqrt(other.reduce((s, v) => s + v * v, 0)) || 1;
+      const centre = this.atlas.pcaCenter;
+      const project = (i, axis) => { const m = this.atlas.mean(i); let s = 0; for (let k = 0; k < zDim; k++) s += (m[k] - centre[k]) * axis[k]; return s; };
+      const yAxis = other.map((v) => v / otherNorm);
+      plots().forEach((plot) => {
+        const traces = (plot._fullData || []).filter((t) => t.customdata && t.customdata.length);
+        Plotly.restyle(plot, {
+          x: traces.map((t) => Array.from(t.customdata, (row) => project(Number(row[0]), unit))),
+          y: traces.map((t) => Array.from(t.customdata, (row) => project(Number(row[0]), yAxis))),
+        }, traces.map((t) => t.index));
+        Plotly.relayout(plot, { 'title.text': 'Encoded means along the direction A→B', 'xaxis.title.text': 'along A→B', 'xaxis.showticklabels': true,
+          'yaxis.title.text': 'first PCA component, orthogonal to A→B', 'yaxis.showticklabels': true, 'xaxis.autorange': true, 'yaxis.autorange': true });
+        plot.dataset.projection = 'direction';
+      });
+      plots().forEach((plot) => { // the neighbours' marks stood on the previous projection
+        const old = (plot.data || []).map((t, k) => (t.vaeNeighbours ? k : -1)).filter((k) => k >= 0);
+        if (old.length) Plotly.deleteTraces(plot, old);
+      });
+      vae.placeStar(null);
+    },
+  };
+})(window.vae = window.vae || {});
