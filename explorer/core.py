@@ -15,7 +15,7 @@ from training.errors import UserError
 from training.timeline import TIMELINE_JSON
 
 LATENT_PLANE = "Latent (z₀, z₁)"  # a 2-D latent is its own map
-MAP_METHODS = (LATENT_PLANE, "t-SNE", "PCA")
+MAP_METHODS = (LATENT_PLANE, "t-SNE", "PCA", "UMAP")
 TSNE_NEIGHBOURS = 10
 
 
@@ -76,7 +76,7 @@ def map_methods(atlas: dict) -> list[str]:
 
 
 def _map_key(method: str) -> str:
-    return {LATENT_PLANE: "means", "t-SNE": "tsne", "PCA": "pca"}[method]
+    return {LATENT_PLANE: "means", "t-SNE": "tsne", "PCA": "pca", "UMAP": "umap"}[method]
 
 
 def map_coordinates(atlas: dict, method: str) -> np.ndarray:

@@ -1,6 +1,8 @@
 """Links that open a view: `?checkpoint=NAME&tab=sliders&z=0.5,-1.2,…`, `?tab=map&point=123`, `?compare=a,b`,
 `?tab=timeline&step=40` (the timeline's snapshot at or before that optimizer step), `?tab=likelihood&rank=hardest&score=elbo&class=3`
-(the ranked gallery).
+(the ranked gallery),
+`?tab=map&sel=…&dir_a=…&dir_b=…` (a map selection and an attribute direction's two ends: each a bitset of the test
+images, base64url).
 
 The query string is untrusted: every parameter is checked against what exists (checkpoint names, tab ids, the
 checkpoint's z_dim and test-set size); anything wrong becomes a notice that names the parameter (never echoes its
@@ -15,6 +17,8 @@ TABS = ("reconstructions", "sample", "sliders", "traversals", "map", "manifold",
         "compare", "train", "checkpoint")
 RANKS = ("hardest", "easiest")  # explorer/likelihood.py RANKS
 RANK_SCORES = ("elbo", "recon", "kl", "nll")  # the atlas's score_* keys (training/scores.py)
+SELECTIONS = ("sel", "dir_a", "dir_b")  # the map's selection and a direction's two ends (web/map_instrument.js)
+MAX_SELECTION_POINTS = 100_000  # training.checkpoint.MAX_ATLAS_POINTS
 MAX_QUERY_CHARS = 20_000  # z for 1,024 dimensions at 2 decimals fits in ≈ 6,000
 Z_LIMIT = 3.0  # the sliders' range
 
@@ -32,11 +36,13 @@ class ViewLink:
     rank: str | None = None
     rank_score: str | None = None  # an atlas key, score_elbo…
     rank_class: int | None = None
+    selections: dict[str, list[int]] = field(default_factory=dict)  # "sel", "dir_a", "dir_b" → test-image indices
     notices: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {"checkpoint": self.checkpoint, "tab": self.tab, "z": self.z, "point": self.point, "compare": self.compare,
-                "step": self.step, "rank": self.rank, "rank_score": self.rank_score, "rank_class": self.rank_class}
+                "step": self.step, "rank": self.rank, "rank_score": self.rank_score, "rank_class": self.rank_class,
+                "selections": self.selections}
 
 
 def _one(params, key: str) -> str | None:
@@ -76,6 +82,15 @@ def parse_view_link(params, names: list[str], query_chars: int = 0) -> ViewLink:
     if link.step is not None:
         link.tab = link.tab or "timeline"
     _parse_ranking(params, link)
+    for key in SELECTIONS:
+        bits = _one(params, key)
+        if bits is not None:
+            indices = selection_from_bits(bits)
+            if indices is None:
+                link.notices.append(f"The link's {key} is not a selection of test images (base64url bits).")
+            else:
+                link.selections[key] = indices
+                link.tab = link.tab or "map"
     compare = _one(params, "compare")
     if compare is not None:
         chosen = list(dict.fromkeys(c for c in compare.split(",") if c))
@@ -119,6 +134,10 @@ def fit_to_checkpoint(link: ViewLink, z_dim: int, n_points: int) -> ViewLink:
     if link.point is not None and not 0 <= link.point < n_points:
         link.notices.append(f"The link's point is past the {n_points:,} test images.")
         link.point = None
+    for key, indices in list(link.selections.items()):
+        if indices and indices[-1] >= n_points:
+            link.notices.append(f"The link's {key} names images past the {n_points:,} test images.")
+            del link.selections[key]
     return link
 
 
@@ -133,3 +152,17 @@ def _parse_ranking(params, link: ViewLink) -> None:
         return
     link.rank, link.rank_score, link.rank_class = rank or "hardest", f"score_{score or 'elbo'}", label
     link.tab = link.tab or "likelihood"
+
+
+def selection_from_bits(text: str) -> list[int] | None:
+    """Test-image indices from a base64url bitset (bit i of byte i // 8, lowest bit first), or None if it is not one."""
+    import base64
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,%d}" % (-(-MAX_SELECTION_POINTS // 6)), text):
+        return None
+    try:
+        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except ValueError:
+        return None
+    return [8 * k + b for k, byte in enumerate(data) for b in range(8) if byte >> b & 1]

@@ -125,7 +125,7 @@ def run_command(request: RunRequest, runs_dir: Path, data_dir: Path, limits: Tra
     command = [sys.executable, "-m", "training", "--dataset", request.dataset, "--data-dir", str(data_dir),
                "--download" if download else "--no-download", "--out", str(runs_dir / request.name), "--epochs", str(request.epochs),
                "--beta", repr(request.beta), "--z-dim", str(request.z_dim), "--seed", str(request.seed), "--no-iwae",
-               "--tsne-after", "--live", str(runs_dir / LIVE / request.name), "--no-progress"]
+               "--no-umap", "--tsne-after", "--live", str(runs_dir / LIVE / request.name), "--no-progress"]
     return command + (["--threads", str(limits.threads)] if limits.threads else [])
 
 

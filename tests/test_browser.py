@@ -263,6 +263,12 @@ def test_a_lasso_selection_shows_its_digits_and_mean_and_survives_a_projection_s
     assert marked == len(selected) and page.evaluate("vae.explorer.selection.length") == len(selected)
     page.wait_for_function("vae.explorer.lastNeighbours.method === 'PCA'", timeout=10_000)
     assert np.isfinite(page.evaluate("vae.explorer.lastNeighbours.both"))
+    page.get_by_text("UMAP", exact=True).click()  # the third precomputed projection: drawn, the selection kept
+    page.wait_for_function(f"() => {plot}._fullLayout.title.text.includes('UMAP') && {plot}.data.some((t) => (t.selectedpoints || []).length)", timeout=30_000)
+    page.wait_for_function("vae.explorer.lastNeighbours.method === 'UMAP'", timeout=10_000)
+    expected = neighbours(atlas["means"].numpy(), atlas["umap"].numpy(), shown["index"])
+    assert page.evaluate("vae.explorer.lastNeighbours.both") == expected["both"]
+    _shot(page, tmp_path, "map-umap.png")
     page.locator("#selection-clear").click()
     page.wait_for_function("vae.explorer.selection.length === 0", timeout=10_000)
 
@@ -295,7 +301,7 @@ def _select(page, indices):
     page.wait_for_function("(n) => vae.explorer.selection.length === n", arg=len(set(indices)), timeout=10_000)
 
 
-def test_a_direction_from_two_selections_slides_a_digit_and_becomes_the_maps_x_axis(page, tmp_path):
+def test_a_direction_from_two_selections_slides_a_digit_and_becomes_the_maps_x_axis(page, browser, tmp_path):
     from training.checkpoint import load_checkpoint
 
     atlas = load_checkpoint(ROOT / "checkpoints" / "default", check_onnx=False).atlas
@@ -327,6 +333,15 @@ def test_a_direction_from_two_selections_slides_a_digit_and_becomes_the_maps_x_a
         const mean = (ix) => ix.reduce((s, i) => s + x.get(i), 0) / ix.length; return [mean(a), mean(b)]; }""", [ones[:40], ones[-40:]])
     assert b_x > a_x
     _shot(page, tmp_path, "map-direction.png")
+    # the view's link carries the selection and the direction; opening it brings both back
+    page.locator("#copy-link").click()
+    page.wait_for_function("() => document.querySelector('#view-link textarea, #view-link input').value.includes('dir_b=')", timeout=10_000)
+    link = page.locator("#view-link textarea, #view-link input").first.input_value()
+    other = browser.new_page(viewport={"width": 1280, "height": 1000})
+    other.goto(link)
+    other.wait_for_function("(n) => window.vae?.explorer?.selection?.length === n && vae.explorer.direction", arg=40, timeout=60_000)
+    assert sorted(other.evaluate("vae.explorer.directionEnds.A")) == sorted(ones[:40])
+    other.close()
     page.get_by_text("PCA", exact=True).click()
     page.get_by_text("t-SNE", exact=True).click()  # a projection from the server ends the page's own
     page.wait_for_function("!document.querySelector('#latent-map .js-plotly-plot').dataset.projection", timeout=30_000)

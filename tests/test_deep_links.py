@@ -10,7 +10,7 @@ def test_a_good_link_opens_its_checkpoint_tab_and_values():
     assert (link.checkpoint, link.tab, link.z, link.notices) == ("mnist-beta4", "sliders", [0.5, -1.25, 3.0], [])
     assert parse_view_link({"point": "123"}, NAMES).to_dict() == {
         "checkpoint": None, "tab": "map", "z": None, "point": 123, "compare": None, "step": None, "rank": None,
-        "rank_score": None, "rank_class": None}
+        "rank_score": None, "rank_class": None, "selections": {}}
     assert parse_view_link({"compare": "default,mnist-beta4"}, NAMES).compare == ["default", "mnist-beta4"]
     assert parse_view_link({"utm_source": "x"}, NAMES).notices == []  # unrelated parameters are ignored
 
@@ -59,3 +59,21 @@ def test_a_timeline_link_names_a_step_and_opens_the_timeline():
     for junk in ("-1", "4e2", "<b>", "9" * 12):
         refused = parse_view_link({"step": junk}, NAMES)
         assert refused.step is None and refused.notices == ["The link's step is not an optimizer step (a whole number)."]
+
+
+def test_a_selection_in_a_link_is_a_bitset_of_test_images_and_anything_else_a_notice():
+    import base64
+
+    from explorer.deep_links import fit_to_checkpoint, selection_from_bits
+
+    bits = bytearray(1250)
+    for i in (0, 7, 8, 9_999):
+        bits[i >> 3] |= 1 << (i & 7)
+    text = base64.urlsafe_b64encode(bytes(bits)).decode().rstrip("=")
+    assert selection_from_bits(text) == [0, 7, 8, 9_999]
+    link = parse_view_link({"sel": text, "dir_a": text, "dir_b": "<script>"}, NAMES)
+    assert link.tab == "map" and link.selections == {"sel": [0, 7, 8, 9_999], "dir_a": [0, 7, 8, 9_999]}
+    assert link.notices == ["The link's dir_b is not a selection of test images (base64url bits)."]
+    fitted = fit_to_checkpoint(link, 32, 5_000)  # a smaller test set: images past it are refused
+    assert fitted.selections == {} and "past the 5,000 test images" in fitted.notices[-1]
+    assert selection_from_bits("A" * 20_000) is None

@@ -30,6 +30,8 @@ def test_every_shipped_checkpoint_scores_its_test_images_and_they_average_to_its
     assert mean["score_nll"] < mean["score_elbo"]  # the importance-weighted bound is tighter
     ood = read_ood(ck.path)
     assert ood["own"].endswith("test") and ood["finding"] and len(ood["sets"]) >= 5
+    # and the map's third projection, computed by `training evaluate` (issue 24)
+    assert tuple(ck.atlas["umap"].shape) == (len(ck.atlas["labels"]), 2) and "UMAP" in core.map_methods(ck.atlas)
 
 
 def test_the_importance_weighted_bound_is_never_looser_than_the_elbo_and_a_seed_repeats(trained_checkpoint, test_split):
@@ -64,6 +66,19 @@ def test_the_loader_refuses_damaged_scores(trained_checkpoint, tmp_path, damage,
     damage(atlas)
     save_file({k: v.contiguous() for k, v in atlas.items()}, str(folder / ATLAS))
     with pytest.raises(UserError, match=words):
+        load_checkpoint(folder)
+
+
+def test_a_umap_map_of_the_wrong_shape_is_refused(trained_checkpoint, tmp_path):
+    from safetensors.torch import save_file
+
+    folder = tmp_path / "umap"
+    shutil.copytree(trained_checkpoint, folder)
+    atlas = dict(load_checkpoint(folder).atlas)
+    assert "UMAP" not in core.map_methods(atlas)  # the library's default: no UMAP (≈ 50 s), the command's: on
+    atlas["umap"] = torch.zeros(len(atlas["labels"]), 3)
+    save_file({k: v.contiguous() for k, v in atlas.items()}, str(folder / ATLAS))
+    with pytest.raises(UserError, match="'umap' has shape"):
         load_checkpoint(folder)
 
 

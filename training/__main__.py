@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="on CPU, run transposed convolutions as one matrix multiply + overlap-add (same function)")
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=d_train.compile, help="torch.compile the step")
     p.add_argument("--tsne", action=argparse.BooleanOptionalAction, default=True, help="compute the t-SNE map at the end")
+    p.add_argument("--umap", action=argparse.BooleanOptionalAction, default=True,
+                   help="also a UMAP map at the end (umap-learn; ≈ 50 s for 10k in a fresh process, its code compiles first)")
     p.add_argument("--tsne-after", action="store_true",
                    help="save the last epoch first with its PCA map (it opens then), then add the t-SNE map (≈ 25 s for 10k)")
     p.add_argument("--live", metavar="DIR", help="write the run's progress and timeline so far into DIR as it trains "
@@ -140,13 +142,14 @@ def evaluate_main(argv: list[str]) -> int:
     p.add_argument("--iwae", action=argparse.BooleanOptionalAction, default=True, help="also the IWAE bound (k=1000)")
     p.add_argument("--scores", action=argparse.BooleanOptionalAction, default=True,
                    help="also every test image's scores (into the atlas) and ood.json (k=8, ≈ 20 s on 2 cores)")
+    p.add_argument("--umap", action=argparse.BooleanOptionalAction, default=True, help="also the UMAP map (≈ 50 s)")
     args = p.parse_args(argv)
     from .train import reevaluate
     from .writer_lock import writer_lock
 
     def run():
         with writer_lock(args.checkpoint):  # it rewrites metrics.json: not while a trainer writes the folder
-            final = reevaluate(args.checkpoint, args.data_dir, iwae=args.iwae, scores=args.scores)
+            final = reevaluate(args.checkpoint, args.data_dir, iwae=args.iwae, scores=args.scores, umap=args.umap)
         iwae = final.get("iwae", {}).get("nll")
         test = final["test"]
         return (f"{args.checkpoint}: test −ELBO {test['recon'] + test['kl']:.2f} (recon + KL), {final['active_units']} "
@@ -245,7 +248,7 @@ def train_command(parser: argparse.ArgumentParser, args: argparse.Namespace, arg
         train(run, train_split, test_split, args.out, device, resume=args.resume, overwrite=args.overwrite,
               dry_run=args.dry_run, tsne=args.tsne, iwae=args.iwae, progress=args.progress, probe=probe,
               timeline=args.timeline == "on", live=args.live, tsne_after=args.tsne_after, scores=args.scores,
-              ood_data_dir=data_dir)
+              ood_data_dir=data_dir, umap=args.umap)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -269,7 +269,7 @@ def _read_atlas(path: Path, config: RunConfig) -> dict[str, torch.Tensor]:
     if missing:
         raise UserError(f"{path} lacks {missing}: the atlas is incomplete; train the checkpoint again.")
     n, z = len(atlas["labels"]), config.model.z_dim
-    shapes = {"means": (n, z), "stds": (n, z), "pca": (n, 2), "pca_components": (2, z), "pca_center": (z,), "tsne": (n, 2)}
+    shapes = {"means": (n, z), "stds": (n, z), "pca": (n, 2), "pca_components": (2, z), "pca_center": (z,), "tsne": (n, 2), "umap": (n, 2)}
     for key, shape in shapes.items():
         if key in atlas and tuple(atlas[key].shape) != shape:
             raise UserError(f"{path}: '{key}' has shape {tuple(atlas[key].shape)}, expected {shape} for z_dim={z}.")

@@ -16,7 +16,7 @@ import torch
 from tqdm import tqdm
 
 from . import checkpoint as ckpt
-from .atlas import build_atlas, fit_tsne
+from .atlas import build_atlas, fit_tsne, fit_umap
 from .config import RunConfig, TrainConfig
 from .data import ImageSplit, shuffled_batches, to_model_input
 from .deconv import use_gemm_deconv
@@ -274,6 +274,7 @@ def train(
     tsne_after: bool = False,
     scores: bool = True,
     ood_data_dir: str | Path | None = None,
+    umap: bool = False,
 ) -> dict:
     """Train, evaluating and checkpointing after every epoch; returns the metrics written to metrics.json.
 
@@ -281,6 +282,8 @@ def train(
     With `live`, a folder, the run's progress and timeline so far are written there as it goes (training/live.py).
     With `scores`, the last epoch's atlas gets every test image's scores and the folder an ood.json (training/scores.py,
     training/ood.py; the other data sets are looked for under `ood_data_dir`).
+    With `umap`, the last epoch's atlas also gets a UMAP map (umap-learn; ≈ 50 s in a fresh process: off by default
+    here, on in the command).
     With `tsne_after`, the last epoch is saved first with its PCA map (the checkpoint opens then) and again with the
     scores and t-SNE.
     The command (`python -m training`) holds the folder's writer lock around this (training/writer_lock.py).
@@ -292,7 +295,7 @@ def train(
     progress_file = LiveProgress(live, steps_per_epoch, run.train.epochs, done) if live is not None else None
     try:
         metrics = _train(run, train_split, test_split, out, device, resume, overwrite, dry_run, tsne, iwae, progress, log,
-                         probe, timeline, progress_file, tsne_after, scores, ood_data_dir)
+                         probe, timeline, progress_file, tsne_after, scores, ood_data_dir, umap)
     except KeyboardInterrupt:
         if progress_file is not None:
             progress_file.set_state("stopped", "stopped: the last saved epoch is kept")
@@ -307,7 +310,7 @@ def train(
 
 
 def _train(run, train_split, test_split, out, device, resume, overwrite, dry_run, tsne, iwae, progress, log, probe,
-           timeline, live: LiveProgress | None, tsne_after: bool, scores: bool, ood_data_dir) -> dict:
+           timeline, live: LiveProgress | None, tsne_after: bool, scores: bool, ood_data_dir, umap: bool) -> dict:
     """train(...) once the folder is checked: the epochs, each evaluated and saved."""
     if run.train.bf16 and not bf16_supported(device):
         raise UserError(f"--bf16: this {device.type} device has no bfloat16 support; run without --bf16.")
@@ -354,12 +357,15 @@ def _train(run, train_split, test_split, out, device, resume, overwrite, dry_run
             metrics["final"]["iwae"] = iwae_on_subset(model, test_split, seed=run.train.seed)
             model.train()
         score_now = scores and last and not dry_run
+        umap_now = umap and last and not dry_run
+        if umap_now and not tsne_after:
+            atlas["umap"] = _timed(lambda: fit_umap(atlas["means"], run.train.seed), "UMAP map", log)
         ood = _add_scores(model, test_split, run, atlas, metrics, step.autocast, ood_data_dir, log) if score_now and not tsne_after else None
         _save(out, model, run, metrics, atlas, optimizer, test_split, device, exporter, recorder, ood)
         log(_epoch_line(history[-1]))
         if live is not None:
             live.saved(epoch + 1, history[-1]["test"])
-        if last and tsne_after and (tsne or score_now):  # the checkpoint already opens with its PCA map; now the slow parts
+        if last and tsne_after and (tsne or score_now or umap_now):  # the checkpoint already opens with its PCA map; now the slow parts
             if live is not None:
                 live.set_state("t-SNE")
             started = time.perf_counter()
@@ -367,6 +373,8 @@ def _train(run, train_split, test_split, out, device, resume, overwrite, dry_run
                 ood = _add_scores(model, test_split, run, atlas, metrics, step.autocast, ood_data_dir, log)
             if tsne:
                 atlas["tsne"] = fit_tsne(atlas["means"], run.train.seed)
+            if umap_now:
+                atlas["umap"] = fit_umap(atlas["means"], run.train.seed)
             _save(out, model, run, metrics, atlas, optimizer, test_split, device, exporter, recorder, ood)
             log(f"scores and t-SNE map added in {time.perf_counter() - started:.1f} s")
         if dry_run:
@@ -438,6 +446,13 @@ def _metrics(history: list, test: dict, test_means: torch.Tensor) -> dict:
     }
 
 
+def _timed(work, what: str, log):
+    started = time.perf_counter()
+    result = work()
+    log(f"{what} in {time.perf_counter() - started:.1f} s")
+    return result
+
+
 def _add_scores(model, test_split, run, atlas, metrics, autocast, ood_data_dir, log) -> dict:
     """Every test image's scores into the atlas (and their cost and means into metrics.json); returns ood.json's content."""
     started = time.perf_counter()
@@ -486,11 +501,12 @@ def _epoch_line(h: dict) -> str:
 
 
 def reevaluate(folder: str | Path, data_dir: str | Path | None = None, iwae: bool = True, device: str = "cpu",
-               scores: bool = True, log: Callable[[str], None] = print) -> dict:
+               scores: bool = True, log: Callable[[str], None] = print, umap: bool = True) -> dict:
     """Recompute a checkpoint's final test metrics with today's definitions and rewrite its metrics.json in place.
 
     For checkpoints saved before a metric existed (e.g. active units, IWAE, per-image scores): the weights are not
-    touched; with `scores` the atlas gets the scores (the map's coordinates are kept) and the folder an ood.json.
+    touched; with `scores` the atlas gets the scores (the map's coordinates are kept) and the folder an ood.json;
+    with `umap` a UMAP map.
     """
     from .data import load_split
     from .ood import write_ood
@@ -499,6 +515,7 @@ def reevaluate(folder: str | Path, data_dir: str | Path | None = None, iwae: boo
     data = ck.config.data
     data_dir = data_dir or data.get("data_dir", "data")
     test_split = load_split(data_dir, train=False, download=False, dataset=data.get("dataset"))
+    torch.manual_seed(ck.config.train.seed)  # the one z per image: the same numbers every time it is re-evaluated
     test = evaluate(ck.model, test_split, ck.config.train, torch.device(device))
     final = {**ck.metrics.get("final", {}), **_metrics(ck.metrics.get("history", []), test, ck.atlas["means"])["final"]}
     final["train_seconds"] = ck.metrics.get("final", {}).get("train_seconds", final["train_seconds"])
@@ -507,13 +524,15 @@ def reevaluate(folder: str | Path, data_dir: str | Path | None = None, iwae: boo
     if iwae:
         final["iwae"] = iwae_on_subset(ck.model, test_split, seed=ck.config.train.seed)
     metrics = {**ck.metrics, "final": final}
+    atlas = dict(ck.atlas)
+    if umap:
+        atlas["umap"] = _timed(lambda: fit_umap(atlas["means"], ck.config.train.seed), "UMAP map", log)
     if scores:
         use_gemm_deconv(ck.model, True)  # the same function, faster on CPUs (training/deconv.py)
         bf16 = bf16_supported(torch.device(device))
         autocast = (lambda: torch.autocast(torch.device(device).type, dtype=torch.bfloat16)) if bf16 else nullcontext
-        atlas = dict(ck.atlas)
-        ood = _add_scores(ck.model, test_split, ck.config, atlas, metrics, autocast, data_dir, log)
+        write_ood(folder, _add_scores(ck.model, test_split, ck.config, atlas, metrics, autocast, data_dir, log))
+    if scores or umap:
         ckpt.write_atlas(folder, atlas)
-        write_ood(folder, ood)
     ckpt.write_metrics(folder, metrics)
     return metrics["final"]

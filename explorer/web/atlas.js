@@ -45,6 +45,7 @@
       this.labels = Int32Array.from(tensors.labels.data, Number);
       this.coords = { PCA: tensors.pca.data };
       if (tensors.tsne) this.coords['t-SNE'] = tensors.tsne.data;
+      if (tensors.umap) this.coords.UMAP = tensors.umap.data;
       if (this.zDim === 2) this.coords[LATENT_PLANE] = this.means;
       this.pcaComponents = tensors.pca_components.data; // (2, zDim)
       this.pcaCenter = tensors.pca_center.data;

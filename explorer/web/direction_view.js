@@ -13,7 +13,37 @@
     return mean;
   }
 
+  /** Indices → a base64url bitset (bit i of byte i >> 3, lowest first): explorer/deep_links.py reads it. */
+  function toBits(indices, n) {
+    const bytes = new Uint8Array(Math.ceil(n / 8));
+    for (const i of indices) bytes[i >> 3] |= 1 << (i & 7);
+    let text = '';
+    for (const b of bytes) text += String.fromCharCode(b);
+    return btoa(text).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  }
+
   vae.DirectionView = {
+    /** The map's selection and the direction's two ends, for the link to this view. */
+    selectionsForLink() {
+      const out = {};
+      if (!this.atlas) return out;
+      if ((this.selection || []).length) out.sel = toBits(this.selection, this.atlas.n);
+      const ends = this.directionEnds;
+      if (ends && ends.for === this.name && ends.A) out.dir_a = toBits(ends.A, this.atlas.n);
+      if (ends && ends.for === this.name && ends.B) out.dir_b = toBits(ends.B, this.atlas.n);
+      return out;
+    },
+
+    /** A link's selections (already checked by the server): the direction's ends, then the selection. */
+    async openSelections(selections) {
+      if (this.mode !== 'browser') return;
+      for (const [key, which] of [['dir_a', 'A'], ['dir_b', 'B']]) {
+        if (selections[key]?.length) { this.selection = selections[key]; this.setDirectionEnd(which); }
+      }
+      this.selection = [];
+      if (selections.sel?.length || selections.dir_a?.length) await this.selectOnMap(selections.sel || []);
+    },
+
     /** "Use as A" / "Use as B": the current selection becomes one end of the direction. */
     setDirectionEnd(which) {
       if (this.mode !== 'browser' || !(this.selection || []).length) return;

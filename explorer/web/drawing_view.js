@@ -38,7 +38,9 @@
       this.drawnDigit = digit; // the compare view reconstructs it with each checkpoint
       vae.drawDigits(byId('draw-right-canvas'), pixels, 1, 1, 6);
       this.marker = Float32Array.from(mean);
+      this.markerStd = Float32Array.from(std); // its σ ellipse on a 2-D latent plane (map_instrument.js)
       this.placeMarker();
+      this.drawEllipses();
       message.textContent = "The model's input (left, MNIST form) and its reconstruction (right). It is marked ★ on the latent map.";
       this.frame('drawing');
       await this.showDrawingScore(input, mean, std); // its −ELBO and percentile among the test images

@@ -144,6 +144,7 @@
       const link = JSON.parse(linkText); // written by the server's read_link: already validated
       await this.whenReady;
       if (link.point !== null && link.point !== undefined) this.mapClick(link.point);
+      this.openSelections(link.selections || {});
       if (link.step !== null && link.step !== undefined) { // the timeline's moment: now if it is loaded, else when it loads
         this.timelineStep = link.step;
         if (this.timelineFor === this.name) this.timeline();
@@ -171,6 +172,7 @@
         params.set('z', z.map((v) => Number(v.toFixed(2))).join(','));
       }
       if (tab === 'map' && this.lastPoint !== null) params.set('point', String(this.lastPoint));
+      if (tab === 'map') Object.entries(this.selectionsForLink()).forEach(([key, bits]) => params.set(key, bits));
       if (tab === 'likelihood') {
         const checked = (id) => document.querySelector(`#${id} input[type=radio]:checked`)?.value;
         params.set('rank', checked('rank-which') || 'hardest');

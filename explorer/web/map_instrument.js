@@ -147,8 +147,8 @@
     },
 
     // ------------------------------------------------------------------ σ on the 2-D latent plane
-    /** On the latent plane itself: ellipses of ±1σ and ±2σ around the clicked point's mean, and ±1σ around each of
-        the first 200 selected points (the posterior is diagonal, so the ellipses are axis-aligned). */
+    /** On the latent plane itself: ellipses of ±1σ and ±2σ around the clicked point's mean and around your drawing's
+        (red), and ±1σ around each of the first 200 selected points (the posterior is diagonal: axis-aligned). */
     drawEllipses() {
       if (this.atlas?.zDim !== 2 || this.method !== LATENT_PLANE) {
         plots().forEach((plot) => { plot.dataset.ellipses = '0'; });
@@ -162,6 +162,12 @@
       };
       (this.selection || []).slice(0, 200).forEach((i) => ellipse(i, 1, 'rgba(0,0,0,0.35)', 1));
       if (this.lastPoint !== null && this.lastPoint !== undefined) { ellipse(this.lastPoint, 1, '#000', 2); ellipse(this.lastPoint, 2, '#000', 1); }
+      if (this.marker && this.markerStd) { // your drawing's posterior, around its ★
+        for (const k of [1, 2]) {
+          shapes.push({ type: 'circle', xref: 'x', yref: 'y', x0: this.marker[0] - k * this.markerStd[0], x1: this.marker[0] + k * this.markerStd[0],
+            y0: this.marker[1] - k * this.markerStd[1], y1: this.marker[1] + k * this.markerStd[1], line: { color: '#d62728', width: 3 - k }, fillcolor: 'rgba(0,0,0,0)' });
+        }
+      }
       plots().forEach((plot) => { Plotly.relayout(plot, { shapes }); plot.dataset.ellipses = String(shapes.length); });
     },
   };
