@@ -190,6 +190,8 @@ def test_a_drawing_is_reconstructed_in_the_page_and_marked_on_the_map(page, tmp_
     _shot(page, tmp_path, "drawing.png")
     page.get_by_role("tab", name="Latent map").click()
     page.wait_for_function("document.querySelector('#latent-map .vae-star')?.style.display === 'block'", timeout=60_000)
+    # its 10 latent neighbours against its 10 map neighbours, as for a clicked point
+    page.wait_for_function("document.getElementById('neighbour-caption')?.innerText.startsWith('Your drawing: of its 10 nearest')", timeout=10_000)
 
 
 def test_the_likelihood_tab_ranks_and_the_map_is_coloured_by_a_score_in_the_page(page, tmp_path):

@@ -40,7 +40,7 @@
       this.marker = Float32Array.from(mean);
       this.markerStd = Float32Array.from(std); // its σ ellipse on a 2-D latent plane (map_instrument.js)
       this.placeMarker();
-      this.drawEllipses();
+      this.showNeighbours('drawing'); // its latent neighbours against its map neighbours, and its σ ellipses
       message.textContent = "The model's input (left, MNIST form) and its reconstruction (right). It is marked ★ on the latent map.";
       this.frame('drawing');
       await this.showDrawingScore(input, mean, std); // its −ELBO and percentile among the test images

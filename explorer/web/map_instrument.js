@@ -9,11 +9,11 @@
   const SHOWN = 36; // selected images drawn (the counts cover all of them)
   const LATENT_PLANE = 'Latent (z₀, z₁)'; // core.LATENT_PLANE
 
-  /** The k nearest of n 2-D points to point i (itself excluded), by squared distance. */
-  function nearestOnMap(coords, n, i, k) {
-    const x = coords[2 * i], y = coords[2 * i + 1], best = [];
+  /** The k nearest of n 2-D points to (x, y), point `skip` excluded (-1: none), by squared distance. */
+  function nearestOnMap(coords, n, x, y, skip, k) {
+    const best = [];
     for (let j = 0; j < n; j++) {
-      if (j === i) continue;
+      if (j === skip) continue;
       const d = (coords[2 * j] - x) ** 2 + (coords[2 * j + 1] - y) ** 2;
       if (best.length < k || d < best[best.length - 1][0]) {
         best.push([d, j]);
@@ -112,21 +112,26 @@
     },
 
     // ------------------------------------------------------------------ neighbours: the latent space against the map
-    /** Test image i's k nearest in the latent space (by posterior means) and on the current 2-D map, and how many agree. */
-    neighbours(i, method) {
-      const latent = this.atlas.nearest(this.atlas.mean(i), NEIGHBOURS + 1).filter((j) => j !== i).slice(0, NEIGHBOURS);
+    /** The k nearest test images to a latent code in the latent space (by posterior means) and to its place on the
+        current 2-D map, and how many are both; test image `i` (-1: a drawing) is not its own neighbour. */
+    neighbours(mean, i, method) {
+      const latent = this.atlas.nearest(mean, NEIGHBOURS + 1).filter((j) => j !== i).slice(0, NEIGHBOURS);
       const coords = this.atlas.coords[method];
-      const onMap = coords ? nearestOnMap(coords, this.atlas.n, i, NEIGHBOURS) : [];
+      const [x, y] = i >= 0 ? [coords[2 * i], coords[2 * i + 1]] : this.atlas.placeOnMap(mean, method);
+      const onMap = coords ? nearestOnMap(coords, this.atlas.n, x, y, i, NEIGHBOURS) : [];
       const both = latent.filter((j) => onMap.includes(j)).length;
       return { latent, onMap, both };
     },
 
+    /** Test image i's neighbours (or, with i = 'drawing', your drawing's), marked on the map with how many agree. */
     showNeighbours(i) {
       const caption = byId('neighbour-caption');
-      if (!caption || !this.atlas) return;
-      const found = this.neighbours(i, this.method);
+      if (!this.atlas || !this.atlas.coords[this.method]) return; // the map tab not yet opened: drawn when it is
+      const drawing = i === 'drawing';
+      if (drawing && !this.marker) return;
+      const found = drawing ? this.neighbours(this.marker, -1, this.method) : this.neighbours(this.atlas.mean(i), i, this.method);
       this.lastNeighbours = { index: i, method: this.method, ...found };
-      caption.textContent = `Test image #${i}: of its ${NEIGHBOURS} nearest test images in the latent space (○ on the map), ` +
+      if (caption) caption.textContent = `${drawing ? 'Your drawing' : `Test image #${i}`}: of its ${NEIGHBOURS} nearest test images in the latent space (○ on the map), ` +
         `${found.both} are also among its ${NEIGHBOURS} nearest on this ${this.method} map (×)` +
         (found.both === NEIGHBOURS ? ' — this map keeps them all. ' : ' — the rest show where the projection misleads. ') +
         `Latent: #${found.latent.join(', #')}. Map: #${found.onMap.join(', #')}.`;
