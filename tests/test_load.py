@@ -20,7 +20,10 @@ def test_fifty_concurrent_clients_get_answers_and_memory_stays_flat(tmp_path):
     assert report.errors == []
     assert report.requests == 50 * 20
     assert set(report.latencies) == {"decode", "map_click", "reconstructions", "reconstruct_upload"}
-    settled = next(rss for done, rss in report.rss_mib if done >= report.requests // 4)
-    # over these 750 requests: without the malloc-arena cap ≈ 45 MiB (90 MiB per 1,500 measured); with it 6–13 MiB
-    # (2026-12-01; see limit_malloc_arenas). 1,000 requests, not 2,000: 96 s on this machine was a third of the suite.
-    assert report.rss_mib[-1][1] - settled < 25, report.rss_mib  # MiB over the last three quarters of the requests
+    halfway = next(rss for done, rss in report.rss_mib if done >= report.requests // 2)
+    # A leak grows with every request: without the malloc-arena cap ≈ 6 MiB per 100 requests (90 MiB per 1,500
+    # measured 2026-12-01; see limit_malloc_arenas), so ≈ 30 MiB over the last 500. With it the heap still takes a
+    # step or two while the 50 clients warm up — measured 2026-12-02: up to 26 MiB in one step around request 450,
+    # then flat (0–14 MiB over the last half) — so the bound is on the second half only.
+    # 1,000 requests, not 2,000: 96 s on this machine was a third of the suite.
+    assert report.rss_mib[-1][1] - halfway < 20, report.rss_mib  # MiB over the last half of the requests

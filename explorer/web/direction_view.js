@@ -72,15 +72,16 @@
       return z;
     },
 
-    async drawDirection() {
+    /** The slider's decoding, and with `withRow` the row too (a slider move changes only the one image). */
+    async drawDirection(withRow = true) {
       if (this.mode !== 'browser' || !this.direction || this.directionEnds?.for !== this.name) return;
       const amount = Number(byId('direction-amount')?.value || 0);
-      const base = this.directionBase(), zDim = base.length;
-      const codes = new Float32Array((ROW.length + 1) * zDim);
-      [amount, ...ROW].forEach((t, k) => { for (let d = 0; d < zDim; d++) codes[k * zDim + d] = base[d] + t * this.direction[d]; });
-      const pixels = await this.model.decode(codes, ROW.length + 1);
+      const base = this.directionBase(), zDim = base.length, steps = withRow ? [amount, ...ROW] : [amount];
+      const codes = new Float32Array(steps.length * zDim);
+      steps.forEach((t, k) => { for (let d = 0; d < zDim; d++) codes[k * zDim + d] = base[d] + t * this.direction[d]; });
+      const pixels = await this.model.decode(codes, steps.length);
       vae.drawDigits(byId('direction-canvas'), pixels.subarray(0, 784), 1, 1, 5);
-      vae.drawDigits(byId('direction-row'), pixels.subarray(784), ROW.length, ROW.length, 2.5);
+      if (withRow) vae.drawDigits(byId('direction-row'), pixels.subarray(784), ROW.length, ROW.length, 2.5);
       const label = byId('direction-amount-label');
       if (label) label.textContent = `${amount >= 0 ? '+' : ''}${amount.toFixed(2)} × (B − A)`;
       this.frame('direction');

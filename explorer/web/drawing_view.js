@@ -65,6 +65,7 @@
       if (this.testDigits) vae.drawDigits(original, this.testDigits.subarray(index * 784, (index + 1) * 784), 1, 1, 6);
       original.style.visibility = this.testDigits ? 'visible' : 'hidden';
       this.showNeighbours(index);
+      if (this.direction) this.directionMoves.push(true); // the direction's slider moves this image now
       byId('clicked-caption').textContent = `Test image #${index}, ${this.className(this.atlas.labels[index])}` +
         (this.testDigits ? ': the image (left) and the decoding of its encoded mean (right).' : ': the decoding of its encoded mean (the test images are not available to show the original).');
       this.frame('map');

@@ -29,15 +29,15 @@
       // pad's own listeners, added here in the capture phase, still receive this pointerdown
       document.addEventListener('pointerdown', (e) => { if (e.target.closest?.('#drawpad')) this.wireDrawPad(); }, true);
       document.addEventListener('click', (e) => this.galleryClick(e));
-      this.directionMoves = new vae.LatestOnly(() => this.drawDirection());
+      this.directionMoves = new vae.LatestOnly((withRow) => this.drawDirection(withRow));
       document.addEventListener('click', (e) => {
         const actions = { 'selection-clear': () => this.selectOnMap([]), 'direction-a': () => this.setDirectionEnd('A'),
           'direction-b': () => this.setDirectionEnd('B'), 'direction-map': () => this.mapAlongDirection() };
         actions[e.target.id]?.();
       });
-      document.addEventListener('input', (e) => { if (e.target.id === 'direction-amount') this.directionMoves.push(Number(e.target.value)); });
+      document.addEventListener('input', (e) => { if (e.target.id === 'direction-amount') this.directionMoves.push(false); });
       document.addEventListener('change', (e) => {
-        if (e.target.id === 'direction-base-sliders') this.directionMoves.push(0);
+        if (e.target.id === 'direction-base-sliders') this.directionMoves.push(true);
         if (e.target.id === 'map-thumbnails') this.toggleThumbnails(e.target.checked);
       });
       new MutationObserver(() => this.onDomChange()).observe(document.documentElement, { childList: true, subtree: true });
