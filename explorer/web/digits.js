@@ -50,6 +50,18 @@
     return digits;
   };
 
+  /** Tiles for drawDigits: rows of `columns` test images (`testDigits` bytes, or their decodings when the page has
+      none), each row followed by the row of their decodings (`decoded`: one 784-float image per index, in order). */
+  vae.imagesAboveDecodings = function (indices, decoded, testDigits, columns) {
+    const tiles = [], decoding = (k) => decoded.subarray(k * PIXELS, (k + 1) * PIXELS);
+    for (let row = 0; row < indices.length; row += columns) {
+      const part = indices.slice(row, row + columns);
+      part.forEach((i, k) => tiles.push(testDigits ? testDigits.subarray(i * PIXELS, (i + 1) * PIXELS) : decoding(row + k)));
+      part.forEach((_, k) => tiles.push(decoding(row + k)));
+    }
+    return tiles;
+  };
+
   /** Pack chosen digits (from byte and float sources) into one float array for drawDigits. */
   vae.stackDigits = function (parts) {
     const out = new Float32Array(parts.length * PIXELS);

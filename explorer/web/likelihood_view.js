@@ -71,17 +71,11 @@
       const means = new Float32Array(picked.length * this.atlas.zDim);
       picked.forEach((i, k) => means.set(this.atlas.mean(i), k * this.atlas.zDim));
       const recon = await this.model.decode(means, picked.length);
-      // per tile: the image above its reconstruction (two rows per row of 12)
-      const columns = 12, tiles = [];
-      for (let row = 0; row < picked.length; row += columns) {
-        const slice = picked.slice(row, row + columns);
-        slice.forEach((i) => tiles.push(this.testDigits ? this.testDigits.subarray(i * 784, (i + 1) * 784) : recon.subarray((row + slice.indexOf(i)) * 784, (row + slice.indexOf(i) + 1) * 784)));
-        slice.forEach((_, k) => tiles.push(recon.subarray((row + k) * 784, (row + k + 1) * 784)));
-      }
-      vae.drawDigits(byId('rank-canvas'), vae.stackDigits(tiles), tiles.length, columns, 3);
-      const names = { score_elbo: '−ELBO', score_recon: 'reconstruction', score_kl: 'KL', score_nll: '−log p(x)' };
+      const tiles = vae.imagesAboveDecodings(picked, recon, this.testDigits, 12);
+      vae.drawDigits(byId('rank-canvas'), vae.stackDigits(tiles), tiles.length, 12, 3);
+      const scoreName = Object.keys(SCORES).find((name) => SCORES[name] === key);
       const list = picked.map((i) => `#${i} ${this.className(this.atlas.labels[i])} ${this.atlas.scores[key][i].toFixed(1)}`).join(' · ');
-      if (caption) caption.textContent = `The ${which === 'easiest' ? 'easiest' : 'hardest'} ${picked.length} test images by ${names[key]} (nats)` +
+      if (caption) caption.textContent = `The ${which === 'easiest' ? 'easiest' : 'hardest'} ${picked.length} test images by ${scoreName} (nats)` +
         (label === null ? '' : ` among ${this.className(label)}`) + (this.testDigits ? ', each above its reconstruction' : ' (the test images are not available: decodings of their means, twice)') +
         `. Click one to open it in Sample vs mean. ${list}`;
       this.frame('gallery');

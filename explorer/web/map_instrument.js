@@ -49,13 +49,8 @@
       shown.forEach((i, k) => means.set(this.atlas.mean(i), (k + 1) * zDim));
       const decoded = await this.model.decode(means, shown.length + 1);
       vae.drawDigits(byId('selection-mean-canvas'), decoded.subarray(0, 784), 1, 1, 5);
-      const tiles = [], columns = 12;
-      for (let row = 0; row < shown.length; row += columns) {
-        const part = shown.slice(row, row + columns);
-        part.forEach((i, k) => tiles.push(this.testDigits ? this.testDigits.subarray(i * 784, (i + 1) * 784) : decoded.subarray((row + k + 1) * 784, (row + k + 2) * 784)));
-        part.forEach((_, k) => tiles.push(decoded.subarray((row + k + 1) * 784, (row + k + 2) * 784)));
-      }
-      vae.drawDigits(byId('selection-canvas'), vae.stackDigits(tiles), tiles.length, columns, 2);
+      const tiles = vae.imagesAboveDecodings(shown, decoded.subarray(784), this.testDigits, 12);
+      vae.drawDigits(byId('selection-canvas'), vae.stackDigits(tiles), tiles.length, 12, 2);
       const counts = new Map();
       for (const i of selection) counts.set(this.atlas.labels[i], (counts.get(this.atlas.labels[i]) || 0) + 1);
       const perClass = Array.from(counts.entries()).sort((a, b) => b[1] - a[1]).map(([label, n]) => `${this.className(label)} × ${n}`).join(', ');
