@@ -59,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-threads", type=positive_int, default=limits.threads, help="torch threads of a run (default: every core)")
     p.add_argument("--abandon-after", type=positive_int, default=limits.abandon_after_s,
                    help="seconds after which a run whose visitor left is stopped and removed (default: never, locally)")
+    p.add_argument("--train-concurrency", type=positive_int, default=limits.concurrency,
+                   help="training processes at once (others queue)")
+    p.add_argument("--train-per-client", type=positive_int, default=limits.max_per_client,
+                   help="runs queued or training per network address (default: 1 on a Space, no cap locally)")
     return p
 
 
@@ -69,13 +73,23 @@ def positive_int(text: str) -> int:
     return value
 
 
+def queue_busy(demo):
+    """Whether Gradio's queue is at least half full: then the server is not answering in time, and the time does not
+    count towards anybody's run being abandoned."""
+    def busy() -> bool:
+        queue = getattr(demo, "_queue", None)
+        return bool(queue is not None and queue.max_size and len(queue) >= queue.max_size // 2)
+    return busy
+
+
 def training_runs(args: argparse.Namespace):
     """The Train tab's runs, with the flags' caps (None without a runs folder to write)."""
     from .train_runs import TrainingRuns
 
     limits = TrainLimits(enabled=args.train, max_epochs=args.max_train_epochs, max_runs=args.max_runs,
                          disk_budget_mb=args.train_disk_mb, threads=args.train_threads,
-                         abandon_after_s=args.abandon_after)
+                         abandon_after_s=args.abandon_after, concurrency=args.train_concurrency,
+                         max_per_client=args.train_per_client, behind_proxy=TrainLimits.for_environment().behind_proxy)
     runs_dir = Path(args.runs_dir)
     if args.train:
         try:
@@ -122,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from training.errors import UserError
 
+    from . import http_limits
     from .app import CSS, build_demo
 
     try:
@@ -136,12 +151,13 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_grad_enabled(False)  # this process only serves the model from here on
     demo = build_demo(library, default_name, test_sets, runs)
-    if runs is not None:
-        runs.start_supervisor()
     demo.queue(default_concurrency_limit=2, max_size=256)
+    if runs is not None:
+        runs.busy = queue_busy(demo)
+        runs.start_supervisor()
     print(f"ready in {time.perf_counter() - started:.1f} s", flush=True)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS, show_error=True,
-                state_session_capacity=SESSION_CAPACITY)
+                state_session_capacity=SESSION_CAPACITY, **http_limits.launch_options())
     return 0
 
 

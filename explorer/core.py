@@ -192,13 +192,15 @@ class TestSets:
 @dataclass
 class CheckpointLibrary:
     """Every checkpoint folder under a root (and the finished runs of the app's Train tab), each loaded on first use
-    and kept — re-read when its folder was saved anew (a run that added its t-SNE map after it opened)."""
+    and kept — re-read when its folder was saved anew (a run that added its t-SNE map after it opened), forgotten
+    when it is gone. What views derive from a checkpoint is memoised here (`memo`), so it goes with it."""
 
     root: Path
     device: str = "cpu"
     runs: object = None  # explorer.train_runs.TrainingRuns, or None
     _loaded: dict[str, Checkpoint] = field(default_factory=dict)
     _stamps: dict[str, tuple] = field(default_factory=dict)
+    _memos: dict[str, dict] = field(default_factory=dict)
 
     def _root_names(self) -> list[str]:
         if not self.root.is_dir():
@@ -206,8 +208,13 @@ class CheckpointLibrary:
         return [p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / "config.json").exists()]
 
     def names(self) -> list[str]:
+        """The checkpoints on disk now; any loaded one that is gone (a removed run) is forgotten, so memory does not
+        grow with every run a long-lived app has seen."""
         runs = self.runs.finished_names() if self.runs is not None else []
-        return sorted(set(self._root_names()) | set(runs))
+        found = set(self._root_names()) | set(runs)
+        for gone in [name for name in list(self._stamps) if name not in found]:  # list(): atomic under the GIL
+            self.forget(gone)
+        return sorted(found)
 
     def folder(self, name: str) -> Path:
         """Where a listed checkpoint lives: the root, or the runs folder (a run cannot take a root checkpoint's name)."""
@@ -234,17 +241,29 @@ class CheckpointLibrary:
             stamp = self.stamp(folder)
             self._loaded[name] = load_checkpoint(folder, self.device)
             self._stamps[name] = stamp
+        if self.runs is not None and name in self._stamps and self.folder(name).parent == Path(self.runs.runs_dir):
+            self.runs.used(name)  # a run in use is not pruned
         return self._loaded[name]
+
+    def memo(self, name: str, key: str, compute):
+        """`compute()` once per save of checkpoint `name` (dimensions, timeline, …); dropped when it is forgotten."""
+        self.get(name)  # forgets the old memos when the folder was saved anew
+        memos = self._memos.setdefault(name, {})
+        if key not in memos:
+            memos[key] = compute()
+        return memos[key]
 
     def forget(self, name: str) -> None:
         self._loaded.pop(name, None)
         self._stamps.pop(name, None)
+        self._memos.pop(name, None)
 
     def add(self, checkpoint: Checkpoint, name: str | None = None) -> str:
         """Register a checkpoint loaded from outside the root (`--checkpoint path` or `hf://OWNER/NAME`)."""
         name = name or checkpoint.path.name
         self._loaded[name] = checkpoint
         self._stamps.pop(name, None)
+        self._memos.pop(name, None)
         return name
 
     def folders(self) -> list[Path]:

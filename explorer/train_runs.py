@@ -8,6 +8,7 @@ never tied to one of the server's short-lived worker threads. Tests drive `tick(
 from __future__ import annotations
 
 import ctypes
+import logging
 import math
 import os
 import re
@@ -17,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +27,8 @@ from training.datasets import DATASETS
 from training.errors import UserError
 from training.live import read_progress
 
+from .visitors import VisitorIds
+
 ROOT = Path(__file__).resolve().parent.parent
 LIVE = "_live"  # under the runs folder; a run's name cannot start with "_"
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
@@ -33,6 +36,13 @@ MAX_BETA = 100.0
 RUN_BYTES_ESTIMATE = 24 * 2**20  # one run's folder: weights, ONNX, atlas with t-SNE, timeline with its decoders
 STOP_GRACE_S = 15.0  # after SIGINT, a run that has not exited is killed
 ENDED = ("done", "stopped", "failed")
+PAGE = "_page"  # under the runs folder: the files made for the page from a run (zip, timeline decoders)
+HISTORY = 200  # ended runs remembered (what a visitor's status shows after their run); live runs are held apart
+RECENTLY_USED_S = 600.0  # a run opened or downloaded this recently is never pruned
+MAX_TICK_GAP_S = 2.0  # the most one supervisor tick counts towards a run being unwatched
+NO_ROOM = ("Every kept run is in use (queued, training, or opened in the last 10 minutes) and no more fit in the "
+           "{runs} runs / {mb:,} MB kept here; try again in a few minutes.")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -46,23 +56,30 @@ class TrainLimits:
     threads: int | None = None  # torch threads of a run (None: one per core)
     abandon_after_s: float | None = None  # a run whose visitor has not looked for this long is stopped and removed
     max_queue: int = 20
+    concurrency: int = 1  # trainer processes at once
+    max_per_client: int | None = None  # queued-or-running runs per network address (None: no cap but one per visitor)
+    behind_proxy: bool = False  # the client's address is X-Forwarded-For's first (a Space's proxy sets it)
 
     @classmethod
     def for_environment(cls, environ=os.environ, cpu_count: int | None = None) -> "TrainLimits":
         """On a Hugging Face Space (it sets SPACE_ID): 5 epochs (≈ 1.5 min of MNIST on 2 cores), 3 runs kept, 300 MB,
-        one core left to the explorer's server, and a run left alone for 2 minutes is stopped and removed."""
+        one core left to the explorer's server, a run left alone for 2 minutes is stopped and removed, and one run
+        queued or training per visitor's address."""
         if not environ.get("SPACE_ID"):
             return cls()
         cores = cpu_count or os.cpu_count() or 1
         return cls(max_epochs=5, max_runs=3, disk_budget_mb=300, threads=max(1, cores - 1), abandon_after_s=120.0,
-                   max_queue=10)
+                   max_queue=10, max_per_client=1, behind_proxy=True)
 
     def describe(self) -> str:
         abandon = (f"; a run nobody watches for {self.abandon_after_s:.0f} s is stopped and removed"
                    if self.abandon_after_s else "")
         threads = f"{self.threads} CPU thread{'s' if self.threads != 1 else ''}" if self.threads else "every core"
-        return (f"Up to {self.max_epochs} epochs a run, one run at a time (others wait in a queue) on {threads}; the "
-                f"{self.max_runs} newest runs are kept (at most {self.disk_budget_mb:,} MB){abandon}.")
+        at_once = "one run at a time" if self.concurrency == 1 else f"{self.concurrency} runs at a time"
+        per_client = "; one run per visitor's address" if self.max_per_client == 1 else ""
+        return (f"Up to {self.max_epochs} epochs a run, {at_once} (others wait in a queue) on {threads}; the "
+                f"{self.max_runs} newest runs are kept (at most {self.disk_budget_mb:,} MB; runs in use are never "
+                f"removed){abandon}{per_client}.")
 
 
 @dataclass(frozen=True)
@@ -140,18 +157,14 @@ def folder_bytes(folder: Path) -> int:
     return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
 
 
-def visitor_id(kept: str | None) -> str:
-    """The id a visitor's browser keeps (gr.BrowserState): theirs, or a new unguessable one."""
-    return kept if isinstance(kept, str) and re.fullmatch(r"[0-9a-f]{32}", kept) else uuid.uuid4().hex
-
-
 @dataclass
 class Run:
     request: RunRequest
-    owner: str
+    owner: str  # the visitor's signed id (explorer/visitors.py)
+    client: str  # the network address caps are counted by
     state: str = "queued"  # queued → running → done / stopped / failed
     message: str = ""
-    last_seen: float = 0.0
+    unwatched_s: float = 0.0  # time the server was answering and this run's visitor did not look
     process: subprocess.Popen | None = None
     stop_sent: float | None = None
     abandoned: bool = False
@@ -178,7 +191,10 @@ def _child_setup() -> None:
 
 @dataclass
 class TrainingRuns:
-    """The app's runs: the queue, the one process training, and the runs folder they write (see the module's doc)."""
+    """The app's runs (see the module's doc). Capacity is held by the data structure, not by trimming a list:
+    `running` holds every trainer process not yet reaped (never more than `limits.concurrency`), `queue` the waiting
+    runs (never more than `limits.max_queue`, one per client), and `history` the ended ones (bounded; only ended
+    runs ever fall off it), so no request can make a live run disappear."""
 
     runs_dir: Path
     data_dir: Path
@@ -186,14 +202,20 @@ class TrainingRuns:
     download: bool = False  # a run may download its data set (torchvision) when it is missing: then every one is offered
     clock: object = time.monotonic
     command: object = run_command  # (request, runs_dir, data_dir, limits, download) → argv; tests may use another
-    runs: list[Run] = field(default_factory=list)
+    busy: object = lambda: False  # whether the server is too loaded to answer: then nobody's run counts as unwatched
+    visitors: VisitorIds = field(default_factory=VisitorIds)
 
     def __post_init__(self):
         self.runs_dir, self.data_dir = Path(self.runs_dir), Path(self.data_dir)
+        self.running: list[Run] = []
+        self.queue: list[Run] = []
+        self.history: deque[Run] = deque(maxlen=HISTORY)
         self._lock = threading.RLock()
         self._stopped, self._wake = threading.Event(), threading.Event()
         self._thread = None
+        self._last_tick: float | None = None
         self._progress: dict[str, tuple[float, dict | None]] = {}
+        self._used: dict[str, float] = {}  # run name → when it was last opened or downloaded
         self.tidy()
 
     # ------------------------------------------------------------------ the folder
@@ -205,22 +227,35 @@ class TrainingRuns:
     def live_dir(self, name: str) -> Path:
         return self.runs_dir / LIVE / name
 
+    def page_dir(self, name: str) -> Path:
+        """Where files made for the page from a run (its zip, its timeline's decoders) live: inside the runs folder,
+        so the disk budget counts them and removing the run removes them."""
+        return self.runs_dir / PAGE / name
+
     def tidy(self) -> None:
-        """After a restart (or a killed app): drop the live files of runs that left no checkpoint."""
-        live = self.runs_dir / LIVE
-        if live.is_dir():
-            for folder in live.iterdir():
-                if not (self.runs_dir / folder.name / "config.json").is_file() and not self._run(folder.name):
-                    shutil.rmtree(folder, ignore_errors=True)
+        """After a restart (or a killed app): drop the live and page files of runs that left no checkpoint."""
+        for side in (LIVE, PAGE):
+            if (self.runs_dir / side).is_dir():
+                for folder in (self.runs_dir / side).iterdir():
+                    if not (self.runs_dir / folder.name / "config.json").is_file() and folder.name not in self.live_names():
+                        shutil.rmtree(folder, ignore_errors=True)
+
+    def live_names(self) -> set[str]:
+        return {r.name for r in (*self.running, *self.queue)}
 
     def finished_names(self) -> list[str]:
         """Checkpoint folders in the runs folder that no run of this app is still writing, oldest first."""
         if not self.runs_dir.is_dir():
             return []
-        busy = {r.name for r in self.runs if r.state in ("queued", "running") and not self._opens(r)}
-        found = [p for p in self.runs_dir.iterdir() if p.is_dir() and NAME_PATTERN.fullmatch(p.name)
-                 and (p / "config.json").is_file() and p.name not in busy]
-        return [p.name for p in sorted(found, key=lambda p: (p / "config.json").stat().st_mtime)]
+        busy = {r.name for r in self.running if not self._opens(r)} | {r.name for r in self.queue}
+        found = []
+        for p in self.runs_dir.iterdir():
+            if NAME_PATTERN.fullmatch(p.name) and p.name not in busy:
+                try:
+                    found.append(((p / "config.json").stat().st_mtime, p.name))
+                except OSError:  # not a checkpoint, or removed meanwhile
+                    pass
+        return [name for _, name in sorted(found)]
 
     def _opens(self, run: Run) -> bool:
         """A running run's checkpoint opens once its last epoch is saved (its t-SNE is still being added)."""
@@ -240,44 +275,81 @@ class TrainingRuns:
         return cached[1]
 
     def remove(self, name: str) -> None:
-        shutil.rmtree(self.runs_dir / name, ignore_errors=True)
-        shutil.rmtree(self.live_dir(name), ignore_errors=True)
+        """Remove a run's checkpoint, live files and page files, and forget what was cached about it."""
+        for folder in (self.runs_dir / name, self.live_dir(name), self.page_dir(name)):
+            shutil.rmtree(folder, ignore_errors=True)
         self._progress.pop(name, None)
+        self._used.pop(name, None)
+
+    def used(self, name: str) -> None:
+        """A visitor opened or downloaded this run: it is not pruned for `RECENTLY_USED_S`."""
+        with self._lock:
+            if (self.runs_dir / name).is_dir():
+                self._used[name] = self.clock()
+
+    def _prunable(self) -> list[str]:
+        """Finished runs nobody is using, oldest first: those that may be removed to make room."""
+        now = self.clock()
+        return [n for n in self.finished_names() if n not in self.live_names()
+                and now - self._used.get(n, -math.inf) > RECENTLY_USED_S]
+
+    def disk_bytes(self) -> int:
+        """The runs folder with everything in it: checkpoints, live files and the page's files of each run."""
+        return folder_bytes(self.runs_dir) if self.runs_dir.is_dir() else 0
+
+    def _over_budget(self, kept: int) -> bool:
+        return (kept >= self.limits.max_runs
+                or self.disk_bytes() + RUN_BYTES_ESTIMATE > self.limits.disk_budget_mb * 2**20)
 
     def make_room(self) -> None:
-        """Before a run starts: remove the oldest finished runs until one more fits the count and disk caps."""
-        names = self.finished_names()
-        while names and (len(names) >= self.limits.max_runs or
-                         folder_bytes(self.runs_dir) + RUN_BYTES_ESTIMATE > self.limits.disk_budget_mb * 2**20):
-            self.remove(names.pop(0))
-        if folder_bytes(self.runs_dir) + RUN_BYTES_ESTIMATE > self.limits.disk_budget_mb * 2**20:
-            raise UserError(f"The runs folder is over its {self.limits.disk_budget_mb:,} MB budget; no run can start.")
+        """Before a run starts: remove the oldest runs nobody is using until one more fits the count and disk caps;
+        if that is not enough, refuse (nothing in use is ever removed)."""
+        prunable = self._prunable()
+        while prunable and self._over_budget(len(self.finished_names())):
+            self.remove(prunable.pop(0))
+        if self._over_budget(len(self.finished_names())):
+            raise UserError(NO_ROOM.format(mb=self.limits.disk_budget_mb, runs=self.limits.max_runs))
+
+    def _room_for_one_more(self) -> bool:
+        """Whether a new run can be given room once the queue ahead of it has started, counting only what may be
+        pruned (a quick check at Start; `make_room` decides when it launches)."""
+        unprunable = len(set(self.finished_names()) - set(self._prunable()))
+        return unprunable + len(self.running) + len(self.queue) + 1 <= self.limits.max_runs
 
     # ------------------------------------------------------------------ what visitors do
 
-    def _run(self, name: str) -> Run | None:
-        return next((r for r in self.runs if r.name == name and r.state not in ENDED), None)
-
     def mine(self, owner: str | None) -> Run | None:
-        """The visitor's latest run (any state)."""
-        return next((r for r in reversed(self.runs) if owner and r.owner == owner), None)
+        """The visitor's live run, else their latest ended one (None for an id this server did not issue)."""
+        owner = self.visitors.verify(owner)
+        if owner is None:
+            return None
+        with self._lock:
+            live = next((r for r in (*self.running, *self.queue) if r.owner == owner), None)
+            return live or next((r for r in reversed(self.history) if r.owner == owner), None)
 
-    def submit(self, owner: str | None, request: RunRequest) -> tuple[str, Run]:
-        """Queue a run for this visitor (a new visitor gets an id, kept in their browser); it starts when it is first."""
+    def submit(self, owner: str | None, request: RunRequest, client: str = "local") -> tuple[str, Run]:
+        """Queue a run for this visitor (one without a valid id gets a new one, kept in their browser); it starts
+        when it is first. Refused in one sentence when the visitor or their address already has one, the queue is
+        full, or nothing can be pruned to make room."""
         with self._lock:
             if not self.limits.enabled:
                 raise UserError("Training is turned off on this server (--no-train).")
-            owner = visitor_id(owner)
+            owner = self.visitors.verify(owner) or self.visitors.issue()
             mine = self.mine(owner)
             if mine is not None and mine.state in ("queued", "running"):
                 raise UserError(f"Your run {mine.name} is still {mine.state}; stop it first.")
-            if self._run(request.name) or (self.runs_dir / request.name).exists():
+            if self.limits.max_per_client is not None and sum(
+                    r.client == client for r in (*self.running, *self.queue)) >= self.limits.max_per_client:
+                raise UserError("A run from your network address is already queued or training; one at a time, "
+                                "please — stop it or wait for it to end.")
+            if request.name in self.live_names() or (self.runs_dir / request.name).exists():
                 raise UserError(f"There is already a run named {request.name}; choose another name.")
-            if sum(r.state == "queued" for r in self.runs) >= self.limits.max_queue:
+            if len(self.queue) >= self.limits.max_queue:
                 raise UserError(f"{self.limits.max_queue} runs are already waiting; try again in a few minutes.")
-            run = Run(request, owner, last_seen=self.clock())
-            self.runs.append(run)
-            self.runs = [r for r in self.runs if r.state not in ENDED or r.owner != owner or r is run][-200:]
+            if not self._room_for_one_more():
+                raise UserError(NO_ROOM.format(mb=self.limits.disk_budget_mb, runs=self.limits.max_runs))
+            run = Run(request, owner, client)
+            self.queue.append(run)
             self._wake.set()  # the supervisor starts it (a child must not be tied to this short-lived server thread)
             return owner, run
 
@@ -288,7 +360,7 @@ class TrainingRuns:
             if run is None or run.state not in ("queued", "running"):
                 raise UserError("You have no run in progress to stop.")
             if run.state == "queued":
-                run.state, run.message = "stopped", "left the queue"
+                self._end_queued(run, "left the queue")
                 return f"{run.name} left the queue."
             self._signal(run)
             return f"Stopping {run.name}: the last saved epoch is kept."
@@ -298,17 +370,24 @@ class TrainingRuns:
         with self._lock:
             run = self.mine(owner)
             if run is not None:
-                run.last_seen = self.clock()
+                run.unwatched_s = 0.0
 
     def position(self, run: Run) -> int:
         """1 for the first waiting run."""
-        waiting = [r for r in self.runs if r.state == "queued"]
-        return waiting.index(run) + 1 if run in waiting else 0
+        with self._lock:
+            return self.queue.index(run) + 1 if run in self.queue else 0
 
     def active(self) -> Run | None:
-        return next((r for r in self.runs if r.state == "running"), None)
+        """The run training now (the first, where several may)."""
+        with self._lock:
+            return self.running[0] if self.running else None
 
     # ------------------------------------------------------------------ the supervisor
+
+    def _end_queued(self, run: Run, message: str) -> None:
+        self.queue.remove(run)
+        run.state, run.message = "stopped", message
+        self.history.append(run)
 
     def _signal(self, run: Run) -> None:
         if run.process is not None and run.process.poll() is None and run.stop_sent is None:
@@ -329,12 +408,13 @@ class TrainingRuns:
                                            preexec_fn=_child_setup)
         run.state = "running"
 
-    def _reap(self, run: Run) -> None:
+    def _reap(self, run: Run) -> bool:
+        """Whether the run's process has ended (then its state says how); kills one that ignored Stop too long."""
         code = run.process.poll()
         if code is None:
             if run.stop_sent is not None and self.clock() - run.stop_sent > STOP_GRACE_S:
                 run.process.kill()
-            return
+            return False
         saved = (self.runs_dir / run.name / "config.json").is_file()
         if code == 0:
             run.state, run.message = "done", ""
@@ -347,6 +427,7 @@ class TrainingRuns:
             run.state, run.message = "failed", self._failure(run, code)
         if run.abandoned or not saved:  # nothing of it to open (its message is kept)
             self.remove(run.name)
+        return True
 
     def _failure(self, run: Run, code: int) -> str:
         """The trainer's own `error: …` line, or what killed it."""
@@ -361,34 +442,50 @@ class TrainingRuns:
             return "the training process was killed (out of memory?)"
         return f"the training process exited with status {code}"
 
+    def _watch(self, now: float) -> None:
+        """Count the time since the last tick as unwatched for every live run — but only time the server was
+        answering: a late tick (the process stalled) counts as at most `MAX_TICK_GAP_S`, a busy server not at all."""
+        elapsed = 0.0 if self._last_tick is None else min(max(now - self._last_tick, 0.0), MAX_TICK_GAP_S)
+        self._last_tick = now
+        if self.busy():
+            return
+        for run in (*self.running, *self.queue):
+            run.unwatched_s += elapsed
+
     def tick(self) -> None:
-        """Reap ended runs, stop abandoned ones, start the next in the queue."""
+        """Reap ended runs, stop abandoned ones, start queued ones while fewer than `concurrency` processes live."""
         with self._lock:
-            now = self.clock()
-            for run in self.runs:
-                abandoned = (self.limits.abandon_after_s is not None and run.state in ("queued", "running")
-                             and now - run.last_seen > self.limits.abandon_after_s)
-                if abandoned and run.state == "queued":
-                    run.state, run.message = "stopped", "removed from the queue: nobody was watching"
-                elif abandoned:
+            self._watch(self.clock())
+            after = self.limits.abandon_after_s
+            for run in [r for r in self.queue if after is not None and r.unwatched_s > after]:
+                self._end_queued(run, "removed from the queue: nobody was watching")
+            for run in list(self.running):
+                if after is not None and run.unwatched_s > after and not run.abandoned:
                     run.abandoned, run.message = True, "stopped and removed: nobody was watching"
                     self._signal(run)
-                if run.state == "running":
-                    self._reap(run)
-            if self.active() is None:
-                waiting = next((r for r in self.runs if r.state == "queued"), None)
-                if waiting is not None:
-                    try:
-                        self._launch(waiting)
-                    except (UserError, OSError) as err:
-                        waiting.state, waiting.message = "failed", str(err)[:400]
+                if self._reap(run):
+                    self.running.remove(run)
+                    self.history.append(run)
+            while self.queue and len(self.running) < self.limits.concurrency:
+                waiting = self.queue.pop(0)
+                try:
+                    self._launch(waiting)
+                    self.running.append(waiting)
+                except (UserError, OSError) as err:
+                    waiting.state, waiting.message = "failed", str(err)[:400]
+                    self.history.append(waiting)
 
     def start_supervisor(self, every: float = 0.5) -> None:
+        """A thread that ticks until shutdown; an exception in one tick is logged and the next tick runs (one bad
+        moment must not stop every visitor's training for good)."""
         def loop():
             while not self._stopped.is_set():
                 self._wake.wait(every)
                 self._wake.clear()
-                self.tick()
+                try:
+                    self.tick()
+                except Exception:  # noqa: BLE001 — logged, and the supervisor goes on
+                    log.exception("the training supervisor's tick failed; it goes on")
 
         self._thread = threading.Thread(target=loop, name="training-runs", daemon=True)
         self._thread.start()
@@ -397,21 +494,20 @@ class TrainingRuns:
         """Stop every run (tests; the app's own end sends SIGINT through PR_SET_PDEATHSIG)."""
         self._stopped.set()
         with self._lock:
-            for run in self.runs:
-                if run.state == "queued":
-                    run.state = "stopped"
-                if run.state == "running":
-                    self._signal(run)
-        for run in self.runs:
-            if run.process is not None:
-                try:
-                    run.process.wait(timeout=STOP_GRACE_S)
-                except subprocess.TimeoutExpired:
-                    run.process.kill()
-                    run.process.wait()
-                if run.state == "running":
-                    self._reap(run)
-
+            for run in list(self.queue):
+                self._end_queued(run, "the app stopped")
+            for run in self.running:
+                self._signal(run)
+        for run in list(self.running):
+            try:
+                run.process.wait(timeout=STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                run.process.kill()
+                run.process.wait()
+            with self._lock:
+                if self._reap(run):
+                    self.running.remove(run)
+                    self.history.append(run)
 
 
 def describe_progress(progress: dict | None) -> str:

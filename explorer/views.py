@@ -2,6 +2,7 @@
 checkpoint, its test images and dimensions, links), and each tab's own views, from explorer/tabs/."""
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -34,10 +35,7 @@ class Callbacks(reconstructions.Views, sample.Views, sliders.Views, traversals.V
         self.library, self.test_sets, self.sprite_dir = library, test_sets, sprite_dir
         self.runs = runs  # explorer.train_runs.TrainingRuns: the Train tab's runs, or None (no training here)
         self.default_name = default_name or (library.all_names() or [None])[0]
-        self._sprites: dict[str, Path] = {}
-        self._dimensions: dict[str, latent_views.LatentDimensions] = {}
-        self._timelines: dict[str, tuple] = {}  # name → (Timeline or None, why there is none)
-        self._timeline_ids: dict[str, int] = {}  # name → its number in the page folder's file names
+        self._sprites: dict[str, Path] = {}  # one per data set (a handful)
 
     def _model(self, name):
         return self.library.get(name).model
@@ -69,15 +67,36 @@ class Callbacks(reconstructions.Views, sample.Views, sliders.Views, traversals.V
         key = core.dataset_title(self.library.get(name))
         if key not in self._sprites:
             images = self._test_split(name).images.numpy()
-            self._sprites[key] = web_assets.write_test_sprite(images, self.sprite_dir, f"test-{len(self._sprites)}.png")
+            file = f"test-{hashlib.sha256(key.encode()).hexdigest()[:16]}.png"  # one name per data set, whoever asks
+            self._sprites[key] = web_assets.write_test_sprite(images, self.sprite_dir, file)
         return self._sprites[key]
 
+    def page_file(self, name, kind: str) -> Path | None:
+        """Where a file made for the page from a checkpoint goes (`kind`: "zip", "timeline-s3.onnx", …).
+
+        A run's go into the runs folder (the disk budget counts them; removing the run removes them), the others'
+        into the page folder. The name carries the checkpoint's save stamp, so a folder saved anew, or a name reused
+        after a run was removed, never serves an older file; the files of older saves are deleted."""
+        if self.sprite_dir is None:
+            return None
+        folder = self.library.folder(name)
+        ours = self.runs is not None and folder.parent == self.runs.runs_dir
+        home = self.runs.page_dir(name) if ours else self.sprite_dir / hashlib.sha256(str(folder).encode()).hexdigest()[:16]
+        stamp = "-".join(map(str, self.library.stamp(folder) or (0,)))
+        home.mkdir(parents=True, exist_ok=True)
+        for old in home.iterdir():
+            if not old.name.startswith((f"{stamp}-", ".")):  # "." : another request's file being written
+                old.unlink(missing_ok=True)
+        return home / f"{stamp}-{kind if kind != 'zip' else name + '.zip'}"
+
     def dimensions(self, name) -> latent_views.LatentDimensions:
-        """The checkpoint's dimension order and activity, computed once (every server slider decode needs the order)."""
-        if name not in self._dimensions:
+        """The checkpoint's dimension order and activity, computed once per save (every server slider decode needs
+        the order)."""
+        def compute():
             ck = self.library.get(name)
-            self._dimensions[name] = latent_views.latent_dimensions(ck.metrics, ck.atlas["means"].numpy())
-        return self._dimensions[name]
+            return latent_views.latent_dimensions(ck.metrics, ck.atlas["means"].numpy())
+
+        return self.library.memo(name, "dimensions", compute)
 
     def switch_checkpoint(self, name, active):
         """Open checkpoint `name`; if it cannot be loaded, warn and put the picker back on `active`, which keeps working."""

@@ -10,7 +10,7 @@ import pytest
 from tests.helpers import free_port
 from PIL import Image
 
-from explorer import core
+from explorer import core, http_limits
 from explorer.app import CSS, build_demo
 from explorer.tabs.common import friendly
 from explorer.views import INFO_OUTPUTS, Callbacks
@@ -162,7 +162,8 @@ def served(library, name, test_split):
     demo = build_demo(library, name, core.TestSets.of(core.TestImages(test_split)))
     demo.queue(default_concurrency_limit=2)
     port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, css=CSS)
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, css=CSS,
+                **http_limits.launch_options())
     yield f"http://127.0.0.1:{port}/"
     demo.close()
 

@@ -101,6 +101,13 @@ def idle_trainer(request, runs_dir, *_):
     return [sys.executable, "-c", "import time\nwhile True: time.sleep(0.02)"]
 
 
+def advance(runs, now, to, step=1.0):
+    """Move the injected clock to `to`, the supervisor ticking every `step` seconds as it does in the app."""
+    while now[0] < to:
+        now[0] = min(to, now[0] + step)
+        runs.tick()
+
+
 def test_an_abandoned_run_is_stopped_and_removed(tmp_path, tiny_data):
     now = [0.0]
     runs = TrainingRuns(tmp_path / "runs", tiny_data, TrainLimits(abandon_after_s=10), clock=lambda: now[0],
@@ -108,13 +115,11 @@ def test_an_abandoned_run_is_stopped_and_removed(tmp_path, tiny_data):
     watcher, run = runs.submit(None, request("left"))
     _, waiting = runs.submit(None, request("waiting"))
     runs.tick()
-    now[0] = 9.0
+    advance(runs, now, 9.0)
     runs.seen(watcher)  # its visitor looks at 9 s; the queued one's never does
-    now[0] = 11.0
-    runs.tick()
+    advance(runs, now, 11.0)
     assert run.state == "running" and waiting.state == "stopped" and "nobody was watching" in waiting.message
-    now[0] = 20.0  # nobody asked for the run's status for 11 s
-    runs.tick()
+    advance(runs, now, 20.0)  # nobody asked for the run's status for 11 s
     run.process.wait(timeout=10)
     runs.tick()
     assert run.state == "stopped" and "nobody was watching" in run.message

@@ -8,6 +8,7 @@ import json
 import gradio as gr
 
 from training import safe_text
+from training.atomic import write_atomically
 from training.errors import UserError
 from training.onnx_export import DECODER_ONNX
 from training.timeline import TIMELINE_JSON, TIMELINE_TENSORS, decoder_onnx, load_timeline
@@ -46,15 +47,16 @@ VIEW_HTML = """
 
 class Views:
     def _timeline(self, name):
-        """(the checkpoint's timeline or None, why there is none), read and checked once per checkpoint."""
-        if name not in self._timelines:
+        """(the checkpoint's timeline or None, why there is none), read and checked once per save."""
+        def read():
             ck = self.library.get(name)
             try:
                 found = load_timeline(ck.path, ck.config.model.z_dim, len(ck.atlas["labels"]))
-                self._timelines[name] = (found, None if found else NO_TIMELINE)
+                return found, None if found else NO_TIMELINE
             except UserError as err:  # it quotes the folder's name: escaped for the tab's Markdown
-                self._timelines[name] = (None, safe_text.markdown(err, safe_text.LONG))
-        return self._timelines[name]
+                return None, safe_text.markdown(err, safe_text.LONG)
+
+        return self.library.memo(name, "timeline", read)
 
     def timeline_problem(self, name) -> str | None:
         """Why the open checkpoint has no timeline to show, as Markdown; None when it has a usable one."""
@@ -62,17 +64,17 @@ class Views:
 
     def timeline_files(self, name) -> dict | None:
         """The page's URLs of the checkpoint's timeline, when it has a usable one: its two files, and for each
-        snapshot that kept a decoder, that decoder as ONNX (written once into the page's folder)."""
+        snapshot that kept a decoder, that decoder as ONNX (written once per save, beside the page's files)."""
         found, _ = self._timeline(name)
         if found is None:
             return None
         ck = self.library.get(name)
         decoders = {}
         for i, entry in enumerate(found.entries):
-            if entry["decoder"] and self.sprite_dir is not None:
-                path = self.sprite_dir / f"timeline-{self._timeline_ids.setdefault(name, len(self._timeline_ids))}-s{i}.onnx"
+            path = self.page_file(name, f"timeline-s{i}.onnx") if entry["decoder"] else None
+            if path is not None:
                 if not path.exists():
-                    path.write_bytes(decoder_onnx(ck.path / DECODER_ONNX, found, i))
+                    write_atomically(path, decoder_onnx(ck.path / DECODER_ONNX, found, i))
                 decoders[str(i)] = web_assets.file_url(path)
         return {"json": web_assets.file_url(ck.path / TIMELINE_JSON), "tensors": web_assets.file_url(ck.path / TIMELINE_TENSORS),
                 "decoders": decoders}

@@ -7,16 +7,18 @@ from __future__ import annotations
 import json
 import os
 import zipfile
+
 import gradio as gr
 
 from training import safe_text
+from training.atomic import atomic_path
 from training.datasets import DATASETS
 from training.errors import UserError
 from training.hub import PUBLISHED_FILES
 from training.live import PROGRESS
 from training.timeline import TIMELINE_JSON, TIMELINE_TENSORS
 
-from .. import train_runs, web_assets
+from .. import train_runs, visitors, web_assets
 from .common import friendly
 
 TAB = "train"
@@ -65,16 +67,19 @@ class Views:
         return [(DATASETS[k].title + ("" if k in present else " (downloaded first)"), k) for k in offered]
 
     def _taken(self) -> set[str]:
-        return set(self.library.all_names()) | {r.name for r in self.runs.runs if r.state in ("queued", "running")}
+        return set(self.library.all_names()) | self.runs.live_names()
 
-    def train_start(self, owner, dataset, beta, z_dim, epochs, seed, name):
+    def train_start(self, owner, dataset, beta, z_dim, epochs, seed, name, request: gr.Request = None):
         """Queue the visitor's run (it starts at once when nobody else's is training)."""
         runs = self.runs
         if runs is None or not runs.limits.enabled:
             raise UserError("Training is turned off on this server (--no-train).")
-        request = train_runs.parse_request(dataset, beta, z_dim, epochs, seed, name, runs.limits,
-                                           runs.datasets(), self._taken())
-        owner, _ = runs.submit(owner, request)
+        run = train_runs.parse_request(dataset, beta, z_dim, epochs, seed, name, runs.limits, runs.datasets(),
+                                       self._taken())
+        client = visitors.client_address(request.headers if request else {},
+                                         request.client.host if request and request.client else None,
+                                         runs.limits.behind_proxy)
+        owner, _ = runs.submit(owner, run, client)
         return owner, *self.train_status(owner, None)
 
     def train_stop(self, owner):
@@ -143,7 +148,7 @@ class Views:
         if watched is not None and watched is not mine and watched.state == "running":
             lines.append(f"Another visitor's run {_quote(watched.name)} is training: "
                          f"{train_runs.describe_progress(runs.progress(watched.name))}")
-        waiting = sum(r.state == "queued" for r in runs.runs)
+        waiting = len(runs.queue)
         if waiting and (mine is None or mine.state != "queued"):
             lines.append(f"{waiting} run{'s' if waiting > 1 else ''} waiting in the queue.")
         return "\n\n".join(lines) or "You have no run yet: set it up above and press Start."
@@ -164,19 +169,18 @@ class Views:
                            "files": files})
 
     def _zip(self, name: str) -> str | None:
-        """The run's checkpoint as one zip (the files the Hub gets), written once per saved version."""
-        if self.sprite_dir is None:
+        """The run's checkpoint as one zip (the files the Hub gets), written once per saved version; offering it
+        counts as using the run (it is not pruned while a visitor may be downloading it)."""
+        path = self.page_file(name, "zip")
+        if path is None:
             return None
-        folder = self.library.folder(name)
-        stamp = self.library.stamp(folder)
-        path = self.sprite_dir / f"{name}-{stamp[0] if stamp else 0}.zip"
         if not path.exists():
-            tmp = path.with_suffix(".partial")
-            with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
+            folder = self.library.folder(name)
+            with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
                 for file in PUBLISHED_FILES:
                     if (folder / file).is_file():
                         archive.write(folder / file, f"{name}/{file}")
-            tmp.rename(path)
+        self.runs.used(name)
         return str(path)
 
 
@@ -212,8 +216,9 @@ def wire(page) -> None:
     cb = page.cb
     status_outputs = [page.train_status, page.train_live, page.train_open, page.train_download, page.ck_name,
                       page.compare_pick, page.train_shown]
-    # the status never waits behind the model's queue (it is a dictionary look-up and a stat or two)
-    quiet = dict(show_progress="hidden", api_name=False, concurrency_limit=None)
+    # the status never waits in Gradio's queue (it is a dictionary look-up and a stat or two): a flood of slow
+    # requests cannot make a visitor's polls fail and their run look abandoned
+    quiet = dict(show_progress="hidden", api_name=False, queue=False)
     page.train_start.click(friendly(cb.train_start), [page.train_owner, page.train_dataset, page.train_beta, page.train_z,
                                                      page.train_epochs, page.train_seed, page.train_name],
                            [page.train_owner, *status_outputs], api_name=False)
