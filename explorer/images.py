@@ -16,6 +16,9 @@ WORK_SIZE = 256  # larger images are shrunk to this before any pixel work
 INK_CONTRAST = 0.15  # below this max-min contrast (0..1) an image counts as blank
 
 
+# Only these decoders ever see an upload: Pillow would otherwise try any of its ~40 (EPS hands the file to Ghostscript,
+# TIFF and PSD bring large, rarely exercised parsers).
+FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP")
 MAX_DATA_URL_CHARS = 8_000_000  # a drawing pad's PNG is ~20 kB; this bounds what a hostile page can send
 
 
@@ -23,7 +26,7 @@ def read_image_file(path: str | Path | io.BytesIO, name: str | None = None) -> n
     """Decode an uploaded file into a float grayscale array in [0, 1], flattened onto white if it has alpha."""
     name = name or Path(path).name
     try:
-        with Image.open(path) as img:
+        with Image.open(path, formats=FORMATS) as img:
             if img.width * img.height > MAX_PIXELS:
                 raise UserError(
                     f"The image is {img.width}×{img.height} pixels; images up to {MAX_PIXELS // 1_000_000} megapixels "
@@ -36,7 +39,7 @@ def read_image_file(path: str | Path | io.BytesIO, name: str | None = None) -> n
     except Image.DecompressionBombError:  # Pillow refuses > 179 MP at open, before our own limit is checked
         raise UserError(f"{name} declares far more than {MAX_PIXELS // 1_000_000} megapixels; downscale it and try again.") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise UserError(f"Could not read {name} as an image ({type(err).__name__}); upload a PNG, JPEG, GIF or WebP.") from None
+        raise UserError(f"Could not read {name} as an image ({type(err).__name__}); upload a PNG, JPEG, GIF, WebP or BMP.") from None
     return pil_to_gray(frame)
 
 

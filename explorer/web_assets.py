@@ -11,6 +11,8 @@ from urllib.parse import quote
 import numpy as np
 from PIL import Image
 
+from training.atomic import atomic_path
+
 WEB = Path(__file__).resolve().parent / "web"
 ORT_VERSION = "1.30.0"
 ORT_DIR = WEB / "vendor" / f"onnxruntime-web-{ORT_VERSION}"
@@ -64,7 +66,8 @@ def write_test_sprite(images: np.ndarray, folder: Path, name: str = SPRITE_NAME)
     tiles[:n] = images
     sheet = tiles.reshape(rows, SPRITE_COLUMNS, 28, 28).transpose(0, 2, 1, 3).reshape(rows * 28, SPRITE_COLUMNS * 28)
     path = Path(folder) / name
-    Image.fromarray(sheet).save(path)
+    with atomic_path(path) as tmp:  # a page already open may be fetching the previous sprite
+        Image.fromarray(sheet).save(tmp, format="PNG")
     return path
 
 

@@ -123,3 +123,13 @@ def test_a_config_asking_for_a_huge_model_is_refused_before_allocating(copy_of):
     (copy_of / ckpt.CONFIG).write_text(json.dumps(config))
     with pytest.raises(UserError, match=r"config\.json: invalid configuration \(model\.z_dim is 1000000000; at most 1024"):
         load_checkpoint(copy_of)
+
+
+def test_saving_through_a_symlink_writes_into_the_folder_it_points_to(copy_of):
+    link = copy_of.with_name("link")
+    link.symlink_to(copy_of, target_is_directory=True)
+    loaded = load_checkpoint(link)
+    save_checkpoint(link, loaded.model, loaded.config, dict(loaded.metrics, note="through the link"), loaded.atlas)
+    assert link.is_symlink() and link.resolve() == copy_of  # the link is not swapped for a folder of its own
+    assert load_checkpoint(copy_of).metrics["note"] == "through the link"
+    assert sorted(p.name for p in copy_of.parent.iterdir()) == ["copy", "link"]

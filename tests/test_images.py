@@ -118,3 +118,28 @@ def test_large_images_below_the_limit_are_shrunk_quickly(tmp_path):
     img = Image.fromarray(_digit_one(3000))
     out = to_mnist(read_image_file(_save(tmp_path, "big.png", img, compress_level=1)))
     assert out.max() == 255
+
+
+EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 28 28\n4 4 moveto 24 24 lineto stroke\nshowpage\n%%EOF\n"
+
+
+def test_webp_and_bmp_are_read_like_png(tmp_path):
+    one = Image.fromarray(_digit_one(64))
+    for name in ("digit.webp", "digit.bmp"):
+        out = to_mnist(read_image_file(_save(tmp_path, name, one)))
+        assert out.shape == (28, 28) and out.max() == 255, name
+
+
+def test_other_formats_pillow_knows_are_refused_before_their_decoder_runs(tmp_path, monkeypatch):
+    from PIL import EpsImagePlugin
+
+    opened = []
+    monkeypatch.setattr(EpsImagePlugin.EpsImageFile, "_open", lambda self: opened.append(self))  # Ghostscript's door
+    eps = tmp_path / "digit.eps"
+    eps.write_bytes(EPS)
+    one = Image.fromarray(_digit_one(64))
+    files = [eps, _save(tmp_path, "digit.tiff", one), _save(tmp_path, "digit.ico", one.resize((32, 32)))]
+    for path in files:
+        with pytest.raises(UserError, match=rf"Could not read {path.name} as an image .*PNG, JPEG, GIF, WebP or BMP"):
+            read_image_file(path)
+    assert not opened

@@ -2,6 +2,8 @@
 with them (explorer/likelihood.py, the Likelihood tab, the map's colouring, links)."""
 import json
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -95,6 +97,79 @@ def test_a_damaged_ood_file_is_one_sentence_and_a_missing_one_is_none(trained_ch
         read_ood(folder)
     (folder / OOD_FILE).unlink()
     assert read_ood(folder) is None
+
+
+def _ood_summary() -> dict:
+    sets = {"MNIST test": {"score_nll": np.linspace(80, 120, 50), "score_elbo": np.linspace(85, 125, 50)},
+            "blank (MNIST)": {"score_nll": np.full(5, 27.0), "score_elbo": np.full(5, 29.0)}}
+    return json.loads(json.dumps(summarise("MNIST test", sets, 8)))
+
+
+def _edit(change):
+    def edit(summary):
+        change(summary)
+        return summary
+    return edit
+
+
+def _nll(summary):
+    return summary["histograms"]["score_nll"]
+
+
+# One file per check read_ood once made with `assert`, which `python -O` strips.
+DAMAGED_OOD = {
+    "finding not text": _edit(lambda s: s.update(finding=3)),
+    "own set not among the sets": _edit(lambda s: s.update(own="Fashion-MNIST test")),
+    "a set name not text": _edit(lambda s: s["sets"].append({**s["sets"][1], "name": 5})),
+    "edges not increasing": _edit(lambda s: _nll(s)["edges"].__setitem__(3, -1)),
+    "a single edge": _edit(lambda s: _nll(s).update(edges=[1.0], fractions={k: [] for k in _nll(s)["fractions"]})),
+    "an infinite edge": _edit(lambda s: _nll(s)["edges"].__setitem__(-1, float("inf"))),
+    "edges as a table": _edit(lambda s: _nll(s).update(edges=[_nll(s)["edges"]] * 2)),
+    "histogram of other sets": _edit(lambda s: _nll(s).update(fractions={"x": v for v in _nll(s)["fractions"].values()})),
+    "fractions as a list": _edit(lambda s: _nll(s).update(fractions=sorted(_nll(s)["fractions"]))),
+    "a fraction short": _edit(lambda s: _nll(s)["fractions"]["MNIST test"].pop()),
+    "a negative fraction": _edit(lambda s: _nll(s)["fractions"]["MNIST test"].__setitem__(0, -0.5)),
+    "a NaN fraction": _edit(lambda s: _nll(s)["fractions"]["MNIST test"].__setitem__(0, float("nan"))),
+    "a NaN median": _edit(lambda s: s["sets"][0].update(median_nll=float("nan"))),
+    "a median past float": _edit(lambda s: s["sets"][0].update(median_elbo=10**400)),
+}
+READ_EACH = """
+import json, sys
+from training.errors import UserError
+from training.ood import read_ood
+assert sys.flags.optimize and not __debug__
+verdicts = {}
+for name, folder in json.loads(sys.argv[1]).items():
+    try:
+        read_ood(folder)
+        verdicts[name] = "accepted"
+    except UserError:
+        verdicts[name] = "refused"
+print(json.dumps(verdicts))
+"""
+
+
+def test_every_damaged_ood_file_is_refused_even_with_asserts_stripped(tmp_path):
+    folders = {}
+    for i, (name, damage) in enumerate(DAMAGED_OOD.items()):
+        folders[name] = tmp_path / str(i)
+        folders[name].mkdir()
+        (folders[name] / OOD_FILE).write_text(json.dumps(damage(_ood_summary())))
+        with pytest.raises(UserError, match="ood.json is damaged"):
+            read_ood(folders[name])
+    (tmp_path / "whole").mkdir()
+    (tmp_path / "whole" / OOD_FILE).write_text(json.dumps(_ood_summary()))
+    folders["whole"] = tmp_path / "whole"
+    done = subprocess.run([sys.executable, "-O", "-c", READ_EACH, json.dumps({k: str(v) for k, v in folders.items()})],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {**{name: "refused" for name in DAMAGED_OOD}, "whole": "accepted"}
+
+
+def test_an_ood_file_nested_past_the_parser_stack_is_refused(tmp_path):
+    (tmp_path / OOD_FILE).write_text("[" * 100_000)
+    with pytest.raises(UserError, match="ood.json is damaged"):
+        read_ood(tmp_path)
 
 
 def test_auroc_and_the_finding_say_which_way_the_model_leans():

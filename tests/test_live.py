@@ -1,4 +1,8 @@
 """The live progress file a run writes for the Train tab (training/live.py)."""
+import json
+
+import pytest
+
 from training.live import LiveProgress, read_progress
 
 
@@ -32,3 +36,28 @@ def test_an_unreadable_or_foreign_progress_file_reads_as_none(tmp_path):
     (tmp_path / "progress.json").write_text("{trunc")
     assert read_progress(tmp_path) is None
     assert read_progress(tmp_path / "missing") is None
+
+
+class Timeline:
+    """What a snapshot needs of training/timeline.py's Timeline: its entries, and save() by fixed file names."""
+
+    def __init__(self, entries: int, fail: bool = False):
+        self.entries, self.fail = [{"step": s} for s in range(entries)], fail
+
+    def save(self, folder, decoders=True):
+        (folder / "timeline.safetensors").write_bytes(b"t" * len(self.entries))
+        if self.fail:
+            raise OSError(28, "No space left on device")
+        (folder / "timeline.json").write_text(json.dumps(self.entries))
+
+
+def test_a_snapshot_replaces_both_timeline_files_or_neither_and_leaves_no_temporary_folder(tmp_path):
+    live = LiveProgress(tmp_path, steps_per_epoch=10, epochs=1)
+    live.snapshot(Timeline(2))
+    with pytest.raises(OSError):
+        live.snapshot(Timeline(3, fail=True))  # the disk filled half-way: the page keeps the whole previous timeline
+    assert json.loads((tmp_path / "timeline.json").read_text()) == [{"step": 0}, {"step": 1}]
+    assert (tmp_path / "timeline.safetensors").read_bytes() == b"tt"
+    live.snapshot(Timeline(4))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["progress.json", "timeline.json", "timeline.safetensors"]
+    assert read_progress(tmp_path)["snapshots"] == 4

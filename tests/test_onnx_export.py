@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime
 import pytest
 import torch
@@ -157,3 +158,84 @@ def test_add_onnx_files_is_idempotent(copy_of):
     before = (copy_of / DECODER_ONNX).read_bytes()
     add_onnx_files(copy_of)
     assert (copy_of / DECODER_ONNX).read_bytes() == before
+
+
+# ----------------------------------------------------------------------------- tensor data in another file
+# A tensor may say that its bytes are in another file (data_location = EXTERNAL), which onnxruntime then opens. Ours
+# never are, wherever in the model the tensor sits. onnx's checker alone lets one through when the file it names
+# exists: these name the checkpoint's own config.json, run from inside the folder.
+
+def _external_tensor(name: str = "secret", dtype: int = onnx.TensorProto.FLOAT):
+    tensor = onnx.TensorProto(name=name, data_type=dtype, dims=[1])
+    tensor.data_location = onnx.TensorProto.EXTERNAL
+    tensor.external_data.add(key="location", value="config.json")
+    return tensor
+
+
+def _fine(name: str = "fine"):
+    return onnx.helper.make_tensor(name, onnx.TensorProto.FLOAT, [1], [1.0])
+
+
+def _sparse(values_outside: bool = False, indices_outside: bool = False):
+    values = _external_tensor("v") if values_outside else onnx.helper.make_tensor("v", onnx.TensorProto.FLOAT, [1], [1.0])
+    indices = _external_tensor("i", onnx.TensorProto.INT64) if indices_outside else onnx.helper.make_tensor("i", onnx.TensorProto.INT64, [1], [0])
+    return onnx.helper.make_sparse_tensor(values, indices, [4])
+
+
+def _node(op: str = "Constant", inputs=(), output: str = "c", **attributes):
+    domain = "" if op in ("Constant", "If", "Identity") else "local"  # a custom op: the checker has no schema for it
+    return onnx.helper.make_node(op, list(inputs), [output], domain=domain, **attributes)
+
+
+def _branch(nodes=(), initializer=()):
+    """A subgraph with no inputs and one output, c."""
+    out = onnx.helper.make_tensor_value_info("c", onnx.TensorProto.FLOAT, [1])
+    return onnx.helper.make_graph(list(nodes) or [_node(value=_fine())], "branch", [], [out], initializer=list(initializer))
+
+
+def _if(branch, cond: str = "cond"):
+    flag = _node(output=cond, value=onnx.helper.make_tensor("b", onnx.TensorProto.BOOL, [], [True]))
+    return [flag, _node("If", [cond], then_branch=branch, else_branch=_branch())]
+
+
+def _model(nodes=(), initializer=(), sparse_initializer=(), functions=()):
+    """An encoder-shaped model (image → mean, std) that also carries `nodes`, initializers and functions."""
+    image = onnx.helper.make_tensor_value_info("image", onnx.TensorProto.FLOAT, ["batch", 1, 28, 28])
+    outputs = [onnx.helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, ["batch", 1, 28, 28]) for n in ("mean", "std")]
+    graph = onnx.helper.make_graph(
+        [onnx.helper.make_node("Identity", ["image"], [n]) for n in ("mean", "std")] + list(nodes), "encoder", [image],
+        outputs, initializer=list(initializer), sparse_initializer=list(sparse_initializer))
+    opsets = [onnx.helper.make_opsetid("", 18), onnx.helper.make_opsetid("local", 1)]
+    return onnx.helper.make_model(graph, functions=list(functions), opset_imports=opsets)
+
+
+OUTSIDE = {
+    "initializer": lambda: _model(initializer=[_external_tensor()]),
+    "sparse initializer's values": lambda: _model(sparse_initializer=[_sparse(values_outside=True)]),
+    "sparse initializer's indices": lambda: _model(sparse_initializer=[_sparse(indices_outside=True)]),
+    "a Constant's value": lambda: _model([_node(value=_external_tensor())]),
+    "a list of tensors": lambda: _model([_node("Custom", values=[_fine(), _external_tensor()])]),
+    "a sparse Constant": lambda: _model([_node(sparse_value=_sparse(values_outside=True))]),
+    "a list of sparse tensors": lambda: _model([_node("Custom", sparse=[_sparse(), _sparse(indices_outside=True)])]),
+    "an If branch's initializer": lambda: _model(_if(_branch([_node("Identity", ["secret"])], [_external_tensor()]))),
+    "a Constant in an If in an If": lambda: _model(_if(_branch(_if(_branch([_node(value=_external_tensor())]), "inner")))),
+    "a list of graphs": lambda: _model([_node("Custom", bodies=[_branch(), _branch([_node(value=_external_tensor())])])]),
+    "a function's Constant": lambda: _model(functions=[onnx.helper.make_function(
+        "local", "f", [], ["c"], [_node(value=_external_tensor())], [onnx.helper.make_opsetid("", 18)])]),
+}
+
+
+@pytest.mark.parametrize("where", OUTSIDE)
+def test_a_model_with_tensor_data_in_another_file_is_refused_wherever_it_sits(copy_of, monkeypatch, where):
+    monkeypatch.chdir(copy_of)
+    (copy_of / ENCODER_ONNX).write_bytes(OUTSIDE[where]().SerializeToString())
+    with pytest.raises(UserError, match=r"encoder\.onnx is not a readable ONNX model .*\(tensor data in an external file\)"):
+        load_checkpoint(copy_of)
+
+
+def test_the_walk_finds_exactly_the_one_outside_tensor_where_onnx_checker_finds_none(copy_of, monkeypatch):
+    monkeypatch.chdir(copy_of)
+    for where, build in OUTSIDE.items():
+        assert sum(onnx_export._is_external(t) for t in onnx_export._all_tensors(build())) == 1, where
+    for where in ("a Constant's value", "an If branch's initializer", "a function's Constant"):
+        onnx.checker.check_model(OUTSIDE[where]())  # passes: why the loader walks the model itself

@@ -80,3 +80,23 @@ def test_a_failed_save_names_its_real_cause(tmp_path):
     vanished = _save_failure_cause(OSError(errno.ENOENT, "No such file or directory"), out)
     assert "moved or deleted" in vanished and "disk" not in vanished
     assert "no longer writable" in _save_failure_cause(OSError(errno.EROFS, "Read-only file system"), out)
+
+
+def test_a_symlinked_out_is_locked_and_saved_as_the_folder_it_points_to(tmp_path, capsys):
+    from training.__main__ import main
+
+    data = write_tiny_mnist(tmp_path / "data", n_train=64, n_test=32)
+    real = tmp_path / "real"
+    real.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(real, target_is_directory=True)
+    argv = trainer(data, link, 1, "--dry-run", "--no-scores", "--no-umap", "--timeline", "off")[3:]
+    assert main(argv) == 0, capsys.readouterr().err
+    assert link.is_symlink() and load_checkpoint(real).config.model.z_dim == 4  # saved inside, the link kept
+    with writer_lock(real):  # another run writing the real folder: a run given the link must wait for it
+        assert main([*argv, "--overwrite"]) == 2
+    assert "being written by another run" in capsys.readouterr().err
+    with writer_lock(link):  # and the other way round
+        with pytest.raises(UserError, match="being written by another run"):
+            with writer_lock(real):
+                pass

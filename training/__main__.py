@@ -193,9 +193,10 @@ def main(argv: list[str] | None = None, keep_freed: bool = False) -> int:
     if not args.download and not data_dir.is_dir():
         parser.error(f"--data-dir {data_dir} does not exist (and --no-download was given)")
     from .errors import UserError
-    from .writer_lock import writer_lock
+    from .writer_lock import real_folder, writer_lock
 
     try:  # taken before torch is imported, so a second writer is refused in a fraction of a second
+        args.out = str(real_folder(args.out))  # once: the lock and every save then name the same real folder
         with writer_lock(args.out):
             return train_command(parser, args, argv, data_dir, keep_freed)
     except UserError as err:

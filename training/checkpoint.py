@@ -23,6 +23,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from .atlas import ATLAS_KEYS
+from .atomic import atomic_path, write_atomically
 from .config import RunConfig
 from .errors import UserError
 from .metrics_file import check_metrics
@@ -30,6 +31,7 @@ from .model import VAE
 from .ood import OOD_FILE
 from .onnx_export import OnnxExporter, check_onnx_files, write_onnx_files
 from .scores import check_scores
+from .writer_lock import real_folder
 
 MAX_TENSOR_FILE_BYTES = 1024 * 2**20  # weights at the largest allowed sizes are ≈ 0.2 GB; MNIST's atlas ≈ 2.7 MB
 MAX_ATLAS_POINTS = 100_000  # the map draws every point in the browser; test sets here have 10,000
@@ -67,7 +69,7 @@ def save_checkpoint(
     ood: dict | None = None,
 ) -> Path:
     """Write every file into a temporary sibling folder, then swap it in: a kill at any moment leaves a whole checkpoint."""
-    final = Path(path)
+    final = real_folder(path)  # a symlinked --out: swap the folder it points to, as the writer lock guards that one
     final.parent.mkdir(parents=True, exist_ok=True)
     recover_interrupted_save(final)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.partial-", dir=final.parent))
@@ -98,21 +100,21 @@ def save_checkpoint(
 
 def write_atlas(folder: str | Path, atlas: dict[str, torch.Tensor]) -> None:
     """Replace a checkpoint's atlas.safetensors atomically, e.g. after `training evaluate` added its scores."""
-    tmp = Path(folder) / f".{ATLAS}.partial"
-    save_file({k: v.contiguous() for k, v in atlas.items()}, str(tmp))
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, Path(folder) / ATLAS)
+    with atomic_path(Path(folder) / ATLAS) as tmp:
+        save_file({k: v.contiguous() for k, v in atlas.items()}, str(tmp))
 
 
 def write_metrics(folder: str | Path, metrics: dict) -> None:
-    """Replace a checkpoint's metrics.json atomically (temporary file + rename), e.g. after `training evaluate`."""
-    tmp = Path(folder) / f".{METRICS}.partial"
-    _write_json(tmp, metrics)
-    os.replace(tmp, Path(folder) / METRICS)
+    """Replace a checkpoint's metrics.json atomically, e.g. after `training evaluate`."""
+    write_atomically(Path(folder) / METRICS, _json_text(metrics))
+
+
+def _json_text(obj) -> str:
+    return json.dumps(obj, indent=2, allow_nan=False) + "\n"
 
 
 def _write_json(path: Path, obj) -> None:
-    path.write_text(json.dumps(obj, indent=2, allow_nan=False) + "\n")
+    path.write_text(_json_text(obj))
 
 
 def _finish_files(folder: Path) -> None:
@@ -140,6 +142,7 @@ def _swap_in(tmp: Path, final: Path) -> None:
 
 def recover_interrupted_save(final: Path) -> None:
     """Finish what a save killed mid-swap left: bring back the previous checkpoint and drop stale partial folders."""
+    final = real_folder(final)
     previous = _previous(final)
     if not final.exists() and previous.is_dir():
         os.replace(previous, final)
@@ -156,10 +159,11 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu", check_
     `check_onnx=False` is only for `export-onnx`, which writes the ONNX files a folder lacks.
     """
     requested = folder = Path(path)
-    if not folder.exists() and _previous(folder).is_dir():
+    previous = _previous(real_folder(folder))
+    if not folder.exists() and previous.is_dir():
         # A save was killed between its two renames: the previous checkpoint is whole. Read it where it is; only a
         # writer (the next training run) moves it back, so loading never races a save that is still running.
-        folder = _previous(folder)
+        folder = previous
     if not folder.exists():
         raise UserError(f"Checkpoint folder {folder} does not exist: train one with `python -m training --out {folder}`.")
     if not folder.is_dir():
@@ -299,10 +303,8 @@ def add_onnx_files(path: str | Path) -> Path:
     Each file is written to a temporary name and renamed into place, so a kill never leaves half a file.
     """
     ck = load_checkpoint(path, check_onnx=False)
-    folder = ck.path if ck.path.is_dir() else _previous(ck.path)
+    folder = ck.path if ck.path.is_dir() else _previous(real_folder(ck.path))
     for name, data in OnnxExporter().export(ck.model).items():
-        tmp = folder / f".{name}.partial"
-        tmp.write_bytes(data)
-        os.replace(tmp, folder / name)
+        write_atomically(folder / name, data)
     check_onnx_files(folder, ck.model)
     return folder

@@ -5,22 +5,16 @@ checkpoint folder itself is written as always. Every file is replaced atomically
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
+from .atomic import atomic_files, write_atomically
 from .timeline import TIMELINE_JSON, TIMELINE_TENSORS
 
 PROGRESS = "progress.json"
 # starting → training ⇄ evaluating → t-SNE (with --tsne-after: the last epoch is saved, the checkpoint opens) → done;
 # or failed / stopped. The process's exit status is the watcher's final word.
 STATES = ("starting", "training", "evaluating", "t-SNE", "done", "failed", "stopped")
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 class LiveProgress:
@@ -75,11 +69,9 @@ class LiveProgress:
 
     def snapshot(self, timeline) -> None:
         """The timeline so far, for the page (its decoders stay in the checkpoint: a few MB each)."""
-        tmp = self.folder / ".timeline.partial"
-        tmp.mkdir(exist_ok=True)
-        timeline.save(tmp, decoders=False)
-        for name in (TIMELINE_TENSORS, TIMELINE_JSON):  # the tensors first: the JSON never names a snapshot they lack
-            os.replace(tmp / name, self.folder / name)
+        # the tensors first: the JSON never names a snapshot they lack
+        with atomic_files(self.folder, (TIMELINE_TENSORS, TIMELINE_JSON)) as tmp:
+            timeline.save(tmp, decoders=False)
         self.snapshots = len(timeline.entries)
         self.write(force=True)
 

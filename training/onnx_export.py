@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .atomic import write_atomically
 from .errors import UserError
 
 ENCODER_ONNX, DECODER_ONNX = "encoder.onnx", "decoder.onnx"
@@ -105,9 +106,7 @@ def _store_template(path: Path, proto) -> None:
     """Write atomically; a read-only or full cache folder only costs the next run its export."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(proto.SerializeToString())
-        os.replace(tmp, path)
+        write_atomically(path, proto.SerializeToString())
     except OSError:
         pass
 
@@ -191,6 +190,40 @@ def _declared_input_shape(proto) -> list:
     return [d.dim_value if d.HasField("dim_value") else d.dim_param for d in dims]
 
 
+def _is_external(tensor) -> bool:
+    """Whether a tensor's bytes live in another file, which onnxruntime would open: ours are all inside the model."""
+    import onnx
+
+    return tensor.data_location == onnx.TensorProto.EXTERNAL or len(tensor.external_data) > 0
+
+
+def _all_tensors(proto):
+    """Every tensor a model carries: its graph's and every function's (onnx's own walker skips the sparse ones)."""
+    yield from _graph_tensors(proto.graph)
+    for function in proto.functions:
+        yield from _node_tensors(function.node)
+
+
+def _graph_tensors(graph):
+    """A graph's initializers (dense and sparse) and the tensors of its nodes."""
+    yield from graph.initializer
+    for sparse in graph.sparse_initializer:
+        yield from (sparse.values, sparse.indices)
+    yield from _node_tensors(graph.node)
+
+
+def _node_tensors(nodes):
+    """Tensors in node attributes (a Constant's value…), and everything in their subgraphs (If, Loop, Scan bodies)."""
+    for node in nodes:
+        for attr in node.attribute:
+            yield from [attr.t] if attr.HasField("t") else []
+            yield from attr.tensors
+            for sparse in ([attr.sparse_tensor] if attr.HasField("sparse_tensor") else []) + list(attr.sparse_tensors):
+                yield from (sparse.values, sparse.indices)
+            for graph in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
+                yield from _graph_tensors(graph)
+
+
 def _read_onnx(path: Path, input_name: str, output_names, input_shape: list[int]):
     """A parsed onnxruntime session for `path`, or a UserError that names the file."""
     import onnx
@@ -204,9 +237,9 @@ def _read_onnx(path: Path, input_name: str, output_names, input_shape: list[int]
     data = path.read_bytes()
     try:
         proto = onnx.load_from_string(data)
+        if any(_is_external(tensor) for tensor in _all_tensors(proto)):
+            raise ValueError("tensor data in an external file")
         onnx.checker.check_model(proto)
-        if any(init.data_location == onnx.TensorProto.EXTERNAL for init in proto.graph.initializer):
-            raise ValueError("weights in an external data file")
         if len(proto.graph.node) > MAX_ONNX_NODES:
             raise ValueError(f"{len(proto.graph.node)} nodes")
         declared = _declared_input_shape(proto)

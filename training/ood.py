@@ -8,7 +8,6 @@ background are easier to compress, whatever they show. `finding` states what a c
 from __future__ import annotations
 
 import json
-import os
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable
@@ -16,6 +15,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .atomic import write_atomically
 from .data import load_split, split_on_disk
 from .datasets import DATASETS, dataset_info
 from .errors import UserError
@@ -140,10 +140,8 @@ def ood_summary(model, own_images: torch.Tensor, own_scores: dict[str, torch.Ten
 
 
 def write_ood(folder: str | Path, summary: dict) -> None:
-    """Replace a checkpoint's ood.json atomically (temporary file + rename)."""
-    tmp = Path(folder) / f".{OOD_FILE}.partial"
-    tmp.write_text(json.dumps(summary, allow_nan=False) + "\n")
-    os.replace(tmp, Path(folder) / OOD_FILE)
+    """Replace a checkpoint's ood.json atomically: the explorer may be reading it."""
+    write_atomically(Path(folder) / OOD_FILE, json.dumps(summary, allow_nan=False) + "\n")
 
 
 def read_ood(folder: str | Path) -> dict | None:
@@ -155,18 +153,36 @@ def read_ood(folder: str | Path) -> dict | None:
         if path.stat().st_size > 2 * 2**20:
             raise ValueError("larger than 2 MB")
         summary = json.loads(path.read_text())
-        names = [s["name"] for s in summary["sets"]]
-        assert isinstance(summary["finding"], str) and summary["own"] in names and all(isinstance(n, str) for n in names)
-        for key in HISTOGRAM_SCORES:
-            table = summary["histograms"][key]
-            edges = np.asarray(table["edges"], dtype=float)
-            assert edges.ndim == 1 and len(edges) >= 2 and np.isfinite(edges).all() and (np.diff(edges) > 0).all()
-            assert sorted(table["fractions"]) == sorted(names)
-            for fractions in table["fractions"].values():
-                f = np.asarray(fractions, dtype=float)
-                assert f.shape == (len(edges) - 1,) and np.isfinite(f).all() and (f >= 0).all()
-        for s in summary["sets"]:
-            assert all(np.isfinite(float(s[f"median_{key[6:]}"])) for key in HISTOGRAM_SCORES)
-    except (OSError, ValueError, TypeError, KeyError, AssertionError) as err:
+        check_ood(summary)
+    except (OSError, ValueError, TypeError, KeyError, OverflowError, RecursionError) as err:
         raise UserError(f"{path} is damaged ({type(err).__name__}); run `python -m training evaluate` on the checkpoint again.") from None
     return summary
+
+
+def _require(condition: bool, what: str) -> None:
+    """An explicit check, not `assert`: `python -O` strips asserts, and this one guards a file anyone could write."""
+    if not condition:
+        raise ValueError(f"bad {what}")
+
+
+def check_ood(summary) -> None:
+    """Raise ValueError (KeyError, TypeError for a missing or mistyped field) unless `summary` is an ood.json the
+    page can draw: named sets including the own one, a finding, and finite medians and histograms."""
+    names = [s["name"] for s in summary["sets"]]
+    _require(all(isinstance(n, str) for n in names) and summary["own"] in names, "set names")
+    _require(isinstance(summary["finding"], str), "finding")
+    for key in HISTOGRAM_SCORES:
+        _check_histogram(summary["histograms"][key], names)
+    for s in summary["sets"]:
+        _require(all(np.isfinite(float(s[f"median_{key[6:]}"])) for key in HISTOGRAM_SCORES), "medians")
+
+
+def _check_histogram(table: dict, names: list[str]) -> None:
+    """Increasing finite bin edges, and for each set one non-negative finite fraction per bin."""
+    edges = np.asarray(table["edges"], dtype=float)
+    _require(edges.ndim == 1 and len(edges) >= 2 and np.isfinite(edges).all() and (np.diff(edges) > 0).all(), "edges")
+    fractions = table["fractions"]
+    _require(isinstance(fractions, dict) and sorted(fractions) == sorted(names), "histogram sets")
+    for values in fractions.values():
+        f = np.asarray(values, dtype=float)
+        _require(f.shape == (len(edges) - 1,) and np.isfinite(f).all() and (f >= 0).all(), "fractions")

@@ -16,8 +16,17 @@ from pathlib import Path
 from .errors import UserError
 
 
+def real_folder(folder: str | Path) -> Path:
+    """`folder` with every symlink followed: the lock and the checkpoint's folder swap must guard the same folder,
+    whichever link or real path each run was given."""
+    try:
+        return Path(folder).resolve()
+    except (OSError, RuntimeError) as err:  # a symlink loop
+        raise UserError(f"Cannot follow the links in {folder} ({err}); give a checkpoint folder without looping links.") from None
+
+
 def lock_path(folder: str | Path) -> Path:
-    folder = Path(folder).resolve()
+    folder = real_folder(folder)
     return folder.with_name(f".{folder.name}.lock")
 
 
