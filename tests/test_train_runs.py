@@ -226,3 +226,112 @@ def test_a_visitor_with_no_run_while_nothing_trains_sees_how_the_last_run_learne
     status, live, *_ = cb.train_status(None, None)
     assert "Below: how the last run, **earlier**, learned." in status
     assert json.loads(live)["name"] == "earlier" and json.loads(live)["files"]["progress"].endswith("/_live/earlier/progress.json")
+
+
+def alive(runs_seen) -> int:
+    return sum(r.process is not None and r.process.poll() is None for r in runs_seen)
+
+
+def test_no_sequence_of_starts_and_stops_runs_two_trainers_or_loses_a_live_run(tmp_path, tiny_data):
+    """Finding 1 of issue 28: ~200 queued-then-stopped runs used to push the running run off a trimmed list."""
+    runs = TrainingRuns(tmp_path / "runs", tiny_data, TrainLimits(max_queue=10, max_per_client=1), command=idle_trainer)
+    victim, run = runs.submit(None, request("victim"), client="10.0.0.1")
+    runs.tick()
+    seen = [run]
+    for i in range(train_runs.HISTORY + 40):
+        owner, queued = runs.submit(None, request(f"a{i}"), client=f"10.9.{i // 200}.{i % 200}")
+        seen.append(queued)
+        runs.tick()
+        runs.stop(owner)
+        runs.tick()
+        assert alive(seen) == 1 and len(runs.running) == 1
+    assert runs.mine(victim) is run and run.state == "running" and len(runs.history) == train_runs.HISTORY
+    assert runs.stop(victim) == "Stopping victim: the last saved epoch is kept."
+    runs.shutdown()
+    assert alive(seen) == 0 and run.state == "stopped"
+
+
+def test_ids_are_the_servers_and_a_forged_one_acts_on_nothing(tmp_path, tiny_data):
+    runs = TrainingRuns(tmp_path / "runs", tiny_data, LIMITS)
+    owner, run = runs.submit(None, request("mine"))
+    raw, signature = owner.split(".")
+    for forged in (f"{raw}.{'0' * 32}", f"{'f' * 32}.{signature}", raw, "", None, 123, "a" * 100_000):
+        assert runs.mine(forged) is None
+        with pytest.raises(UserError, match="no run in progress"):
+            runs.stop(forged)
+    other, _ = runs.submit(f"{raw}.{'0' * 32}", request("theirs"), client="10.0.0.2")  # a forged id gets its own
+    assert other != owner and runs.mine(owner) is run and run.state == "queued"
+
+
+def test_one_run_per_address_on_a_space_in_one_sentence(tmp_path, tiny_data):
+    runs = TrainingRuns(tmp_path / "runs", tiny_data, TrainLimits(max_per_client=1))
+    runs.submit(None, request("first"), client="203.0.113.5")
+    with pytest.raises(UserError, match="A run from your network address is already queued or training"):
+        runs.submit(None, request("second"), client="203.0.113.5")  # a new visitor id, the same address
+    runs.submit(None, request("third"), client="203.0.113.6")
+
+
+def test_the_client_is_the_proxys_first_forwarded_address_on_a_space_and_the_socket_elsewhere():
+    from explorer.visitors import client_address
+
+    headers = {"x-forwarded-for": "198.51.100.7, 10.0.0.1"}
+    assert client_address(headers, "10.0.0.1", behind_proxy=True) == "198.51.100.7"
+    assert client_address(headers, "127.0.0.1", behind_proxy=False) == "127.0.0.1"
+    assert client_address({}, "10.0.0.1", behind_proxy=True) == "10.0.0.1"
+    assert len(client_address({"x-forwarded-for": "x" * 10_000}, None, True)) <= 64
+    assert TrainLimits.for_environment({"SPACE_ID": "a/b"}).behind_proxy and not TrainLimits().behind_proxy
+
+
+def test_runs_in_use_are_never_pruned_and_a_new_run_is_refused_when_all_are(tmp_path, tiny_data):
+    now = [1000.0]
+    for i, name in enumerate(["old", "middle", "new"]):
+        _fake_run(tmp_path, name, age=100 - i * 10)
+    runs = TrainingRuns(tmp_path, tiny_data, TrainLimits(max_runs=3), clock=lambda: now[0])
+    for name in ("old", "middle", "new"):
+        runs.used(name)  # each opened or downloaded by someone just now
+    with pytest.raises(UserError, match="Every kept run is in use"):
+        runs.submit(None, request("fresh"))
+    with pytest.raises(UserError, match="Every kept run is in use"):
+        runs.make_room()
+    assert runs.finished_names() == ["old", "middle", "new"]
+    now[0] += train_runs.RECENTLY_USED_S + 1
+    runs.used("old")  # still open in someone's tab
+    runs.make_room()
+    assert runs.finished_names() == ["old", "new"]
+
+
+def test_time_the_server_was_not_answering_does_not_count_towards_abandonment(tmp_path, tiny_data):
+    """Finding 4: a flood that made status polls fail used to get other visitors' runs removed as abandoned."""
+    now, busy = [0.0], [False]
+    runs = TrainingRuns(tmp_path / "runs", tiny_data, TrainLimits(abandon_after_s=10), clock=lambda: now[0],
+                        command=idle_trainer, busy=lambda: busy[0])
+    owner, run = runs.submit(None, request("watched"))
+    runs.tick()
+    busy[0] = True
+    advance(runs, now, 100.0)  # 100 s of a full queue: nobody's polls got through
+    busy[0] = False
+    now[0] += 60.0  # and one tick 60 s late (the process stalled): counts as MAX_TICK_GAP_S
+    runs.tick()
+    assert run.state == "running" and not run.abandoned
+    advance(runs, now, now[0] + 9.0)
+    assert run.abandoned and run.stop_sent is not None
+    runs.shutdown()
+
+
+def test_the_supervisor_logs_a_failed_tick_and_goes_on(tmp_path, tiny_data, caplog):
+    runs = TrainingRuns(tmp_path / "runs", tiny_data, LIMITS)
+    calls, real_tick = [], runs.tick
+
+    def flaky_tick():
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("a disk hiccup")
+        real_tick()
+
+    runs.tick = flaky_tick
+    runs.start_supervisor(every=0.01)
+    deadline = time.monotonic() + 10
+    while len(calls) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    runs.shutdown()
+    assert len(calls) >= 3 and "a disk hiccup" in caplog.text
