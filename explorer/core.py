@@ -226,8 +226,9 @@ class CheckpointLibrary:
 
     @staticmethod
     def stamp(folder: Path) -> tuple | None:
-        try:  # a save swaps in a new folder: another inode
-            return folder.stat().st_ino, (folder / "config.json").stat().st_mtime_ns
+        try:  # a save swaps in a new folder: another inode, or a reused one with a new change time
+            found = folder.stat()
+            return found.st_ino, found.st_ctime_ns, (folder / "config.json").stat().st_mtime_ns
         except OSError:
             return None
 
