@@ -52,6 +52,17 @@ def test_a_save_killed_between_the_two_renames_keeps_the_previous_checkpoint(cop
     assert load_checkpoint(copy_of).config == loaded.config
 
 
+def test_a_save_killed_while_removing_the_old_folder_does_not_block_the_next_save(copy_of):
+    """A kill after "partial → final" but during the old folder's removal leaves a half-removed `.previous` beside a
+    whole checkpoint; the next save used to fail on it (rename onto a non-empty folder: "Directory not empty")."""
+    previous = copy_of.with_name(f".{copy_of.name}.previous")
+    shutil.copytree(copy_of, previous)
+    (previous / ckpt.WEIGHTS).unlink()  # half removed
+    loaded = load_checkpoint(copy_of)
+    save_checkpoint(copy_of, loaded.model, loaded.config, dict(loaded.metrics, note="after the kill"), loaded.atlas)
+    assert load_checkpoint(copy_of).metrics["note"] == "after the kill" and not previous.exists()
+
+
 def test_save_replaces_the_folder_and_leaves_no_temporary_files(copy_of):
     loaded = load_checkpoint(copy_of)
     metrics = dict(loaded.metrics, note="second save")

@@ -146,6 +146,8 @@ def recover_interrupted_save(final: Path) -> None:
     previous = _previous(final)
     if not final.exists() and previous.is_dir():
         os.replace(previous, final)
+    elif previous.exists():  # the swap finished and only the old folder's removal was cut short: it is stale
+        shutil.rmtree(previous, ignore_errors=True)
     if final.parent.is_dir() and os.access(final.parent, os.W_OK):
         for stale in final.parent.glob(f".{final.name}.partial-*"):
             shutil.rmtree(stale, ignore_errors=True)
