@@ -57,6 +57,8 @@ def test_hundreds_of_runs_leave_memory_and_disk_flat(tmp_path, trained_checkpoin
             sizes[i] = (process.memory_info().rss, train_runs.folder_bytes(tmp_path / "runs"),
                         train_runs.folder_bytes(tmp_path / "page"))
     first, last = sizes[SOAK_RUNS // 4], sizes[SOAK_RUNS - 1]
+    print(f"\nsoak, run {SOAK_RUNS // 4} → {SOAK_RUNS}: RSS {first[0] / 2**20:.0f} → {last[0] / 2**20:.0f} MiB, runs folder "
+          f"{first[1] / 2**20:.1f} → {last[1] / 2**20:.1f} MiB, page folder {first[2] / 2**10:.0f} → {last[2] / 2**10:.0f} kiB")
     assert last[0] - first[0] < 40 * 2**20, f"RSS grew {(last[0] - first[0]) / 2**20:.0f} MiB"
     assert last[1] <= first[1] * 1.1 and last[2] <= first[2] * 1.1 + 4096, (first, last)
     assert len(runs.finished_names()) <= 3 and len(list((tmp_path / "runs" / train_runs.PAGE).iterdir())) <= 3
