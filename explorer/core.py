@@ -1,6 +1,7 @@
 """Pure functions behind every tab: encode, decode, sample, interpolate, map projection and look-up."""
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from training.timeline import TIMELINE_JSON
 LATENT_PLANE = "Latent (z₀, z₁)"  # a 2-D latent is its own map
 MAP_METHODS = (LATENT_PLANE, "t-SNE", "PCA", "UMAP")
 TSNE_NEIGHBOURS = 10
+_MISSING = object()
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
@@ -201,6 +203,7 @@ class CheckpointLibrary:
     _loaded: dict[str, Checkpoint] = field(default_factory=dict)
     _stamps: dict[str, tuple] = field(default_factory=dict)
     _memos: dict[str, dict] = field(default_factory=dict)
+    _lock: threading.RLock = field(default_factory=threading.RLock)  # the server's worker threads share the library
 
     def _root_names(self) -> list[str]:
         if not self.root.is_dir():
@@ -212,14 +215,16 @@ class CheckpointLibrary:
         grow with every run a long-lived app has seen."""
         runs = self.runs.finished_names() if self.runs is not None else []
         found = set(self._root_names()) | set(runs)
-        for gone in [name for name in list(self._stamps) if name not in found]:  # list(): atomic under the GIL
-            self.forget(gone)
+        with self._lock:
+            for gone in [name for name in self._stamps if name not in found]:
+                self.forget(gone)
         return sorted(found)
 
     def folder(self, name: str) -> Path:
         """Where a listed checkpoint lives: the root, or the runs folder (a run cannot take a root checkpoint's name)."""
-        if name in self._loaded and name not in self._stamps:
-            return self._loaded[name].path  # added from outside the root
+        added = self._loaded.get(name) if name not in self._stamps else None
+        if added is not None:
+            return added.path  # added from outside the root
         if (self.root / name / "config.json").is_file() or self.runs is None:
             return self.root / name
         return Path(self.runs.runs_dir) / name
@@ -232,39 +237,53 @@ class CheckpointLibrary:
         except OSError:
             return None
 
+    @classmethod
+    def version(cls, folder: Path) -> str | None:
+        """The save stamp as text (in the URLs and names of the files the page gets), None while being swapped in."""
+        stamp = cls.stamp(folder)
+        return "-".join(map(str, stamp)) if stamp else None
+
     def get(self, name: str) -> Checkpoint:
-        if name in self._stamps and self._stamps[name] != self.stamp(self.folder(name)):
-            self.forget(name)  # saved anew, or removed
-        if name not in self._loaded:
-            if name not in self.names():
-                raise UserError(f"No checkpoint named {name!r} in {self.root}; available: {self.names()}.")
-            folder = self.folder(name)
-            stamp = self.stamp(folder)
-            self._loaded[name] = load_checkpoint(folder, self.device)
-            self._stamps[name] = stamp
-        if self.runs is not None and name in self._stamps and self.folder(name).parent == Path(self.runs.runs_dir):
-            self.runs.used(name)  # a run in use is not pruned
-        return self._loaded[name]
+        """The checkpoint, loaded on first use (outside the lock: a load takes a while) and kept."""
+        with self._lock:
+            if name in self._stamps and self._stamps[name] != self.stamp(self.folder(name)):
+                self.forget(name)  # saved anew, or removed
+            found = self._loaded.get(name)
+        if found is not None:
+            return found
+        if name not in self.names():
+            raise UserError(f"No checkpoint named {name!r} in {self.root}; available: {self.names()}.")
+        folder = self.folder(name)
+        stamp = self.stamp(folder)
+        found = load_checkpoint(folder, self.device)
+        with self._lock:
+            self._loaded[name], self._stamps[name] = found, stamp
+        return found
 
     def memo(self, name: str, key: str, compute):
         """`compute()` once per save of checkpoint `name` (dimensions, timeline, …); dropped when it is forgotten."""
         self.get(name)  # forgets the old memos when the folder was saved anew
-        memos = self._memos.setdefault(name, {})
-        if key not in memos:
-            memos[key] = compute()
-        return memos[key]
+        with self._lock:
+            found = self._memos.get(name, {}).get(key, _MISSING)
+        if found is _MISSING:
+            found = compute()
+            with self._lock:
+                self._memos.setdefault(name, {})[key] = found
+        return found
 
     def forget(self, name: str) -> None:
-        self._loaded.pop(name, None)
-        self._stamps.pop(name, None)
-        self._memos.pop(name, None)
+        with self._lock:
+            self._loaded.pop(name, None)
+            self._stamps.pop(name, None)
+            self._memos.pop(name, None)
 
     def add(self, checkpoint: Checkpoint, name: str | None = None) -> str:
         """Register a checkpoint loaded from outside the root (`--checkpoint path` or `hf://OWNER/NAME`)."""
         name = name or checkpoint.path.name
-        self._loaded[name] = checkpoint
-        self._stamps.pop(name, None)
-        self._memos.pop(name, None)
+        with self._lock:
+            self._loaded[name] = checkpoint
+            self._stamps.pop(name, None)
+            self._memos.pop(name, None)
         return name
 
     def folders(self) -> list[Path]:
@@ -273,13 +292,14 @@ class CheckpointLibrary:
         A Hub snapshot's files are links into the cached repo's blobs/, so for those the cached repo folder is served.
         """
         folders = [self.root] + ([Path(self.runs.runs_dir)] if self.runs is not None else [])
-        for ck in self._loaded.values():
+        for ck in list(self._loaded.values()):
             folders.append(ck.path.parent.parent if ck.path.parent.name == "snapshots" else ck.path)
         return folders
 
     def _config(self, name: str):
         """A checkpoint's config without loading its weights (UserError if unreadable)."""
-        return self._loaded[name].config if name in self._loaded else read_config(self.folder(name))
+        loaded = self._loaded.get(name)
+        return loaded.config if loaded is not None else read_config(self.folder(name))
 
     def dataset_of(self, name: str) -> str | None:
         """A checkpoint's data set key from its config.json alone; None if unknown or unreadable."""
@@ -297,11 +317,12 @@ class CheckpointLibrary:
 
     def has_timeline(self, name: str) -> bool:
         """Whether a checkpoint's folder holds a timeline (checked when it is opened, not here)."""
-        folder = self._loaded[name].path if name in self._loaded else self.folder(name)
+        loaded = self._loaded.get(name)
+        folder = loaded.path if loaded is not None else self.folder(name)
         return (folder / TIMELINE_JSON).is_file()
 
     def all_names(self) -> list[str]:
-        return sorted(set(self.names()) | set(self._loaded))
+        return sorted(set(self.names()) | set(list(self._loaded)))
 
 
 def dataset_title(ck: Checkpoint) -> str:

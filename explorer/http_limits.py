@@ -1,10 +1,11 @@
-"""Bounds at the door: a request body larger than anything the page sends is refused (413) from its declared length,
-before a byte of it is read, stored or parsed. Gradio checks `max_file_size` per file while it parses an upload; this
-also bounds a request with many files and every JSON body (a drawing is ≈ 20 kB). A body must declare its length
-(browsers and gradio_client do): a chunked one is refused (411), since stopping it midway would leave Gradio's
-half-written upload files behind."""
+"""Bounds at the door: a request body larger than anything the page sends is refused (413) — from its declared length
+before a byte of it is read, or, for a body sent in chunks without one, as soon as it has sent too much. Gradio checks
+`max_file_size` per file while it parses an upload; this also bounds a request with many files and every JSON body (a
+drawing is ≈ 20 kB). An upload cut short is ended with Gradio's own multipart error, so that Gradio deletes the
+files it had started (any other exception would leave them in its upload folder)."""
 from __future__ import annotations
 
+from gradio.route_utils import MultiPartException  # what Gradio's upload route answers with 413 after cleaning up
 from starlette.middleware import Middleware
 
 MAX_UPLOAD_BYTES = 5 * 2**20  # one uploaded image (Gradio's `max_file_size`)
@@ -22,17 +23,17 @@ class BodyLimit:
     def __init__(self, app, max_body: int = MAX_BODY_BYTES, max_upload: int = MAX_UPLOAD_BYTES):
         self.app, self.max_body, self.max_upload = app, max_body, max_upload
 
-    def limit(self, path: str) -> int:
-        return self.max_upload + UPLOAD_SLACK_BYTES if path.rstrip("/").endswith("/upload") else self.max_body
+    @staticmethod
+    def is_upload(path: str) -> bool:
+        return path.rstrip("/").endswith("/upload")
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        limit = self.limit(scope.get("path", ""))
+        upload = self.is_upload(scope.get("path", ""))
+        limit = self.max_upload + UPLOAD_SLACK_BYTES if upload else self.max_body
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length", b"")
-        if b"transfer-encoding" in headers:
-            return await refuse(send, 411, "Send the request with a Content-Length.")
         if declared.isdigit() and int(declared) > limit:
             return await refuse(send, 413, too_large(limit))
         received, started = 0, False
@@ -43,7 +44,8 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise BodyTooLarge
+                    raise (MultiPartException(f"File size exceeded maximum allowed size of {limit} bytes.")
+                           if upload else BodyTooLarge())
             return message
 
         async def watched_send(message):
@@ -53,7 +55,7 @@ class BodyLimit:
 
         try:
             await self.app(scope, bounded_receive, watched_send)
-        except BodyTooLarge:  # more than it declared: the server stops reading it
+        except BodyTooLarge:  # more than it declared, or a chunked body past the limit: reading stops here
             if not started:
                 await refuse(send, 413, too_large(limit))
 

@@ -39,6 +39,7 @@ ENDED = ("done", "stopped", "failed")
 PAGE = "_page"  # under the runs folder: the files made for the page from a run (zip, timeline decoders)
 HISTORY = 200  # ended runs remembered (what a visitor's status shows after their run); live runs are held apart
 RECENTLY_USED_S = 600.0  # a run opened or downloaded this recently is never pruned
+MAX_USERS_REMEMBERED = 1000  # addresses whose latest opened run is protected from pruning
 MAX_TICK_GAP_S = 2.0  # the most one supervisor tick counts towards a run being unwatched
 NO_ROOM = ("Every kept run is in use (queued, training, or opened in the last 10 minutes) and no more fit in the "
            "{runs} runs / {mb:,} MB kept here; try again in a few minutes.")
@@ -154,7 +155,14 @@ def datasets_present(data_dir: Path) -> list[str]:
 
 
 def folder_bytes(folder: Path) -> int:
-    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+    """Bytes of every file under `folder` (a file removed while it is counted counts as 0)."""
+    total = 0
+    for f in folder.rglob("*"):
+        try:
+            total += f.stat().st_size if f.is_file() else 0
+        except OSError:
+            pass
+    return total
 
 
 @dataclass
@@ -215,7 +223,7 @@ class TrainingRuns:
         self._thread = None
         self._last_tick: float | None = None
         self._progress: dict[str, tuple[float, dict | None]] = {}
-        self._used: dict[str, float] = {}  # run name → when it was last opened or downloaded
+        self._used: dict[str, tuple[str, float]] = {}  # client address → (the run it last opened or downloaded, when)
         self.tidy()
 
     # ------------------------------------------------------------------ the folder
@@ -241,7 +249,14 @@ class TrainingRuns:
                         shutil.rmtree(folder, ignore_errors=True)
 
     def live_names(self) -> set[str]:
-        return {r.name for r in (*self.running, *self.queue)}
+        with self._lock:
+            return {r.name for r in (*self.running, *self.queue)}
+
+    def remembered_names(self) -> set[str]:
+        """Names of live runs and of ended ones still in a visitor's status: a new run may not reuse them, or an
+        old status would offer the new run's model as its own."""
+        with self._lock:
+            return self.live_names() | {r.name for r in self.history}
 
     def finished_names(self) -> list[str]:
         """Checkpoint folders in the runs folder that no run of this app is still writing, oldest first."""
@@ -279,19 +294,27 @@ class TrainingRuns:
         for folder in (self.runs_dir / name, self.live_dir(name), self.page_dir(name)):
             shutil.rmtree(folder, ignore_errors=True)
         self._progress.pop(name, None)
-        self._used.pop(name, None)
 
-    def used(self, name: str) -> None:
-        """A visitor opened or downloaded this run: it is not pruned for `RECENTLY_USED_S`."""
+    def used(self, name: str, client: str) -> None:
+        """A visitor opened or downloaded this run: it is not pruned for `RECENTLY_USED_S`. Each address protects
+        only the run it used last, so one client cannot hold every kept run and block training for everyone."""
         with self._lock:
-            if (self.runs_dir / name).is_dir():
-                self._used[name] = self.clock()
+            if NAME_PATTERN.fullmatch(name) and (self.runs_dir / name).is_dir():
+                self._used.pop(client, None)
+                self._used[client] = (name, self.clock())
+                while len(self._used) > MAX_USERS_REMEMBERED:
+                    del self._used[next(iter(self._used))]  # the longest unused
+
+    def in_use(self) -> set[str]:
+        """Runs opened or downloaded in the last `RECENTLY_USED_S`, each by the address's latest use."""
+        now = self.clock()
+        with self._lock:
+            return {name for name, when in list(self._used.values()) if now - when <= RECENTLY_USED_S}
 
     def _prunable(self) -> list[str]:
         """Finished runs nobody is using, oldest first: those that may be removed to make room."""
-        now = self.clock()
-        return [n for n in self.finished_names() if n not in self.live_names()
-                and now - self._used.get(n, -math.inf) > RECENTLY_USED_S]
+        keep = self.in_use() | self.live_names()
+        return [n for n in self.finished_names() if n not in keep]
 
     def disk_bytes(self) -> int:
         """The runs folder with everything in it: checkpoints, live files and the page's files of each run."""
@@ -313,7 +336,8 @@ class TrainingRuns:
     def _room_for_one_more(self) -> bool:
         """Whether a new run can be given room once the queue ahead of it has started, counting only what may be
         pruned (a quick check at Start; `make_room` decides when it launches)."""
-        unprunable = len(set(self.finished_names()) - set(self._prunable()))
+        kept = set(self.finished_names()) - self.live_names()  # a run adding its t-SNE counts once, as running
+        unprunable = len(kept - set(self._prunable()))
         return unprunable + len(self.running) + len(self.queue) + 1 <= self.limits.max_runs
 
     # ------------------------------------------------------------------ what visitors do
@@ -342,7 +366,7 @@ class TrainingRuns:
                     r.client == client for r in (*self.running, *self.queue)) >= self.limits.max_per_client:
                 raise UserError("A run from your network address is already queued or training; one at a time, "
                                 "please — stop it or wait for it to end.")
-            if request.name in self.live_names() or (self.runs_dir / request.name).exists():
+            if request.name in self.remembered_names() or (self.runs_dir / request.name).exists():
                 raise UserError(f"There is already a run named {request.name}; choose another name.")
             if len(self.queue) >= self.limits.max_queue:
                 raise UserError(f"{self.limits.max_queue} runs are already waiting; try again in a few minutes.")
@@ -387,6 +411,14 @@ class TrainingRuns:
     def _end_queued(self, run: Run, message: str) -> None:
         self.queue.remove(run)
         run.state, run.message = "stopped", message
+        self._remember(run)
+
+    def _remember(self, run: Run) -> None:
+        """Keep an ended run for its visitor's status, the newest one per visitor — per address where addresses are
+        capped (a Space), so one client's many runs cannot push everyone else's out of the bounded history."""
+        same = (lambda r: r.client == run.client) if self.limits.max_per_client else (lambda r: r.owner == run.owner)
+        for earlier in [r for r in self.history if same(r)]:
+            self.history.remove(earlier)
         self.history.append(run)
 
     def _signal(self, run: Run) -> None:
@@ -465,15 +497,19 @@ class TrainingRuns:
                     self._signal(run)
                 if self._reap(run):
                     self.running.remove(run)
-                    self.history.append(run)
+                    self._remember(run)
             while self.queue and len(self.running) < self.limits.concurrency:
                 waiting = self.queue.pop(0)
                 try:
                     self._launch(waiting)
                     self.running.append(waiting)
-                except (UserError, OSError) as err:
+                except UserError as err:
                     waiting.state, waiting.message = "failed", str(err)[:400]
-                    self.history.append(waiting)
+                    self._remember(waiting)
+                except Exception:  # noqa: BLE001 — the run ends with a sentence instead of vanishing
+                    log.exception("could not start the run %s", waiting.name)
+                    waiting.state, waiting.message = "failed", "the training process could not be started"
+                    self._remember(waiting)
 
     def start_supervisor(self, every: float = 0.5) -> None:
         """A thread that ticks until shutdown; an exception in one tick is logged and the next tick runs (one bad
@@ -507,7 +543,7 @@ class TrainingRuns:
             with self._lock:
                 if self._reap(run):
                     self.running.remove(run)
-                    self.history.append(run)
+                    self._remember(run)
 
 
 def describe_progress(progress: dict | None) -> str:

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+import threading
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
 
 from training import safe_text
+from training.atomic import atomic_path
 from training.errors import UserError
 from training.ood import OOD_FILE
 from training.scores import SCORE_NAMES
 
-from . import core, deep_links, figures, latent_views, web_assets
+from . import core, deep_links, figures, latent_views, visitors, web_assets
 from .tabs import (compare, interpolate, latent_map, likelihood, manifold, reconstructions, sample, sliders, timeline,
                    train, traversals)
 from .tabs.sliders import MAX_SLIDERS
@@ -36,6 +39,7 @@ class Callbacks(reconstructions.Views, sample.Views, sliders.Views, traversals.V
         self.runs = runs  # explorer.train_runs.TrainingRuns: the Train tab's runs, or None (no training here)
         self.default_name = default_name or (library.all_names() or [None])[0]
         self._sprites: dict[str, Path] = {}  # one per data set (a handful)
+        self._page_writes = threading.Lock()
 
     def _model(self, name):
         return self.library.get(name).model
@@ -72,22 +76,39 @@ class Callbacks(reconstructions.Views, sample.Views, sliders.Views, traversals.V
         return self._sprites[key]
 
     def page_file(self, name, kind: str) -> Path | None:
-        """Where a file made for the page from a checkpoint goes (`kind`: "zip", "timeline-s3.onnx", …).
+        """Where a file made for the page from a checkpoint goes (`kind`: its file name, "NAME.zip", "s3.onnx"…).
 
         A run's go into the runs folder (the disk budget counts them; removing the run removes them), the others'
-        into the page folder. The name carries the checkpoint's save stamp, so a folder saved anew, or a name reused
-        after a run was removed, never serves an older file; the files of older saves are deleted."""
-        if self.sprite_dir is None:
-            return None
+        into the page folder; either way into a folder named by the checkpoint's save stamp, so a folder saved anew,
+        or a name reused after its run was removed, never serves an older file. Older saves' folders are deleted.
+        None while the checkpoint is being swapped in (no stamp: nothing to make a file from)."""
         folder = self.library.folder(name)
+        version = self.library.version(folder)
+        if self.sprite_dir is None or version is None:
+            return None
         ours = self.runs is not None and folder.parent == self.runs.runs_dir
         home = self.runs.page_dir(name) if ours else self.sprite_dir / hashlib.sha256(str(folder).encode()).hexdigest()[:16]
-        stamp = "-".join(map(str, self.library.stamp(folder) or (0,)))
-        home.mkdir(parents=True, exist_ok=True)
+        current = home / version
+        current.mkdir(parents=True, exist_ok=True)
         for old in home.iterdir():
-            if not old.name.startswith((f"{stamp}-", ".")):  # "." : another request's file being written
-                old.unlink(missing_ok=True)
-        return home / f"{stamp}-{kind if kind != 'zip' else name + '.zip'}"
+            if old != current:
+                shutil.rmtree(old, ignore_errors=True)
+        return current / kind
+
+    def write_page_file(self, path: Path, make) -> None:
+        """Write a page file once (`make()` → its bytes, or a writer given a temporary path), one writer at a time:
+        many first requests for one zip must not each build a copy."""
+        with self._page_writes:
+            if not path.exists():
+                with atomic_path(path) as tmp:
+                    make(tmp)
+
+    def client_of(self, request) -> str:
+        """The visitor's network address, as the Train tab's caps count it (explorer/visitors.py)."""
+        behind_proxy = self.runs is not None and self.runs.limits.behind_proxy
+        return visitors.client_address(request.headers if request is not None else {},
+                                       request.client.host if request is not None and request.client else None,
+                                       behind_proxy)
 
     def dimensions(self, name) -> latent_views.LatentDimensions:
         """The checkpoint's dimension order and activity, computed once per save (every server slider decode needs
@@ -98,8 +119,9 @@ class Callbacks(reconstructions.Views, sample.Views, sliders.Views, traversals.V
 
         return self.library.memo(name, "dimensions", compute)
 
-    def switch_checkpoint(self, name, active):
-        """Open checkpoint `name`; if it cannot be loaded, warn and put the picker back on `active`, which keeps working."""
+    def switch_checkpoint(self, name, active, request: gr.Request = None):
+        """Open checkpoint `name`; if it cannot be loaded, warn and put the picker back on `active`, which keeps working.
+        A run opened here is in use: it is not pruned for a while."""
         try:
             self.library.get(name)
         except UserError as err:
@@ -107,6 +129,8 @@ class Callbacks(reconstructions.Views, sample.Views, sliders.Views, traversals.V
                 raise
             gr.Warning(safe_text.html_text(f"{err} Still showing {active}.", safe_text.LONG))
             return [gr.Dropdown(value=active), active, *[gr.skip()] * INFO_OUTPUTS]
+        if self.runs is not None:
+            self.runs.used(name, self.client_of(request))
         return [gr.skip(), name, *self.checkpoint_info(name)]
 
     def read_link(self, request: gr.Request):
@@ -149,9 +173,10 @@ class Callbacks(reconstructions.Views, sample.Views, sliders.Views, traversals.V
         """The page's runtime component: where its model, atlas and test images are, and how to show its dimensions."""
         ck = self.library.get(name)
         dims = self.dimensions(name)
-        config = web_assets.runtime_config(name, ck.path, ck.config.model.z_dim, self._sprite(name))
+        version = self.library.version(ck.path)
+        config = web_assets.runtime_config(name, ck.path, ck.config.model.z_dim, self._sprite(name), version)
         ood = ck.path / OOD_FILE
-        config.update(ood=web_assets.file_url(ood) if ood.is_file() else None, class_colours=figures.CLASS_COLOURS,
+        config.update(ood=web_assets.file_url(ood, version) if ood.is_file() else None, class_colours=figures.CLASS_COLOURS,
                       classes=core.checkpoint_classes(ck), dataset=core.dataset_title(ck), order=dims.order,
                       active=dims.active, kl=[round(v, 4) for v in dims.kl], tabs=TAB_LABELS, timeline=self.timeline_files(name),
                       timeline_names=[n for n in self.library.all_names() if n != name and self.library.has_timeline(n)])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import re
 import secrets
 
@@ -40,5 +41,18 @@ def client_address(headers, socket_host: str | None, behind_proxy: bool) -> str:
     if behind_proxy:
         forwarded = (headers.get("x-forwarded-for") or "").split(",")[0].strip()
         if forwarded:
-            return forwarded[:MAX_ADDRESS_CHARS]
-    return (socket_host or "unknown")[:MAX_ADDRESS_CHARS]
+            return network_of(forwarded[:MAX_ADDRESS_CHARS])
+    return network_of((socket_host or "unknown")[:MAX_ADDRESS_CHARS])
+
+
+def network_of(address: str) -> str:
+    """One client, one key: an IPv6 visitor holds a whole /64 (a home's or a phone's), so that is what is counted."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if parsed.version == 4:
+        return str(parsed)
+    if parsed.ipv4_mapped is not None:
+        return str(parsed.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{parsed}/64", strict=False))

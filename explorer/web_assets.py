@@ -38,9 +38,10 @@ def plotly_chunk() -> str | None:
     return found[0].name if found else None
 
 
-def file_url(path: Path) -> str:
-    """A URL for a file under Gradio's static paths, relative to the page (so it also works behind a root path)."""
-    return "gradio_api/file=" + quote(str(Path(path).resolve()))
+def file_url(path: Path, version: str | None = None) -> str:
+    """A URL for a file under Gradio's static paths, relative to the page (so it also works behind a root path).
+    `version` (a checkpoint's save stamp) makes a file saved anew a new URL, so no browser keeps the old copy."""
+    return "gradio_api/file=" + quote(str(Path(path).resolve())) + (f"?v={quote(version)}" if version else "")
 
 
 def head_html() -> str:
@@ -71,14 +72,14 @@ def write_test_sprite(images: np.ndarray, folder: Path, name: str = SPRITE_NAME)
     return path
 
 
-def runtime_config(name: str, folder: Path, z_dim: int, sprite: Path | None) -> dict:
-    """What explorer.js needs to load one checkpoint."""
+def runtime_config(name: str, folder: Path, z_dim: int, sprite: Path | None, version: str | None = None) -> dict:
+    """What explorer.js needs to load one checkpoint (`version`: its save stamp, in the URLs of its files)."""
     return {
         "name": name,
         "z_dim": z_dim,
-        "encoder": file_url(folder / "encoder.onnx"),
-        "decoder": file_url(folder / "decoder.onnx"),
-        "atlas": file_url(folder / "atlas.safetensors"),
+        "encoder": file_url(folder / "encoder.onnx", version),
+        "decoder": file_url(folder / "decoder.onnx", version),
+        "atlas": file_url(folder / "atlas.safetensors", version),
         "sprite": file_url(sprite) if sprite else None,
         "sprite_columns": SPRITE_COLUMNS,
         "ort_base": file_url(ORT_DIR) + "/",

@@ -279,6 +279,8 @@ def test_the_client_is_the_proxys_first_forwarded_address_on_a_space_and_the_soc
     assert client_address(headers, "127.0.0.1", behind_proxy=False) == "127.0.0.1"
     assert client_address({}, "10.0.0.1", behind_proxy=True) == "10.0.0.1"
     assert len(client_address({"x-forwarded-for": "x" * 10_000}, None, True)) <= 64
+    assert client_address({}, "2001:db8:1:2:aaaa::1", False) == client_address({}, "2001:db8:1:2:bbbb::9", False)
+    assert client_address({}, "::ffff:198.51.100.7", False) == "198.51.100.7"
     assert TrainLimits.for_environment({"SPACE_ID": "a/b"}).behind_proxy and not TrainLimits().behind_proxy
 
 
@@ -287,17 +289,52 @@ def test_runs_in_use_are_never_pruned_and_a_new_run_is_refused_when_all_are(tmp_
     for i, name in enumerate(["old", "middle", "new"]):
         _fake_run(tmp_path, name, age=100 - i * 10)
     runs = TrainingRuns(tmp_path, tiny_data, TrainLimits(max_runs=3), clock=lambda: now[0])
-    for name in ("old", "middle", "new"):
-        runs.used(name)  # each opened or downloaded by someone just now
+    for i, name in enumerate(("old", "middle", "new")):
+        runs.used(name, client=f"198.51.100.{i}")  # each opened or downloaded by someone just now
     with pytest.raises(UserError, match="Every kept run is in use"):
         runs.submit(None, request("fresh"))
     with pytest.raises(UserError, match="Every kept run is in use"):
         runs.make_room()
     assert runs.finished_names() == ["old", "middle", "new"]
     now[0] += train_runs.RECENTLY_USED_S + 1
-    runs.used("old")  # still open in someone's tab
+    runs.used("old", client="198.51.100.0")  # still open in someone's tab
     runs.make_room()
     assert runs.finished_names() == ["old", "new"]
+
+
+def test_one_client_protects_only_the_run_it_used_last(tmp_path, tiny_data):
+    """Opening every kept run from one address must not block everyone's training for ten minutes."""
+    for i, name in enumerate(["old", "middle", "new"]):
+        _fake_run(tmp_path, name, age=100 - i * 10)
+    runs = TrainingRuns(tmp_path, tiny_data, TrainLimits(max_runs=3))
+    for name in ("old", "middle", "new", "middle"):
+        runs.used(name, client="203.0.113.7")
+    assert runs.in_use() == {"middle"}
+    runs.submit(None, request("fresh"))
+    runs.make_room()
+    assert runs.finished_names() == ["middle", "new"]
+
+
+def test_a_run_adding_its_tsne_is_counted_once_when_room_is_checked(tmp_path, tiny_data):
+    from training.live import LiveProgress
+
+    _fake_run(tmp_path, "opened", age=50)
+    runs = TrainingRuns(tmp_path, tiny_data, TrainLimits(max_runs=3), command=idle_trainer)
+    runs.used("opened", client="198.51.100.1")
+    runs.submit(None, request("tsne"))
+    runs.tick()
+    LiveProgress(runs.live_dir("tsne"), steps_per_epoch=4, epochs=1).set_state("t-SNE")  # saved: it opens
+    assert "tsne" in runs.finished_names() and runs._room_for_one_more()  # opened + tsne + a new one = 3
+    runs.shutdown()
+
+
+def test_a_name_in_a_visitors_status_is_not_given_to_a_new_run(tmp_path, tiny_data):
+    runs = TrainingRuns(tmp_path / "runs", tiny_data, LIMITS)
+    owner, run = runs.submit(None, request("mine"))
+    runs.stop(owner)  # ended: its record stays in its visitor's status
+    assert "mine" in runs.remembered_names()
+    with pytest.raises(UserError, match="already a run named mine"):
+        runs.submit(None, request("mine"), client="10.0.0.9")
 
 
 def test_time_the_server_was_not_answering_does_not_count_towards_abandonment(tmp_path, tiny_data):

@@ -43,7 +43,7 @@ class Views:
         models = []
         for n in group.names:
             ck = self.library.get(n)
-            models.append(web_assets.runtime_config(n, ck.path, ck.config.model.z_dim, None))
+            models.append(web_assets.runtime_config(n, ck.path, ck.config.model.z_dim, None, self.library.version(ck.path)))
         return {"dataset": group.dataset, "names": group.names, "indices": indices,
                 "images": base64.b64encode(pixels).decode("ascii"), "models": models}
 

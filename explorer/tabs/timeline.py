@@ -8,7 +8,6 @@ import json
 import gradio as gr
 
 from training import safe_text
-from training.atomic import write_atomically
 from training.errors import UserError
 from training.onnx_export import DECODER_ONNX
 from training.timeline import TIMELINE_JSON, TIMELINE_TENSORS, decoder_onnx, load_timeline
@@ -73,10 +72,11 @@ class Views:
         for i, entry in enumerate(found.entries):
             path = self.page_file(name, f"timeline-s{i}.onnx") if entry["decoder"] else None
             if path is not None:
-                if not path.exists():
-                    write_atomically(path, decoder_onnx(ck.path / DECODER_ONNX, found, i))
+                self.write_page_file(path, lambda tmp: tmp.write_bytes(decoder_onnx(ck.path / DECODER_ONNX, found, i)))
                 decoders[str(i)] = web_assets.file_url(path)
-        return {"json": web_assets.file_url(ck.path / TIMELINE_JSON), "tensors": web_assets.file_url(ck.path / TIMELINE_TENSORS),
+        version = self.library.version(ck.path)
+        return {"json": web_assets.file_url(ck.path / TIMELINE_JSON, version),
+                "tensors": web_assets.file_url(ck.path / TIMELINE_TENSORS, version),
                 "decoders": decoders}
 
     def timeline_offer(self, name):

@@ -11,14 +11,13 @@ import zipfile
 import gradio as gr
 
 from training import safe_text
-from training.atomic import atomic_path
 from training.datasets import DATASETS
 from training.errors import UserError
 from training.hub import PUBLISHED_FILES
 from training.live import PROGRESS
 from training.timeline import TIMELINE_JSON, TIMELINE_TENSORS
 
-from .. import train_runs, visitors, web_assets
+from .. import train_runs, web_assets
 from .common import friendly
 
 TAB = "train"
@@ -67,7 +66,7 @@ class Views:
         return [(DATASETS[k].title + ("" if k in present else " (downloaded first)"), k) for k in offered]
 
     def _taken(self) -> set[str]:
-        return set(self.library.all_names()) | self.runs.live_names()
+        return set(self.library.all_names()) | self.runs.remembered_names()
 
     def train_start(self, owner, dataset, beta, z_dim, epochs, seed, name, request: gr.Request = None):
         """Queue the visitor's run (it starts at once when nobody else's is training)."""
@@ -76,18 +75,15 @@ class Views:
             raise UserError("Training is turned off on this server (--no-train).")
         run = train_runs.parse_request(dataset, beta, z_dim, epochs, seed, name, runs.limits, runs.datasets(),
                                        self._taken())
-        client = visitors.client_address(request.headers if request else {},
-                                         request.client.host if request and request.client else None,
-                                         runs.limits.behind_proxy)
-        owner, _ = runs.submit(owner, run, client)
-        return owner, *self.train_status(owner, None)
+        owner, _ = runs.submit(owner, run, self.client_of(request))
+        return owner, *self.train_status(owner, None, request)
 
-    def train_stop(self, owner):
+    def train_stop(self, owner, request: gr.Request = None):
         message = self.runs.stop(owner) if self.runs is not None else "Training is turned off on this server."
         gr.Info(safe_text.html_text(message))
-        return self.train_status(owner, None)
+        return self.train_status(owner, None, request)
 
-    def train_status(self, owner, shown):
+    def train_status(self, owner, shown, request: gr.Request = None):
         """What the tab shows now, as updates of its outputs — skipped where nothing changed since `shown` (the
         session's last answer), so an idle page costs a few file stats a second and sends nothing."""
         runs = self.runs
@@ -117,7 +113,8 @@ class Views:
             gr.skip() if same["status"] else status,
             gr.skip() if same["live"] else live,
             gr.skip() if same["opens"] else gr.Button(f"Open {opens}" if opens else "Open", visible=bool(opens)),
-            gr.skip() if same["saved"] else gr.DownloadButton(value=self._zip(opens) if opens else None, visible=bool(opens)),
+            gr.skip() if same["saved"] else gr.DownloadButton(value=self._zip(opens, self.client_of(request)) if opens else None,
+                                                          visible=bool(opens)),
             gr.skip() if same["names"] else gr.Dropdown(choices=names),
             gr.skip() if same["names"] else gr.CheckboxGroup(choices=names),
             now,
@@ -168,19 +165,22 @@ class Views:
         return json.dumps({"name": name, "state": state, "version": version, "snapshots": progress["snapshots"],
                            "files": files})
 
-    def _zip(self, name: str) -> str | None:
+    def _zip(self, name: str, client: str) -> str | None:
         """The run's checkpoint as one zip (the files the Hub gets), written once per saved version; offering it
-        counts as using the run (it is not pruned while a visitor may be downloading it)."""
-        path = self.page_file(name, "zip")
+        counts as using the run (it is not pruned while its visitor may be downloading it)."""
+        path = self.page_file(name, f"{name}.zip")
         if path is None:
             return None
-        if not path.exists():
-            folder = self.library.folder(name)
-            with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
+        folder = self.library.folder(name)
+
+        def write(tmp):
+            with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
                 for file in PUBLISHED_FILES:
                     if (folder / file).is_file():
                         archive.write(folder / file, f"{name}/{file}")
-        self.runs.used(name)
+
+        self.write_page_file(path, write)
+        self.runs.used(name, client)
         return str(path)
 
 
