@@ -73,18 +73,6 @@ def positive_int(text: str) -> int:
     return value
 
 
-def queue_busy(demo):
-    """Whether Gradio's queue is at least half full: then the server is not answering in time, and the time does not
-    count towards anybody's run being abandoned."""
-    def busy() -> bool:
-        queue = getattr(demo, "_queue", None)
-        try:  # counted from the supervisor's thread while the server's loop adds to it
-            return bool(queue is not None and queue.max_size and len(queue) >= queue.max_size // 2)
-        except RuntimeError:  # changed while counted: busy enough
-            return True
-    return busy
-
-
 def training_runs(args: argparse.Namespace):
     """The Train tab's runs, with the flags' caps (None without a runs folder to write)."""
     from .train_runs import TrainingRuns
@@ -141,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from . import http_limits
     from .app import CSS, build_demo
+    from .server_health import ServerHealth, gradio_queue
 
     try:
         library, default_name, test_sets, runs = prepare(args)
@@ -155,12 +144,15 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_grad_enabled(False)  # this process only serves the model from here on
     demo = build_demo(library, default_name, test_sets, runs)
     demo.queue(default_concurrency_limit=2, max_size=256)
+    health = ServerHealth(queue_size=gradio_queue(demo))  # a run is unwatched only while the server answers
     if runs is not None:
-        runs.busy = queue_busy(demo)
+        runs.busy = health.busy
         runs.start_supervisor()
+    options = http_limits.launch_options()
+    options["app_kwargs"]["lifespan"] = health.lifespan()
     print(f"ready in {time.perf_counter() - started:.1f} s", flush=True)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, css=CSS, show_error=True,
-                state_session_capacity=SESSION_CAPACITY, **http_limits.launch_options())
+                state_session_capacity=SESSION_CAPACITY, **options)
     return 0
 
 

@@ -294,3 +294,29 @@ def test_a_huge_upload_is_refused_before_anything_is_stored(space):
     assert 400 <= chunked_json.status_code < 500  # FastAPI turns the cut-short body into its own 400
     after = train_runs.folder_bytes(cache) if cache.exists() else 0
     assert after - before < 2**20, f"{after - before} bytes stored"
+
+
+def test_the_server_counts_as_busy_while_its_event_loop_is_blocked_or_its_queue_half_full():
+    """What pauses the abandonment clock: a late heartbeat on the server's loop (a flood that never touches the queue)
+    or a half-full queue."""
+    import asyncio
+
+    from explorer.server_health import LATE_S, ServerHealth
+
+    waiting = [0]
+    health = ServerHealth(queue_size=lambda: (waiting[0], 256))
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    beating = asyncio.run_coroutine_threadsafe(health.beat(), loop)
+    time.sleep(0.2)
+    assert not health.busy()
+    loop.call_soon_threadsafe(time.sleep, LATE_S + 1.0)  # something holds the loop
+    time.sleep(LATE_S + 0.5)
+    assert health.busy()
+    time.sleep(1.5)  # released: the next beat comes
+    assert not health.busy()
+    waiting[0] = 128
+    assert health.busy()
+    beating.cancel()
+    loop.call_soon_threadsafe(loop.stop)
