@@ -372,3 +372,25 @@ def test_the_supervisor_logs_a_failed_tick_and_goes_on(tmp_path, tiny_data, capl
         time.sleep(0.01)
     runs.shutdown()
     assert len(calls) >= 3 and "a disk hiccup" in caplog.text
+
+
+def test_a_newcomer_with_no_run_anywhere_sees_how_a_shipped_model_learned(tmp_path, tiny_data):
+    """The Train tab draws on open: before any run, the shipped default's run as an example (its timeline, and a
+    progress file rebuilt from its checkpoint in the format the page reads)."""
+    from explorer.views import Callbacks
+
+    runs = TrainingRuns(tmp_path / "runs", tiny_data, LIMITS)
+    (tmp_path / "page").mkdir()
+    cb = Callbacks(core.CheckpointLibrary(ROOT / "checkpoints", runs=runs), core.TestSets(None), tmp_path / "page",
+                   "default", runs)
+    status, live, *_ = cb.train_status(None, None)
+    assert "as an example of what your run will draw: how **default**" in status
+    live = json.loads(live)
+    assert live["state"] == "example" and live["snapshots"] > 10
+    progress = json.loads(Path(live["files"]["progress"].split("file=")[1]).read_text())
+    metrics = json.loads((ROOT / "checkpoints" / "default" / "metrics.json").read_text())
+    assert progress["epochs"] == len(metrics["history"]) and progress["steps"] == 59 * progress["epochs"]
+    assert progress["train"][0][0] == 0 and len(progress["train"]) == live["snapshots"]  # from step 0, every snapshot
+    assert progress["test"][-1][1] == round(metrics["history"][-1]["test"]["total"], 4)
+    assert live["files"]["json"].split("?")[0].endswith("/checkpoints/default/timeline.json")
+    assert cb.train_status(None, None)[1] == json.dumps(live)  # memoised: the same answer, no second write

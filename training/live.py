@@ -104,6 +104,20 @@ class LiveProgress:
         write_atomically(self.folder / PROGRESS, json.dumps(body, allow_nan=False).encode())
 
 
+def finished_progress(history: list[dict], steps_per_epoch: int, snapshots: list[dict]) -> dict:
+    """What a finished run's progress.json says, rebuilt from its checkpoint: the epochs' test loss from metrics.json's
+    history and, in place of every step's training loss (not kept), the timeline's snapshots' test-subset loss from
+    step 0. The Train tab draws a shipped model's run this way before a visitor has one of their own."""
+    terms = ("total", "recon", "kl")
+    epochs = len(history)
+    steps = steps_per_epoch * epochs
+    train = [[int(s["step"]), *(round(float(s["test"][k]), 4) for k in terms)] for s in snapshots if s.get("test")]
+    test = [[int(h["epoch"]), *(round(float(h["test"][k]), 4) for k in terms)] for h in history if h.get("test")]
+    return {"state": "done", "message": "", "step": steps, "steps": steps, "epoch": float(epochs), "epochs": epochs,
+            "saved_epochs": epochs, "images_per_s": None, "eta_s": None, "elapsed_s": None,
+            "snapshots": len(snapshots), "train": train, "test": test}
+
+
 def read_progress(folder: str | Path) -> dict | None:
     """A run's progress file, or None when it has none yet (or it is unreadable: it is rewritten within a second)."""
     try:

@@ -14,7 +14,7 @@ from training import safe_text
 from training.datasets import DATASETS
 from training.errors import UserError
 from training.hub import PUBLISHED_FILES
-from training.live import PROGRESS
+from training.live import PROGRESS, finished_progress
 from training.timeline import TIMELINE_JSON, TIMELINE_TENSORS
 
 from .. import train_runs, web_assets
@@ -99,9 +99,12 @@ class Views:
             live = self._live(watched.name, watched.state)
         else:  # nothing to follow: the last finished run that left its live files, so the tab is never empty
             last = next((n for n in reversed(runs.finished_names()) if runs.progress(n)), None)
-            live = self._live(last, "done") if last else json.dumps({})
+            live = self._live(last, "done") if last else self._example_live()
             if last and mine is None:
                 status += f" Below: how the last run, {_quote(last)}, learned."
+            elif not last and json.loads(live):
+                status += (f" Below, as an example of what your run will draw: how {_quote(json.loads(live)['name'])}, "
+                           "a model shipped with the explorer, learned.")
         names = self.library.all_names()
         # the visitor's run opens once its last epoch is saved (the library lists it then), t-SNE or not
         opens = mine.name if mine is not None and mine.name in names else None
@@ -164,6 +167,29 @@ class Views:
         version = f"{progress['step']}-{progress['state']}-{progress['snapshots']}-{len(progress['test'])}"
         return json.dumps({"name": name, "state": state, "version": version, "snapshots": progress["snapshots"],
                            "files": files})
+
+    def _example_live(self) -> str:
+        """Before any run: a shipped model's run drawn as a finished one (its timeline, and a progress file rebuilt
+        from its checkpoint, written once per save beside the page's files); `{}` when no checkpoint has a timeline."""
+        name = self.default_name if self.library.has_timeline(self.default_name) else self.timeline_checkpoint(None)
+        if name is None or self.timeline_problem(name) is not None:
+            return json.dumps({})
+
+        def describe():
+            ck, (found, _) = self.library.get(name), self._timeline(name)
+            path = self.page_file(name, "example-progress.json")
+            if path is None:
+                return json.dumps({})
+            batch = ck.config.train.batch_size
+            steps = -(-int(ck.config.data.get("train_images") or batch) // batch)
+            progress = finished_progress(ck.metrics.get("history", []), steps, found.entries)
+            self.write_page_file(path, lambda tmp: tmp.write_text(json.dumps(progress, allow_nan=False)))
+            files = self.timeline_files(name)
+            return json.dumps({"name": name, "state": "example", "version": path.parent.name, "snapshots": len(found.entries),
+                               "files": {"progress": web_assets.file_url(path), "json": files["json"],
+                                         "tensors": files["tensors"]}})
+
+        return self.library.memo(name, "example-live", describe)
 
     def _zip(self, name: str, client: str) -> str | None:
         """The run's checkpoint as one zip (the files the Hub gets), written once per saved version; offering it

@@ -48,7 +48,11 @@
 
     drawTraining(live, progress, timeline) {
       this.drawTrainCurves(progress);
-      let caption = `${live.name}: step ${progress.step} of ${progress.steps}`;
+      // before a visitor's first run, a shipped model's run is drawn as an example of what theirs will draw
+      let caption = live.state === 'example'
+        ? `Example — how ${live.name} learned: ${progress.epochs} epochs, ${progress.steps} steps (the thin lines ` +
+          `here are the test subset's loss at each snapshot, from step 0)`
+        : `${live.name}: step ${progress.step} of ${progress.steps}`;
       if (timeline) {
         const { snapshots, tensors } = timeline;
         // the JSON is replaced after the tensors: never more snapshots than the tensors hold
