@@ -462,14 +462,10 @@ class TrainingRuns:
         return True
 
     def _failure(self, run: Run, code: int) -> str:
-        """The trainer's own `error: …` line, or what killed it."""
-        try:
-            lines = (self.live_dir(run.name) / "log.txt").read_text(errors="replace").splitlines()
-        except OSError:
-            lines = []
-        errors = [line[len("error: "):] for line in lines if line.startswith("error: ")]
-        if errors:
-            return errors[-1][:400]
+        """Why a run failed: the sentence its trainer wrote into its progress file, else what ended its process."""
+        progress = read_progress(self.live_dir(run.name))
+        if progress and progress.get("state") == "failed" and progress.get("message"):
+            return str(progress["message"])[:400]
         if code == -signal.SIGKILL:
             return "the training process was killed (out of memory?)"
         return f"the training process exited with status {code}"

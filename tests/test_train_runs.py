@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from explorer import core, train_runs
-from explorer.train_runs import RunRequest, TrainingRuns, TrainLimits, parse_request
+from explorer.train_runs import Run, RunRequest, TrainingRuns, TrainLimits, parse_request
 from tests.helpers import write_tiny_mnist
 from training.checkpoint import load_checkpoint
 from training.errors import UserError
@@ -394,3 +394,21 @@ def test_a_newcomer_with_no_run_anywhere_sees_how_a_shipped_model_learned(tmp_pa
     assert progress["test"][-1][1] == round(metrics["history"][-1]["test"]["total"], 4)
     assert live["files"]["json"].split("?")[0].endswith("/checkpoints/default/timeline.json")
     assert cb.train_status(None, None)[1] == json.dumps(live)  # memoised: the same answer, no second write
+
+
+def test_why_a_run_failed_comes_from_its_progress_file_not_its_log(tmp_path, tiny_data):
+    """The real trainer refused before its loop (the data set is missing): its sentence reaches the visitor through
+    the live progress file; the log is only for people."""
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    runs = TrainingRuns(tmp_path / "runs", empty, LIMITS)
+    _, run = runs.submit(None, request("nodata"))
+    runs.tick()
+    run.process.wait(timeout=120)
+    runs.tick()
+    assert run.state == "failed" and "MNIST" in run.message and "\n" not in run.message
+    assert read_progress(runs.live_dir("nodata")) is None  # a run that left no checkpoint is removed with its files
+    (runs.live_dir("x")).mkdir(parents=True)
+    (runs.live_dir("x") / "log.txt").write_text("error: a line in the log is not the run's state\n")
+    stand_in = Run(request("x"), "owner", "client")
+    assert runs._failure(stand_in, 1) == "the training process exited with status 1"

@@ -200,8 +200,17 @@ def main(argv: list[str] | None = None, keep_freed: bool = False) -> int:
         with writer_lock(args.out):
             return train_command(parser, args, argv, data_dir, keep_freed)
     except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return refuse(err, args.live)
+
+
+def refuse(err, live: str | None) -> int:
+    """A run that cannot go on: its sentence on stderr, and in its live progress file for a watcher (the Train tab)."""
+    print(f"error: {err}", file=sys.stderr)
+    if live:
+        from .live import record_failure
+
+        record_failure(live, str(err))
+    return 2
 
 
 def train_command(parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str], data_dir: Path,
@@ -251,8 +260,7 @@ def train_command(parser: argparse.ArgumentParser, args: argparse.Namespace, arg
               timeline=args.timeline == "on", live=args.live, tsne_after=args.tsne_after, scores=args.scores,
               ood_data_dir=data_dir, umap=args.umap)
     except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return refuse(err, args.live)
     except KeyboardInterrupt:
         print("interrupted: the last saved epoch is kept; continue it with --resume", file=sys.stderr)
         return 130

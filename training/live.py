@@ -104,6 +104,18 @@ class LiveProgress:
         write_atomically(self.folder / PROGRESS, json.dumps(body, allow_nan=False).encode())
 
 
+def record_failure(folder: str | Path, message: str) -> None:
+    """Say in the run's progress file why it failed — also when it failed before its training loop had one (data
+    missing, folder locked): a watcher reads a run's state from this one file, never from its log."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    body = read_progress(folder) or {"step": 0, "steps": 0, "epoch": 0.0, "epochs": 0, "saved_epochs": 0,
+                                     "images_per_s": None, "eta_s": None, "elapsed_s": None, "snapshots": 0,
+                                     "train": [], "test": []}
+    body.update(state="failed", message=str(message)[:400])
+    write_atomically(folder / PROGRESS, json.dumps(body, allow_nan=False))
+
+
 def finished_progress(history: list[dict], steps_per_epoch: int, snapshots: list[dict]) -> dict:
     """What a finished run's progress.json says, rebuilt from its checkpoint: the epochs' test loss from metrics.json's
     history and, in place of every step's training loss (not kept), the timeline's snapshots' test-subset loss from
