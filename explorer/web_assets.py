@@ -18,7 +18,7 @@ ORT_VERSION = "1.30.0"
 ORT_DIR = WEB / "vendor" / f"onnxruntime-web-{ORT_VERSION}"
 # Each file only defines functions on window.vae; explorer.js, last, gathers the view files' methods into the explorer,
 # which starts on js_on_load.
-SCRIPTS = ("safetensors.js", "latest.js", "model.js", "atlas.js", "digits.js", "mnist_form.js", "drawpad.js", "map.js",
+SCRIPTS = ("safetensors.js", "random.js", "latest.js", "model.js", "atlas.js", "digits.js", "mnist_form.js", "drawpad.js", "map.js",
            "latent_views.js", "compare.js", "slider_view.js", "drawing_view.js", "strip_views.js", "timeline_view.js",
            "train_view.js", "likelihood_view.js", "map_instrument.js", "direction_view.js", "thumbnails.js",
            "plotly_warmup.js",

@@ -19,7 +19,7 @@
     return out;
   }
 
-  /** Indices of the k smallest values, smallest first (a sorted insertion list: k is small). */
+  /** Indices of the k smallest values, smallest first, ties by index (a sorted insertion list: k is small). */
   function smallest(values, k) {
     const best = [];
     for (let i = 0; i < values.length; i++) {
@@ -54,6 +54,20 @@
     }
 
     mean(i) { return this.means.subarray(i * this.zDim, (i + 1) * this.zDim); }
+
+    /** The average of some test digits' encoded means (a selection's, a direction's end). */
+    meanOf(indices) {
+      const mean = new Float32Array(this.zDim);
+      for (const i of indices) { const m = this.mean(i); for (let d = 0; d < this.zDim; d++) mean[d] += m[d] / indices.length; }
+      return mean;
+    }
+
+    /** The k points of a 2-D map nearest to (x, y), point `skip` left out (-1: none). */
+    nearestOnMap(coords, x, y, skip, k) {
+      const distances = new Float64Array(this.n);
+      for (let j = 0; j < this.n; j++) distances[j] = j === skip ? Infinity : (coords[2 * j] - x) ** 2 + (coords[2 * j + 1] - y) ** 2;
+      return smallest(distances, k).filter((j) => j !== skip);
+    }
 
     std(i) { return this.stds.subarray(i * this.zDim, (i + 1) * this.zDim); }
 

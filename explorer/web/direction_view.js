@@ -7,12 +7,6 @@
   function plots() { return document.querySelectorAll('#latent-map .js-plotly-plot'); }
   const ROW = [-1.5, -1, -0.5, 0, 0.5, 1, 1.5, 2, 2.5]; // multiples of d in the traversal row
 
-  function meanOf(atlas, indices) {
-    const mean = new Float32Array(atlas.zDim);
-    for (const i of indices) { const m = atlas.mean(i); for (let d = 0; d < atlas.zDim; d++) mean[d] += m[d] / indices.length; }
-    return mean;
-  }
-
   /** Indices → a base64url bitset (bit i of byte i >> 3, lowest first): explorer/deep_links.py reads it. */
   function toBits(indices, n) {
     const bytes = new Uint8Array(Math.ceil(n / 8));
@@ -52,7 +46,7 @@
       const describe = (end) => (end ? `${end.length} images` : 'not set');
       const caption = byId('direction-caption');
       if (ends.A && ends.B) {
-        const a = meanOf(this.atlas, ends.A), b = meanOf(this.atlas, ends.B);
+        const a = this.atlas.meanOf(ends.A), b = this.atlas.meanOf(ends.B);
         this.direction = b.map((v, d) => v - a[d]);
         const length = Math.sqrt(this.direction.reduce((s, v) => s + v * v, 0));
         if (caption) caption.textContent = `A: ${describe(ends.A)}, B: ${describe(ends.B)}; the direction A→B has length ${length.toFixed(2)} in the latent space. ` +

@@ -10,13 +10,6 @@
 
   function quantile(sorted, q) { return sorted[Math.min(sorted.length - 1, Math.max(0, Math.round(q * (sorted.length - 1))))]; }
 
-  /** A deterministic standard normal stream (mulberry32 + Box–Muller): the same drawing gets the same score. */
-  function normals(seed) {
-    let a = seed >>> 0;
-    const uniform = () => { a = (a + 0x6D2B79F5) >>> 0; let t = a; t = Math.imul(t ^ (t >>> 15), t | 1); t ^= t + Math.imul(t ^ (t >>> 7), t | 61); return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296; };
-    return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
-  }
-
   vae.LikelihoodView = {
     // ------------------------------------------------------------------ the map, coloured by a score
     colourMap(choice) {
@@ -102,7 +95,7 @@
     // ------------------------------------------------------------------ your drawing's score
     /** −ELBO of one image (784 floats in [0, 1]) with SAMPLES posterior samples, as training/scores.py computes it. */
     async scoreImage(input, mean, std) {
-      const zDim = this.atlas.zDim, normal = normals(12345);
+      const zDim = this.atlas.zDim, normal = vae.seededNormals(12345); // the same drawing gets the same score
       const z = new Float32Array(SAMPLES * zDim);
       for (let s = 0; s < SAMPLES; s++) for (let d = 0; d < zDim; d++) z[s * zDim + d] = mean[d] + std[d] * normal();
       const pixels = await this.model.decode(z, SAMPLES);

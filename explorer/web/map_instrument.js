@@ -9,20 +9,6 @@
   const SHOWN = 36; // selected images drawn (the counts cover all of them)
   const LATENT_PLANE = 'Latent (z₀, z₁)'; // core.LATENT_PLANE
 
-  /** The k nearest of n 2-D points to (x, y), point `skip` excluded (-1: none), by squared distance. */
-  function nearestOnMap(coords, n, x, y, skip, k) {
-    const best = [];
-    for (let j = 0; j < n; j++) {
-      if (j === skip) continue;
-      const d = (coords[2 * j] - x) ** 2 + (coords[2 * j + 1] - y) ** 2;
-      if (best.length < k || d < best[best.length - 1][0]) {
-        best.push([d, j]);
-        best.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
-        if (best.length > k) best.pop();
-      }
-    }
-    return best.map(([, j]) => j);
-  }
 
   vae.MapInstrument = {
     // ------------------------------------------------------------------ selections
@@ -40,8 +26,7 @@
         this.drawEllipses();
         return;
       }
-      const zDim = this.atlas.zDim, mean = new Float32Array(zDim);
-      for (const i of selection) { const m = this.atlas.mean(i); for (let d = 0; d < zDim; d++) mean[d] += m[d] / selection.length; }
+      const zDim = this.atlas.zDim, mean = this.atlas.meanOf(selection);
       this.selectionMean = mean;
       const shown = selection.slice(0, SHOWN);
       const means = new Float32Array((shown.length + 1) * zDim);
@@ -113,7 +98,7 @@
       const latent = this.atlas.nearest(mean, NEIGHBOURS + 1).filter((j) => j !== i).slice(0, NEIGHBOURS);
       const coords = this.atlas.coords[method];
       const [x, y] = i >= 0 ? [coords[2 * i], coords[2 * i + 1]] : this.atlas.placeOnMap(mean, method);
-      const onMap = coords ? nearestOnMap(coords, this.atlas.n, x, y, i, NEIGHBOURS) : [];
+      const onMap = coords ? this.atlas.nearestOnMap(coords, x, y, i, NEIGHBOURS) : [];
       const both = latent.filter((j) => onMap.includes(j)).length;
       return { latent, onMap, both };
     },

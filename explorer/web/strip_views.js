@@ -8,19 +8,9 @@
 
   function byId(id) { return document.getElementById(id); }
 
-  /** mulberry32: a small seeded generator, so a seed gives the same prior samples on every visit. */
+  /** `count` standard normals from a seed: a seed gives the same prior samples on every visit. */
   function gaussians(seed, count) {
-    let state = (Number(seed) | 0) >>> 0;
-    const uniform = () => {
-      state = (state + 0x6d2b79f5) >>> 0;
-      let t = state;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-    const out = new Float32Array(count);
-    for (let i = 0; i < count; i++) out[i] = Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
-    return out;
+    return Float32Array.from({ length: count }, vae.seededNormals(seed));
   }
 
   function clampInt(value, low, high, fallback) {
