@@ -16,9 +16,10 @@ from pathlib import Path
 
 import torch
 
+from training.atlas import fit_pca
 from training.config import ModelConfig, RunConfig, TrainConfig
 from training.data import load_split
-from training.timeline import TIMELINE_DECODERS, TIMELINE_JSON, TIMELINE_TENSORS, load_timeline, pca_2d
+from training.timeline import TIMELINE_DECODERS, TIMELINE_JSON, TIMELINE_TENSORS, load_timeline
 from training.train import train
 
 from .__main__ import cpu_flags, cpu_name, table, write_results
@@ -71,7 +72,7 @@ def main(argv=None) -> int:
     with_timeline, logged = timed_run(train_split, test_split, work / "with", epochs, True, batch)
     timeline = load_timeline(work / "with", 32, len(test_split.labels))
     aligned = timeline.tensors["coords"]
-    unaligned = [pca_2d(c) for c in aligned]  # each snapshot's own PCA: the same points, axes as the fit gives them
+    unaligned = [fit_pca(c)["pca"] for c in aligned]  # each snapshot's own PCA: the same points, axes as the fit gives them
     sizes = {name: (work / "with" / name).stat().st_size / 2**20 for name in (TIMELINE_JSON, TIMELINE_TENSORS, TIMELINE_DECODERS)}
     spent = next((line for line in logged if line.startswith("timeline:")), "timeline: ?")
     lines = [f"Measured {datetime.date.today()} on {cpu_name()} ({cpu_flags()}) · {torch.get_num_threads()} threads · "

@@ -6,6 +6,8 @@ import sys
 import time
 from pathlib import Path
 
+from training.numbers import port_number, positive_int
+
 from .train_runs import TrainLimits
 
 DEFAULT_CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"
@@ -33,13 +35,6 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
         pass
 
 
-def port_number(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be a port number 1–65535, got {text}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m explorer", description="Explore a trained VAE in the browser.")
     p.add_argument("--checkpoint", help="checkpoint folder, or hf://OWNER/NAME[@REVISION] on the Hub, to open first "
@@ -64,13 +59,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-per-client", type=positive_int, default=limits.max_per_client,
                    help="runs queued or training per network address (default: 1 on a Space, no cap locally)")
     return p
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
 
 
 def training_runs(args: argparse.Namespace):

@@ -9,21 +9,17 @@ import numpy as np
 import torch
 
 from training.checkpoint import Checkpoint, load_checkpoint, read_config
-from training.data import ImageSplit, load_split, to_model_input
+from training.data import ImageSplit, load_split, to_model_input, to_uint8
 from training.datasets import DATASETS, DEFAULT_DATASET, class_names, dataset_info
 from training import safe_text
 from training.errors import UserError
+from training.numbers import whole_number
 from training.timeline import TIMELINE_JSON
 
 LATENT_PLANE = "Latent (z₀, z₁)"  # a 2-D latent is its own map
 MAP_METHODS = (LATENT_PLANE, "t-SNE", "PCA", "UMAP")
 TSNE_NEIGHBOURS = 10
 _MISSING = object()
-
-
-def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """Model output (N, 1, 28, 28) in [0, 1] → uint8 (N, 28, 28)."""
-    return (images.float().clamp(0, 1) * 255).round().to(torch.uint8).squeeze(1).cpu().numpy()
 
 
 @torch.inference_mode()
@@ -36,7 +32,8 @@ def encode(model, images_u8: np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.
 @torch.inference_mode()
 def decode(model, z: np.ndarray) -> np.ndarray:
     """Latent codes (N, z) → uint8 images (N, 28, 28)."""
-    return to_uint8(model.decode(torch.as_tensor(np.asarray(z, dtype=np.float32)).reshape(-1, model.cfg.z_dim)))
+    z = torch.as_tensor(np.asarray(z, dtype=np.float32)).reshape(-1, model.cfg.z_dim)
+    return to_uint8(model.decode(z)).numpy()
 
 
 def reconstruct(model, images_u8: np.ndarray) -> np.ndarray:
@@ -99,25 +96,6 @@ def place_on_map(atlas: dict, mean: np.ndarray, method: str) -> np.ndarray:
     nearest = np.argsort(distances)[:TSNE_NEIGHBOURS]
     weights = 1.0 / (distances[nearest] + 1e-6)
     return (coords[nearest] * weights[:, None]).sum(0) / weights.sum()
-
-
-MAX_SEED = 2**32 - 1
-
-
-def whole_number(value, what: str, low: int, high: int) -> int:
-    """A UI or API number as an int in [low, high]; anything else (NaN, 1e308, text, None) is a UserError."""
-    if isinstance(value, str):
-        value = value.strip()
-        value = int(value) if value.lstrip("-").isdigit() and len(value) < 20 else None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value != int(value):
-        raise UserError(f"{what} must be a whole number from {low:,} to {high:,}.")
-    if not low <= int(value) <= high:
-        raise UserError(f"{what} must be a whole number from {low:,} to {high:,}, not {int(value):,}.")
-    return int(value)
-
-
-def seed_value(value) -> int:
-    return whole_number(value, "The seed", 0, MAX_SEED)
 
 
 def parse_point_index(raw, n_points: int) -> int:

@@ -4,24 +4,11 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from training.grid import image_grid  # the one grid helper; the trainer's samples.png uses it too
 from training.safe_text import plotly
 
 SCORE_COLOURSCALE = "Viridis"  # explorer/web/map.js uses the same
 CLASS_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
-
-
-def image_grid(images: np.ndarray, ncols: int, scale: int = 4, pad: int = 2) -> np.ndarray:
-    """uint8 digits (N, 28, 28) → one uint8 picture, ncols per row, enlarged `scale`× with a grey gutter."""
-    images = np.asarray(images, dtype=np.uint8).reshape(-1, 28, 28)
-    n = len(images)
-    nrows = max(1, -(-n // ncols))
-    cell = 28 * scale + pad
-    grid = np.full((nrows * cell + pad, ncols * cell + pad), 96, dtype=np.uint8)
-    for i, img in enumerate(images):
-        r, c = divmod(i, ncols)
-        big = np.kron(img, np.ones((scale, scale), dtype=np.uint8))
-        grid[pad + r * cell : pad + r * cell + 28 * scale, pad + c * cell : pad + c * cell + 28 * scale] = big
-    return grid
 
 
 def pairs_grid(originals: np.ndarray, reconstructions: np.ndarray, ncols: int = 8, scale: int = 3) -> np.ndarray:

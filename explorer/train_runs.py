@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ctypes
 import logging
-import math
 import os
 import re
 import shutil
@@ -26,6 +25,7 @@ from training.config import MAX_MODEL_SIZES
 from training.datasets import DATASETS
 from training.errors import UserError
 from training.live import read_progress
+from training.numbers import number, seed_value, whole_number
 
 from .visitors import VisitorIds
 
@@ -93,20 +93,6 @@ class RunRequest:
     name: str
 
 
-def _number(value, what: str, low: float, high: float, whole: bool) -> float:
-    """A form value as a number in [low, high], or one sentence saying what is allowed."""
-    allowed = f"{what} must be a {'whole number' if whole else 'number'} from {low:g} to {high:g}"
-    try:
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):
-        raise UserError(f"{allowed}.") from None
-    if isinstance(value, bool) or not math.isfinite(number) or (whole and number != int(number)):
-        raise UserError(f"{allowed}.")
-    if not low <= number <= high:
-        raise UserError(f"{allowed}, not {number:g}.")
-    return int(number) if whole else number
-
-
 def default_name(dataset: str, beta: float, z_dim: int, epochs: int, taken) -> str:
     """The settings as a name (`mnist-b1-z16-e3`), numbered when it is taken."""
     base = f"{dataset}-b{beta:g}-z{z_dim}-e{epochs}".replace(".", "p").lower()
@@ -122,10 +108,10 @@ def parse_request(dataset, beta, z_dim, epochs, seed, name, limits: TrainLimits,
     if dataset not in datasets_present:
         present = ", ".join(datasets_present) or "none"
         raise UserError(f"Pick a data set whose files are on this server ({present}).")
-    beta = _number(beta, "β", 0, MAX_BETA, whole=False)
-    z_dim = _number(z_dim, "z_dim", 1, min(MAX_MODEL_SIZES["z_dim"], 256), whole=True)
-    epochs = _number(epochs, "Epochs", 1, limits.max_epochs, whole=True)
-    seed = _number(seed, "The seed", 0, 2**31 - 1, whole=True)
+    beta = number(beta, "β", 0, MAX_BETA)
+    z_dim = whole_number(z_dim, "z_dim", 1, min(MAX_MODEL_SIZES["z_dim"], 256))
+    epochs = whole_number(epochs, "Epochs", 1, limits.max_epochs)
+    seed = seed_value(seed)
     name = (name or "").strip() if isinstance(name, str) else None
     if name is None:
         raise UserError("The name must be text.")

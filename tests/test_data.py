@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from tests.helpers import write_tiny_mnist
-from training.data import load_split, shuffled_batches, to_model_input
+from training.data import load_split, shuffled_batches, to_model_input, to_uint8
 from training.datasets import DATASETS, class_names, dataset_info
 from training.errors import UserError
 
@@ -33,6 +33,13 @@ def test_model_input_is_float_in_unit_range_with_a_channel():
     x = to_model_input(torch.tensor([[[0, 255]]], dtype=torch.uint8))
     assert x.shape == (1, 1, 1, 2) and x.dtype == torch.float32
     assert x.flatten().tolist() == [0.0, 1.0]
+
+
+def test_uint8_images_are_the_way_back_from_model_input_rounded_and_clipped():
+    images = torch.randint(0, 256, (5, 28, 28), dtype=torch.uint8)
+    assert torch.equal(to_uint8(to_model_input(images)), images)
+    out_of_range = torch.tensor([-0.5, 0.0, 0.4 / 255, 0.6 / 255, 1.0, 1.5]).repeat(131)[:784].reshape(1, 1, 28, 28)
+    assert to_uint8(out_of_range).flatten()[:6].tolist() == [0, 0, 0, 1, 255, 255]
 
 
 def test_batches_cover_every_image_once_and_repeat_for_the_same_epoch():

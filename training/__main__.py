@@ -12,27 +12,7 @@ STARTED = time.perf_counter()  # start-up is measured from here (the interpreter
 
 from .config import ModelConfig, RunConfig, TrainConfig
 from .datasets import DATASETS, DEFAULT_DATASET
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0 or value != value or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    value = float(text)
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
-    return value
+from .numbers import MAX_SEED, non_negative_float, positive_float, positive_int, seed_flag
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--z-dim", type=positive_int, default=d_model.z_dim)
     p.add_argument("--encoder-hidden", type=positive_int, default=d_model.encoder_hidden)
     p.add_argument("--decoder-hidden", type=positive_int, default=d_model.decoder_hidden)
-    p.add_argument("--seed", type=int, default=d_train.seed)
+    p.add_argument("--seed", type=seed_flag, default=d_train.seed, help=f"0–{MAX_SEED:,}")
     p.add_argument("--device", default="auto", help="auto (cuda, mps, cpu), cpu, cuda, cuda:1, mps")
     p.add_argument("--probe", action=argparse.BooleanOptionalAction, default=True,
                    help="try the speed levers on the first training steps and keep the fastest; a lever flag below forces it")

@@ -18,6 +18,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
@@ -61,7 +62,7 @@ def save_checkpoint(
     config: RunConfig,
     metrics: dict,
     atlas: dict[str, torch.Tensor],
-    samples: torch.Tensor | None = None,
+    samples: np.ndarray | None = None,
     train_state: dict[str, torch.Tensor] | None = None,
     train_state_meta: dict | None = None,
     onnx_exporter: OnnxExporter | None = None,
@@ -80,10 +81,10 @@ def save_checkpoint(
         _write_json(tmp / CONFIG, config.to_dict())
         _write_json(tmp / METRICS, metrics)
         save_file({k: v.contiguous() for k, v in atlas.items()}, str(tmp / ATLAS))
-        if samples is not None:  # a grey (H, W) picture in [0, 1]
+        if samples is not None:  # a grey uint8 (H, W) picture
             from PIL import Image
 
-            Image.fromarray((samples.clamp(0, 1) * 255).round().to(torch.uint8).numpy()).save(tmp / SAMPLES)
+            Image.fromarray(np.asarray(samples, dtype=np.uint8)).save(tmp / SAMPLES)
         if train_state is not None:
             meta = {"json": json.dumps(train_state_meta or {})}
             save_file({k: v.contiguous() for k, v in train_state.items()}, str(tmp / TRAIN_STATE), metadata=meta)
@@ -177,20 +178,22 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu", check_
     if check_onnx:
         check_onnx_files(folder, model)
     model.to(device)
-    metrics = check_metrics(_read_json(folder / METRICS), config.model.z_dim, str(folder / METRICS))
+    metrics = check_metrics(read_json(folder / METRICS), config.model.z_dim, str(folder / METRICS))
     atlas = _read_atlas(folder / ATLAS, config)
     return Checkpoint(requested, model, config, metrics, atlas)
 
 
 def read_config(folder: Path) -> RunConfig:
-    raw = _read_json(folder / CONFIG)
+    """A checkpoint's config.json as a RunConfig, validated; anything else is a UserError."""
+    raw = read_json(folder / CONFIG)
     try:
         return RunConfig.from_dict(raw)
     except (TypeError, ValueError) as err:
         raise UserError(f"{folder / CONFIG}: invalid configuration ({err}).") from None
 
 
-def _read_json(path: Path):
+def read_json(path: Path):
+    """A checkpoint folder's JSON file (config, metrics, timeline, …), size-capped; missing or corrupt is a UserError."""
     if not path.is_file():
         raise UserError(f"{path} is missing: the checkpoint is incomplete; train it again or pick another one.")
     size = path.stat().st_size
@@ -204,7 +207,7 @@ def _read_json(path: Path):
         raise UserError(f"{path} nests deeper than any checkpoint file does: the file is corrupt.") from None
 
 
-def _header_shapes(path: Path) -> dict[str, tuple[tuple[int, ...], str]]:
+def header_shapes(path: Path) -> dict[str, tuple[tuple[int, ...], str]]:
     """Each tensor's (shape, dtype) from a safetensors file's header alone: what loading it would allocate."""
     if not path.is_file():
         raise UserError(f"{path} is missing: the checkpoint is incomplete; train it again or pick another one.")
@@ -219,7 +222,8 @@ def _header_shapes(path: Path) -> dict[str, tuple[tuple[int, ...], str]]:
         raise UserError(f"{path} is not a readable safetensors file ({err}); it may be truncated or corrupt.") from None
 
 
-def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
+def read_tensors(path: Path) -> dict[str, torch.Tensor]:
+    """Every tensor of a safetensors file; missing, truncated or foreign is a UserError (check `header_shapes` first)."""
     if not path.is_file():
         raise UserError(f"{path} is missing: the checkpoint is incomplete; train it again or pick another one.")
     try:
@@ -235,7 +239,7 @@ def _read_weights(path: Path, model: VAE) -> dict[str, torch.Tensor]:
     its data is read.
     """
     expected = model.state_dict()
-    declared = _header_shapes(path)
+    declared = header_shapes(path)
     for name, (shape, _) in declared.items():
         if name in expected and shape != tuple(expected[name].shape):
             raise UserError(f"{path}: '{name}' has shape {shape} but config.json's architecture needs "
@@ -243,7 +247,7 @@ def _read_weights(path: Path, model: VAE) -> dict[str, torch.Tensor]:
     if set(declared) != set(expected):
         missing, unexpected = sorted(set(expected) - set(declared)), sorted(set(declared) - set(expected))
         raise UserError(f"{path} does not match config.json's architecture: missing {missing[:3]}, unexpected {unexpected[:3]}.")
-    weights = _read_tensors(path)
+    weights = read_tensors(path)
     missing = sorted(set(expected) - set(weights))
     unexpected = sorted(set(weights) - set(expected))
     if missing or unexpected:
@@ -266,11 +270,11 @@ def _read_weights(path: Path, model: VAE) -> dict[str, torch.Tensor]:
 
 def _read_atlas(path: Path, config: RunConfig) -> dict[str, torch.Tensor]:
     """The encoded test set: sizes checked on the header (at most MAX_ATLAS_POINTS points) before the data is read."""
-    declared = _header_shapes(path)
+    declared = header_shapes(path)
     n = declared.get("labels", ((0,), ""))[0][:1] or (0,)
     if len(declared.get("labels", ((),))[0]) != 1 or not 1 <= n[0] <= MAX_ATLAS_POINTS or len(declared) > 16:
         raise UserError(f"{path}: 'labels' must be one list of 1–{MAX_ATLAS_POINTS:,} class indices; the atlas is damaged.")
-    atlas = _read_tensors(path)
+    atlas = read_tensors(path)
     missing = [k for k in ATLAS_KEYS if k not in atlas]
     if missing:
         raise UserError(f"{path} lacks {missing}: the atlas is incomplete; train the checkpoint again.")
@@ -293,7 +297,7 @@ def _read_atlas(path: Path, config: RunConfig) -> dict[str, torch.Tensor]:
 def load_train_state(folder: Path) -> tuple[dict[str, torch.Tensor], dict]:
     """Optimizer and RNG tensors plus their JSON metadata, for --resume."""
     path = Path(folder) / TRAIN_STATE
-    tensors = _read_tensors(path)
+    tensors = read_tensors(path)
     with safe_open(str(path), "pt") as f:
         meta = json.loads((f.metadata() or {}).get("json", "{}"))
     return tensors, meta

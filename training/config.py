@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
+
+from .numbers import is_number
 
 CONFIG_VERSION = 1
 RECONSTRUCTION_LOSSES = ("bce", "mse")
@@ -53,7 +54,7 @@ class TrainConfig:
             raise ValueError(f"epochs must be 1–{MAX_EPOCHS} and batch_size 1–{MAX_BATCH_SIZE}")
         for name in ("lr", "beta"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+            if not is_number(value):
                 raise ValueError(f"{name} must be a finite number, got {value!r}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             raise ValueError(f"seed must be an integer, got {self.seed!r}")

@@ -102,6 +102,12 @@ def to_model_input(images: torch.Tensor, device: torch.device | str = "cpu") -> 
     return images.to(device, non_blocking=True).unsqueeze(1).float().div_(255.0)
 
 
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """Model output (B, 1, 28, 28) in [0, 1] → uint8 (B, 28, 28) on the CPU: the way back from `to_model_input`, each
+    value clipped to [0, 1] and rounded to the nearest grey level."""
+    return (images.float().clamp(0, 1) * 255).round().to(torch.uint8).reshape(-1, IMAGE_SIZE, IMAGE_SIZE).cpu()
+
+
 def shuffled_batches(n: int, batch_size: int, seed: int, epoch: int) -> Iterator[torch.Tensor]:
     """Index batches of a permutation that depends only on (seed, epoch), so a resumed run sees the same order."""
     generator = torch.Generator().manual_seed(seed * 100_003 + epoch)

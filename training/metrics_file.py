@@ -5,15 +5,10 @@ expects; the first one that does not is named in the error.
 """
 from __future__ import annotations
 
-import math
-
 from .errors import UserError
+from .numbers import is_number
 
 MAX_HISTORY = 100_000  # = config.MAX_EPOCHS
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def check_metrics(raw, z_dim: int, where: str) -> dict:
@@ -30,11 +25,11 @@ def check_metrics(raw, z_dim: int, where: str) -> dict:
     if not isinstance(final, dict):
         fail("final", "an object")
     test = final.get("test", {})
-    if not isinstance(test, dict) or not all(_is_number(test[k]) for k in ("total", "recon", "kl") if k in test):
+    if not isinstance(test, dict) or not all(is_number(test[k]) for k in ("total", "recon", "kl") if k in test):
         fail("final.test", "an object of finite numbers (total, recon, kl)")
     for key in ("kl_per_dim", "mean_variance_per_dim"):
         if key in final and (not isinstance(final[key], list) or len(final[key]) != z_dim
-                             or not all(_is_number(v) and v >= 0 for v in final[key])):
+                             or not all(is_number(v) and v >= 0 for v in final[key])):
             fail(f"final.{key}", f"a list of {z_dim} finite numbers ≥ 0")
     if "active_per_dim" in final and (not isinstance(final["active_per_dim"], list) or len(final["active_per_dim"]) != z_dim
                                       or not all(isinstance(v, bool) for v in final["active_per_dim"])):
@@ -42,9 +37,9 @@ def check_metrics(raw, z_dim: int, where: str) -> dict:
     for key, low, high in (("epochs", 0, MAX_HISTORY), ("active_units", 0, z_dim)):
         if key in final and not (isinstance(final[key], int) and not isinstance(final[key], bool) and low <= final[key] <= high):
             fail(f"final.{key}", f"an integer {low}–{high}")
-    if "train_seconds" in final and not (_is_number(final["train_seconds"]) and final["train_seconds"] >= 0):
+    if "train_seconds" in final and not (is_number(final["train_seconds"]) and final["train_seconds"] >= 0):
         fail("final.train_seconds", "a finite number ≥ 0")
     iwae = final.get("iwae")
-    if iwae is not None and not (isinstance(iwae, dict) and _is_number(iwae.get("nll"))):
+    if iwae is not None and not (isinstance(iwae, dict) and is_number(iwae.get("nll"))):
         fail("final.iwae", "an object with a finite 'nll'")
     return raw

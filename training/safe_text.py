@@ -10,6 +10,8 @@ import html
 import json
 import unicodedata
 
+from .numbers import is_number
+
 SHORT = 40  # a name or title
 LONG = 400  # a sentence (an error that quotes a path)
 
@@ -56,6 +58,6 @@ def json_code_block(obj) -> str:
 
 def number(value, digits: int = 2, missing: str = "?") -> str:
     """A metric from a JSON file as text: a finite number formatted, anything else (a string, NaN, a list) `missing`."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value in (float("inf"), float("-inf")):
+    if not is_number(value):
         return missing
     return f"{value:.{digits}f}"

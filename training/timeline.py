@@ -19,12 +19,13 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-from .checkpoint import _header_shapes, _read_json, _read_tensors
-from .data import to_model_input
+from .atlas import fit_pca
+from .checkpoint import header_shapes, read_json, read_tensors
+from .data import to_model_input, to_uint8
 from .errors import UserError
 from .evaluation import ACTIVE_UNIT_THRESHOLD
 from .loss import elbo_terms, kl_per_dim
-from .metrics_file import _is_number
+from .numbers import is_number
 
 TIMELINE_JSON, TIMELINE_TENSORS = "timeline.json", "timeline.safetensors"  # what the page reads
 TIMELINE_DECODERS = "timeline-decoders.safetensors"  # float16 decoders at some epoch ends: for the server, not the page
@@ -62,18 +63,11 @@ def align(previous: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
     return (a.double() @ (u @ vt)).float()
 
 
-def pca_2d(means: torch.Tensor) -> torch.Tensor:
-    """The subset's means (N, z) on their two principal axes (N, 2)."""
-    centred = means.double() - means.double().mean(0)
-    _, _, vt = torch.linalg.svd(centred, full_matrices=False)
-    return (centred @ vt[:2].T).float() if vt.shape[0] >= 2 else torch.cat([centred, torch.zeros_like(centred)], 1).float()
-
-
 def map_coordinates(means: torch.Tensor, previous: torch.Tensor | None) -> torch.Tensor:
-    """A 2-D latent is its own map; any other is its PCA, aligned to the previous snapshot's map."""
+    """A 2-D latent is its own map; any other is its PCA (the atlas's), aligned to the previous snapshot's map."""
     if means.shape[1] == 2:
         return means.float().clone()
-    coords = pca_2d(means)
+    coords = fit_pca(means)["pca"]
     return coords if previous is None else align(previous, coords)
 
 
@@ -117,8 +111,8 @@ class Timeline:
         kl = kl_per_dim(q).float().mean(0).cpu()
         previous = self.tensors["coords"][-1] if self.tensors["coords"] else None
         self.tensors["coords"].append(map_coordinates(means, previous))
-        self.tensors["recon"].append(_to_uint8(recon))
-        self.tensors["prior"].append(_to_uint8(prior))
+        self.tensors["recon"].append(to_uint8(recon))
+        self.tensors["prior"].append(to_uint8(prior))
         self.entries.append({
             "step": step, "epoch": round(epoch, 4), "train": train_terms,
             "test": {"recon": float(terms.recon), "kl": float(terms.kl), "total": float(terms.recon + terms.kl)},
@@ -142,10 +136,6 @@ class Timeline:
         (folder / TIMELINE_JSON).write_text(json.dumps({"version": TIMELINE_VERSION, "snapshots": self.entries}, allow_nan=False))
 
 
-def _to_uint8(images: torch.Tensor) -> torch.Tensor:
-    return (images.float().clamp(0, 1) * 255).round().to(torch.uint8).reshape(-1, 28, 28).cpu()
-
-
 def load_timeline(folder: str | Path, z_dim: int, n_test: int) -> Timeline | None:
     """A checkpoint's timeline, checked against its config and test set; None when it has none (trained before
     timelines, or with --timeline off). A damaged or mismatched one is a UserError; the checkpoint itself still opens."""
@@ -164,7 +154,7 @@ def load_timeline(folder: str | Path, z_dim: int, n_test: int) -> Timeline | Non
         except UserError as err:
             refuse(f"{path.name}: {str(err).split(': ', 1)[-1].split(';')[0]}")
 
-    raw, header = read(_read_json, json_path), read(_header_shapes, tensor_path)
+    raw, header = read(read_json, json_path), read(header_shapes, tensor_path)
     entries = raw.get("snapshots") if isinstance(raw, dict) and raw.get("version") == TIMELINE_VERSION else None
     if not isinstance(entries, list) or not 0 < len(entries) <= MAX_SNAPSHOTS or not all(isinstance(e, dict) for e in entries):
         refuse(f"timeline.json is not version {TIMELINE_VERSION} with 1–{MAX_SNAPSHOTS:,} snapshots")
@@ -173,9 +163,9 @@ def load_timeline(folder: str | Path, z_dim: int, n_test: int) -> Timeline | Non
         refuse("its steps are not increasing whole numbers")
     for e in entries:
         kl, active, test = e.get("kl_per_dim"), e.get("active"), e.get("test")
-        if not (isinstance(kl, list) and len(kl) == z_dim and all(_is_number(v) for v in kl) and isinstance(active, list)
-                and len(active) == z_dim and isinstance(test, dict) and all(_is_number(test.get(k)) for k in ("recon", "kl", "total"))
-                and _is_number(e.get("epoch"))):
+        if not (isinstance(kl, list) and len(kl) == z_dim and all(is_number(v) for v in kl) and isinstance(active, list)
+                and len(active) == z_dim and isinstance(test, dict) and all(is_number(test.get(k)) for k in ("recon", "kl", "total"))
+                and is_number(e.get("epoch"))):
             refuse(f"snapshot at step {e['step']} does not match this checkpoint's {z_dim} latent dimensions")
     n, s = header.get("subset", ((0,), ""))[0][0], len(entries)
     shown = header.get("shown", ((0,), ""))[0][0]
@@ -184,11 +174,11 @@ def load_timeline(folder: str | Path, z_dim: int, n_test: int) -> Timeline | Non
     for key, shape in shapes.items():  # checked on the header, before anything is read
         if key not in header or header[key][0] != shape:
             refuse(f"'{key}' is missing or not of shape {shape}")
-    tensors = read(_read_tensors, tensor_path)
+    tensors = read(read_tensors, tensor_path)
     if not (0 < n <= n_test and int(tensors["subset"].max()) < n_test and int(tensors["subset"].min()) >= 0
             and torch.isfinite(tensors["coords"]).all() and tensors["recon"].dtype == torch.uint8):
         refuse(f"its test subset or map does not fit this checkpoint's {n_test:,} test images")
-    decoders = read(_read_tensors, folder / TIMELINE_DECODERS) if (folder / TIMELINE_DECODERS).exists() else {}
+    decoders = read(read_tensors, folder / TIMELINE_DECODERS) if (folder / TIMELINE_DECODERS).exists() else {}
     kept = {f"s{i}" for i, e in enumerate(entries) if e.get("decoder")}
     if not all(k.split(".", 1)[0] in kept and v.dtype == torch.float16 and torch.isfinite(v).all() for k, v in decoders.items()):
         refuse(f"{TIMELINE_DECODERS} holds tensors of no snapshot that kept its decoder")

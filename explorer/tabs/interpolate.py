@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import gradio as gr
 
+from training import numbers
+
 from .. import core, figures
 from .common import browser_first, canvas_html, pixel_image, served
 
@@ -12,12 +14,12 @@ MAX_INTERPOLATION_STEPS = 16
 
 class Views:
     def interpolation(self, name, index_a, index_b, steps):
-        steps = core.whole_number(steps, "Steps", 2, MAX_INTERPOLATION_STEPS)
+        steps = numbers.whole_number(steps, "Steps", 2, MAX_INTERPOLATION_STEPS)
         strip = core.interpolate(self._model(name), self._test_image(name, index_a), self._test_image(name, index_b), steps)
         return served(figures.image_grid(strip, steps, 3))
 
     def prior_grid(self, name, seed):
-        return served(figures.image_grid(core.prior_samples(self._model(name), 32, core.seed_value(seed)), 8, 3))
+        return served(figures.image_grid(core.prior_samples(self._model(name), 32, numbers.seed_value(seed)), 8, 3))
 
 
 def layout(page) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import gradio as gr
 import numpy as np
 
-from training import safe_text
+from training import numbers, safe_text
 from training.errors import UserError
 from training.ood import read_ood
 
@@ -39,7 +39,7 @@ class Views:
         ck = self.library.get(name)
         likelihood.require_scores(ck.atlas, name)
         key = likelihood.score_key(score)
-        n = core.whole_number(n, "n", 1, likelihood.MAX_RANKED)
+        n = numbers.whole_number(n, "n", 1, likelihood.MAX_RANKED)
         indices = likelihood.ranked(ck.atlas, key, which, self._class_label(name, cls), n)
         classes = core.checkpoint_classes(ck)
         labels = ck.atlas["labels"].numpy()
@@ -66,13 +66,10 @@ class Views:
         model = self._model(name)
         means = self.library.get(name).atlas["means"].numpy()[[r["index"] for r in ranked]]
         recon = core.decode(model, means)
-        top = [self._test_image(name, r["index"]) for r in ranked] if self._test_split_matches(name) else list(recon)
-        tiles = []
-        for row in range(0, len(ranked), 12):
-            tiles += top[row:row + 12] + list(recon[row:row + 12])
+        top = np.stack([self._test_image(name, r["index"]) for r in ranked]) if self._test_split_matches(name) else recon
         caption = " · ".join(f"#{r['index']} {safe_text.markdown(r['class'])} {r[score] if score in r else r['−ELBO']:.1f}"
                              for r in ranked)
-        return served(figures.image_grid(np.stack(tiles), 12, 3)), f"The {which} by {safe_text.markdown(score)}: {caption}"
+        return served(figures.pairs_grid(top, recon, 12, 3)), f"The {which} by {safe_text.markdown(score)}: {caption}"
 
     def rank_classes(self, name):
         return gr.Dropdown(choices=[ANY, *core.checkpoint_classes(self.library.get(name))], value=ANY)

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from training import safe_text
+from training import numbers, safe_text
 from training.checkpoint import SAMPLES
 from training.errors import UserError
 from training.scores import score_images
@@ -22,7 +22,7 @@ class Views:
     def shuffle_reconstructions(self, name, label, seed):
         """16 test images of a class (or any), picked by the seed, each with its reconstruction."""
         split = self._test_split(name)
-        picked = self._images(name).pick(split.labels.numpy(), label, 16, core.seed_value(seed))
+        picked = self._images(name).pick(split.labels.numpy(), label, 16, numbers.seed_value(seed))
         originals = split.images[picked].numpy()
         return served(figures.pairs_grid(originals, core.reconstruct(self._model(name), originals)))
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import gradio as gr
 import numpy as np
 
+from training import numbers
+
 from .. import core, figures
 from .common import FAST, SHARED, browser_first, canvas_html, friendly, pixel_image, served
 
@@ -16,7 +18,7 @@ class Views:
     def sample_vs_mean(self, name, index, seed):
         image = self._test_image(name, index)
         ck = self.library.get(name)
-        mean_img, samples, stds = core.posterior_samples(ck.model, image, SAMPLES_PER_DIGIT, core.seed_value(seed))
+        mean_img, samples, stds = core.posterior_samples(ck.model, image, SAMPLES_PER_DIGIT, numbers.seed_value(seed))
         strip = served(figures.image_grid(np.concatenate([image[None], mean_img[None], samples]), SAMPLES_PER_DIGIT + 2, 4))
         return strip, figures.posterior_widths(stds, self.dimensions(name).active)
 
@@ -28,7 +30,7 @@ class Views:
 
     def random_test_index(self, name, label, seed):
         split = self._test_split(name)
-        return int(self._images(name).pick(split.labels.numpy(), label, 1, core.seed_value(seed))[0])
+        return int(self._images(name).pick(split.labels.numpy(), label, 1, numbers.seed_value(seed))[0])
 
 
 def layout(page) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import gradio as gr
 import numpy as np
 
+from training import numbers
 from training.errors import UserError
 
 from .. import core, figures
@@ -57,7 +58,7 @@ class Views:
         return self.sliders_to(name, np.zeros(self.library.get(name).config.model.z_dim, dtype=np.float32))
 
     def sliders_prior(self, name, seed):
-        return self.sliders_to(name, core.random_prior_z(self.library.get(name).config.model.z_dim, core.seed_value(seed)))
+        return self.sliders_to(name, core.random_prior_z(self.library.get(name).config.model.z_dim, numbers.seed_value(seed)))
 
     def sliders_from_digit(self, name, index):
         means, _ = core.encode(self._model(name), self._test_image(name, index))

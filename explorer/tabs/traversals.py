@@ -4,6 +4,8 @@ from __future__ import annotations
 import gradio as gr
 import numpy as np
 
+from training import numbers
+
 from .. import core, figures, latent_views
 from .common import browser_first, pixel_image, served
 
@@ -18,7 +20,7 @@ class Views:
         ck = self.library.get(name)
         z_dim = ck.config.model.z_dim
         if start == TRAVERSAL_STARTS[1]:
-            return core.random_prior_z(z_dim, core.seed_value(seed))
+            return core.random_prior_z(z_dim, numbers.seed_value(seed))
         if start == TRAVERSAL_STARTS[2]:
             return ck.atlas["means"][core.parse_point_index(index, len(ck.atlas["labels"]))].numpy()
         return np.zeros(z_dim, dtype=np.float32)
@@ -26,9 +28,9 @@ class Views:
     def traversal(self, name, start, seed, index, rows, columns):
         """The traversal grid: the `rows` most informative dimensions, each swept over `columns` values in −3…3."""
         dims = self.dimensions(name)
-        rows = core.whole_number(rows, "Rows", 1, latent_views.MAX_TRAVERSAL_ROWS)
+        rows = numbers.whole_number(rows, "Rows", 1, latent_views.MAX_TRAVERSAL_ROWS)
         chosen = (dims.informative or dims.order)[:rows]
-        values = latent_views.traversal_values(core.whole_number(columns, "Columns", 2, latent_views.MAX_TRAVERSAL_COLUMNS))
+        values = latent_views.traversal_values(numbers.whole_number(columns, "Columns", 2, latent_views.MAX_TRAVERSAL_COLUMNS))
         codes = latent_views.traversal_codes(self.traversal_base(name, start, seed, index), chosen, values)
         return served(figures.image_grid(core.decode(self._model(name), codes), len(values), 2))
 
