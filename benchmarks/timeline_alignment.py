@@ -17,10 +17,12 @@ from pathlib import Path
 import torch
 
 from training.atlas import fit_pca
-from training.config import ModelConfig, RunConfig, TrainConfig
+from training.config import FinishConfig, ModelConfig, RecordConfig, RunConfig, TrainConfig
 from training.data import load_split
 from training.timeline import TIMELINE_DECODERS, TIMELINE_JSON, TIMELINE_TENSORS, load_timeline
-from training.train import train
+from training.train import Invocation, train
+
+BARE = FinishConfig(tsne=False, iwae=False)  # as the benchmark has always run: no t-SNE, no IWAE
 
 from .__main__ import cpu_flags, cpu_name, table, write_results
 
@@ -43,10 +45,11 @@ def summary(values: list[float]) -> str:
 
 
 def timed_run(train_split, test_split, out: Path, epochs: int, timeline: bool, batch: int) -> tuple[float, list[str]]:
-    run = RunConfig(model=ModelConfig(), train=TrainConfig(epochs=epochs, batch_size=batch, bf16=False), data={"dataset": "mnist"})
+    run = RunConfig(model=ModelConfig(), train=TrainConfig(epochs=epochs, batch_size=batch, bf16=False), data={"dataset": "mnist"},
+                    record=RecordConfig(timeline=timeline), finish=BARE)
     logged: list[str] = []
     started = time.perf_counter()
-    train(run, train_split, test_split, out, progress=False, log=logged.append, tsne=False, iwae=False, timeline=timeline)
+    train(run, train_split, test_split, out, Invocation(progress=False, log=logged.append))
     return time.perf_counter() - started, logged
 
 
@@ -65,9 +68,9 @@ def main(argv=None) -> int:
         train_split, test_split = load_split(args.data_dir, True), load_split(args.data_dir, False)
         epochs, batch = args.epochs, 1024
     work = Path(tempfile.mkdtemp())
-    run = RunConfig(model=ModelConfig(), train=TrainConfig(epochs=1, batch_size=batch), data={"dataset": "mnist"})
-    train(run, train_split, test_split, work / "warm-up", progress=False, log=lambda s: None, tsne=False, iwae=False,
-          dry_run=True)  # the ONNX export and the kernels' first calls are paid here, by neither run below
+    run = RunConfig(model=ModelConfig(), train=TrainConfig(epochs=1, batch_size=batch), data={"dataset": "mnist"}, finish=BARE)
+    # the ONNX export and the kernels' first calls are paid here, by neither run below
+    train(run, train_split, test_split, work / "warm-up", Invocation(progress=False, log=lambda s: None, dry_run=True))
     without, _ = timed_run(train_split, test_split, work / "without", epochs, False, batch)
     with_timeline, logged = timed_run(train_split, test_split, work / "with", epochs, True, batch)
     timeline = load_timeline(work / "with", 32, len(test_split.labels))

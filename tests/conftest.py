@@ -2,16 +2,22 @@ import pytest
 import torch
 
 from tests.helpers import synthetic_digits
-from training.config import ModelConfig, RunConfig, TrainConfig
-from training.train import train
+from training.config import FinishConfig, ModelConfig, RecordConfig, RunConfig, TrainConfig
+from training.train import Invocation, train
 
 SMALL_MODEL = ModelConfig(z_dim=4, encoder_hidden=4, decoder_hidden=8)
 
 
-def small_run(epochs: int = 1, **train_kw) -> RunConfig:
+QUIET = Invocation(progress=False, log=lambda s: None)  # how the tests run a run: no bars, no lines
+
+
+def small_run(epochs: int = 1, finish: FinishConfig | None = None, record: RecordConfig | None = None,
+              **train_kw) -> RunConfig:
+    """A tiny run; by default without the slow finishing steps (t-SNE, IWAE)."""
     kw = dict(epochs=epochs, batch_size=64, lr=0.005, seed=0, channels_last=False)
     kw.update(train_kw)
-    return RunConfig(model=SMALL_MODEL, train=TrainConfig(**kw), data={"dataset": "synthetic"})
+    return RunConfig(model=SMALL_MODEL, train=TrainConfig(**kw), data={"dataset": "synthetic"},
+                     finish=finish or FinishConfig(tsne=False, iwae=False), record=record or RecordConfig())
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -47,7 +53,7 @@ def trained_checkpoint(tmp_path_factory, train_split, test_split):
 
     out = tmp_path_factory.mktemp("ckpt") / "tiny"
     torch.set_num_threads(2)
-    train(small_run(epochs=2), train_split, test_split, out, progress=False, log=lambda s: None, iwae=False)
+    train(small_run(epochs=2, finish=FinishConfig(iwae=False)), train_split, test_split, out, QUIET)
     ck = load_checkpoint(out)  # the IWAE bound with k = 50, not the run's k = 1000 (7 s of the suite)
     write_metrics(out, {**ck.metrics, "final": {**ck.metrics["final"], "iwae": iwae_on_subset(ck.model, test_split, k=50)}})
     return out

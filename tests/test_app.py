@@ -242,7 +242,7 @@ def test_traversal_grid_is_rows_of_informative_dimensions_by_columns_of_values(c
 
 
 def test_manifold_is_only_offered_for_a_two_dimensional_latent(callbacks, name, tmp_path, train_split, test_split):
-    from tests.conftest import small_run
+    from tests.conftest import QUIET, small_run
     from training.config import ModelConfig
     from training.train import train
     from dataclasses import replace
@@ -253,7 +253,7 @@ def test_manifold_is_only_offered_for_a_two_dimensional_latent(callbacks, name, 
     notice, switch, view = info[8:11]
     assert notice.visible is True and switch.visible is False and view.visible is False  # no 2-D checkpoint to offer
     run = replace(small_run(epochs=1), model=ModelConfig(z_dim=2, encoder_hidden=4, decoder_hidden=8))
-    train(run, train_split, test_split, tmp_path / "z2", progress=False, log=lambda s: None, tsne=False, iwae=False)
+    train(run, train_split, test_split, tmp_path / "z2", QUIET)
     shutil.copytree(callbacks.library.get(name).path, tmp_path / name)
     flat = Callbacks(core.CheckpointLibrary(tmp_path), core.TestSets.of(core.TestImages(test_split)))
     notice, switch, view = flat.checkpoint_info(name)[8:11]

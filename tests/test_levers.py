@@ -1,12 +1,14 @@
 """The lever probe: the search alone (fake timings), switching levers mid-run, and a real run that records it."""
 import subprocess
+from dataclasses import replace
 import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-from tests.conftest import small_run
+from tests.conftest import QUIET, small_run
+from training.config import RecordConfig
 from training.levers import LEVERS, LeverProbe, lever_options
 from training.train import Stepper, make_model_and_optimizer, timed_step, train
 
@@ -101,20 +103,17 @@ def test_switching_levers_mid_run_keeps_the_optimizer_state_with_its_weights(tra
 
 
 def test_a_run_with_the_probe_records_its_choice_and_trains_like_one_without(train_split, test_split, tmp_path):
-    options = lever_options("cpu", bf16_native=False, forced={})
-    probe = LeverProbe(options)
-    probed = train(small_run(batch_size=16), train_split, test_split, tmp_path / "probed", progress=False,
-                   log=lambda s: None, tsne=False, iwae=False, probe=probe)
-    plain = train(small_run(batch_size=16), train_split, test_split, tmp_path / "plain", progress=False,
-                  log=lambda s: None, tsne=False, iwae=False)
+    # the probe as a run asks for it; bf16 fixed (off) by its "command line", as on a CPU without native bf16
+    probing = RecordConfig(probe_levers=True, forced_levers=("bf16",))
+    probed = train(small_run(batch_size=16, record=probing), train_split, test_split, tmp_path / "probed", QUIET)
+    plain = train(small_run(batch_size=16), train_split, test_split, tmp_path / "plain", QUIET)
     from training.checkpoint import load_checkpoint
 
     config = load_checkpoint(tmp_path / "probed").config
     assert config.probe["finished"] and config.probe["steps"] >= 6 and len(config.probe["candidates"]) >= 2
     assert {k: getattr(config.train, k) for k in LEVERS} == config.probe["chosen"]
     assert probed["history"][0]["train"]["total"] == pytest.approx(plain["history"][0]["train"]["total"], rel=1e-4)
-    train(small_run(epochs=2, batch_size=16), train_split, test_split, tmp_path / "probed", progress=False,
-          log=lambda s: None, tsne=False, iwae=False, resume=True)
+    train(small_run(epochs=2, batch_size=16), train_split, test_split, tmp_path / "probed", replace(QUIET, resume=True))
     resumed = load_checkpoint(tmp_path / "probed").config  # the choice and its timings survive a resume
     assert resumed.probe == config.probe and resumed.train.epochs == 2
     assert {k: getattr(resumed.train, k) for k in LEVERS} == config.probe["chosen"]
@@ -125,10 +124,8 @@ def test_a_run_with_the_probe_records_its_choice_and_trains_like_one_without(tra
 def test_one_epoch_gives_the_same_loss_whatever_the_levers(train_split, test_split, tmp_path, levers):
     """fp32 levers change only float rounding: the same seed gives the same epoch loss (bf16 is checked by the
     benchmark's equal-quality row, on real data)."""
-    reference = train(small_run(epochs=1), train_split, test_split, tmp_path / "ref", progress=False, log=lambda s: None,
-                      tsne=False, iwae=False)
-    other = train(small_run(epochs=1, **levers), train_split, test_split, tmp_path / "other", progress=False,
-                  log=lambda s: None, tsne=False, iwae=False)
+    reference = train(small_run(epochs=1), train_split, test_split, tmp_path / "ref", QUIET)
+    other = train(small_run(epochs=1, **levers), train_split, test_split, tmp_path / "other", QUIET)
     assert other["history"][0]["train"]["total"] == pytest.approx(reference["history"][0]["train"]["total"], rel=1e-4)
 
 

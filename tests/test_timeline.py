@@ -1,6 +1,7 @@
 """The training timeline: its schedule, maps that move instead of jumping, a run's weights untouched by it, --resume
 continuing it exactly, and a damaged or mismatched timeline refused with a sentence while the checkpoint opens."""
 import json
+from dataclasses import replace
 import math
 import shutil
 
@@ -9,14 +10,14 @@ import torch
 
 from explorer import core
 from explorer.views import Callbacks
-from tests.conftest import small_run
+from tests.conftest import QUIET, small_run
+from training.config import RecordConfig
 from training.checkpoint import load_checkpoint
 from training.errors import UserError
 from training.timeline import (TIMELINE_DECODERS, TIMELINE_JSON, TIMELINE_TENSORS, align, decoder_epochs, load_timeline,
                                snapshot_steps)
 from training.train import train
 
-QUIET = dict(progress=False, log=lambda s: None, tsne=False, iwae=False)
 
 
 def test_the_schedule_sees_the_first_epoch_and_every_epoch_end():
@@ -39,10 +40,10 @@ def test_a_turned_and_mirrored_map_is_aligned_back_onto_its_neighbour():
 def runs(tmp_path_factory, train_split, test_split):
     """The same run three ways: with a timeline, without, and stopped after 2 epochs then resumed to 3."""
     root = tmp_path_factory.mktemp("timeline")
-    train(small_run(epochs=3), train_split, test_split, root / "with", **QUIET)
-    train(small_run(epochs=3), train_split, test_split, root / "without", timeline=False, **QUIET)
-    train(small_run(epochs=2), train_split, test_split, root / "resumed", **QUIET)
-    train(small_run(epochs=3), train_split, test_split, root / "resumed", resume=True, **QUIET)
+    train(small_run(epochs=3), train_split, test_split, root / "with", QUIET)
+    train(small_run(epochs=3, record=RecordConfig(timeline=False)), train_split, test_split, root / "without", QUIET)
+    train(small_run(epochs=2), train_split, test_split, root / "resumed", QUIET)
+    train(small_run(epochs=3), train_split, test_split, root / "resumed", replace(QUIET, resume=True))
     return root
 
 

@@ -1,23 +1,24 @@
 import json
+from dataclasses import replace
 
 import pytest
 import torch
 
-from tests.conftest import small_run
+from tests.conftest import QUIET, small_run
 from tests.helpers import write_tiny_mnist
 from training.__main__ import main
+from training.config import FinishConfig, RecordConfig, RunConfig
 from training.checkpoint import load_checkpoint
 from training.data import load_split
 from training.errors import UserError
 from training import train as train_module
 from training.train import evaluate, train
 
-QUIET = dict(progress=False, log=lambda s: None, tsne=False, iwae=False)
 
 
 def test_loss_decreases_on_a_small_synthetic_set(train_split, test_split, tmp_path):
     run = small_run(epochs=4)
-    metrics = train(run, train_split, test_split, tmp_path / "ck", **QUIET)
+    metrics = train(run, train_split, test_split, tmp_path / "ck", QUIET)
     totals = [h["test"]["total"] for h in metrics["history"]]
     assert len(totals) == 4
     assert totals[-1] < 0.8 * totals[0]
@@ -26,9 +27,9 @@ def test_loss_decreases_on_a_small_synthetic_set(train_split, test_split, tmp_pa
 
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(train_split, test_split, tmp_path, channels_last):
-    train(small_run(epochs=3, channels_last=channels_last), train_split, test_split, tmp_path / "straight", **QUIET)
-    train(small_run(epochs=1, channels_last=channels_last), train_split, test_split, tmp_path / "resumed", **QUIET)
-    train(small_run(epochs=3, channels_last=channels_last), train_split, test_split, tmp_path / "resumed", resume=True, **QUIET)
+    train(small_run(epochs=3, channels_last=channels_last), train_split, test_split, tmp_path / "straight", QUIET)
+    train(small_run(epochs=1, channels_last=channels_last), train_split, test_split, tmp_path / "resumed", QUIET)
+    train(small_run(epochs=3, channels_last=channels_last), train_split, test_split, tmp_path / "resumed", replace(QUIET, resume=True))
     straight, resumed = load_checkpoint(tmp_path / "straight"), load_checkpoint(tmp_path / "resumed")
     assert [h["epoch"] for h in resumed.metrics["history"]] == [1, 2, 3]
     for name, value in straight.model.state_dict().items():
@@ -38,13 +39,13 @@ def test_resume_reaches_the_same_weights_as_an_uninterrupted_run(train_split, te
 def test_an_existing_checkpoint_is_not_overwritten_without_asking(train_split, test_split, trained_checkpoint):
     before = (trained_checkpoint / "model.safetensors").read_bytes()
     with pytest.raises(UserError, match="already holds a checkpoint: pass --resume"):
-        train(small_run(), train_split, test_split, trained_checkpoint, **QUIET)
+        train(small_run(), train_split, test_split, trained_checkpoint, QUIET)
     assert (trained_checkpoint / "model.safetensors").read_bytes() == before
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(train_split, test_split, tmp_path, monkeypatch):
     out = tmp_path / "ck"
-    train(small_run(epochs=1), train_split, test_split, out, **QUIET)
+    train(small_run(epochs=1), train_split, test_split, out, QUIET)
     good = (out / "model.safetensors").read_bytes()
 
     def diverging_loss(*args):
@@ -54,7 +55,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(train_split, test_spl
     monkeypatch.setattr(train_module, "forward_loss_unpatched", train_module.forward_loss, raising=False)
     monkeypatch.setattr(train_module, "forward_loss", diverging_loss)
     with pytest.raises(UserError, match=r"loss became nan in epoch 2.*last saved checkpoint was kept"):
-        train(small_run(epochs=2), train_split, test_split, out, resume=True, **QUIET)
+        train(small_run(epochs=2), train_split, test_split, out, replace(QUIET, resume=True))
     assert (out / "model.safetensors").read_bytes() == good
     assert len(load_checkpoint(out).metrics["history"]) == 1
 
@@ -89,6 +90,10 @@ def test_cli_trains_from_idx_files_and_writes_a_loadable_checkpoint(tmp_path, ca
     assert {k: getattr(loaded.config.train, k) for k in probe["chosen"]} == probe["chosen"] and probe["steps"] >= 1
     assert "levers: " in printed and "start-up" in printed
     assert torch.equal(loaded.atlas["labels"], load_split(data, train=False, dataset="kmnist").labels)
+    # every choice of the run is in its config, not only in argv: what it recorded and what it computed at the end
+    assert loaded.config.finish == FinishConfig(tsne=False, umap=True, iwae=True, scores=True)
+    assert loaded.config.record == RecordConfig(timeline=True, probe_levers=True, forced_levers=("channels_last",))
+    assert RunConfig.from_dict(json.loads(json.dumps(loaded.config.to_dict()))) == loaded.config  # round trip
 
 
 @pytest.mark.parametrize("args, message", [
@@ -125,7 +130,7 @@ def test_a_nearly_full_disk_is_refused_before_training(train_split, test_split, 
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(train_module.shutil, "disk_usage", lambda path: usage(10 * 2**30, 10 * 2**30, 2**20))
     with pytest.raises(UserError, match=r"Only 1 MiB free"):
-        train(small_run(), train_split, test_split, tmp_path / "ck", **QUIET)
+        train(small_run(), train_split, test_split, tmp_path / "ck", QUIET)
     assert not (tmp_path / "ck").exists()
 
 
@@ -135,7 +140,7 @@ def test_a_disk_that_fills_up_mid_run_keeps_the_last_checkpoint(train_split, tes
     from training import checkpoint as checkpoint_module
 
     out = tmp_path / "ck"
-    train(small_run(epochs=1), train_split, test_split, out, **QUIET)
+    train(small_run(epochs=1), train_split, test_split, out, QUIET)
     good = (out / "model.safetensors").read_bytes()
 
     def no_space(*args, **kwargs):
@@ -143,7 +148,7 @@ def test_a_disk_that_fills_up_mid_run_keeps_the_last_checkpoint(train_split, tes
 
     monkeypatch.setattr(checkpoint_module, "save_file", no_space)
     with pytest.raises(UserError, match=r"epoch 2 .*No space left on device.*last saved checkpoint was kept"):
-        train(small_run(epochs=2), train_split, test_split, out, resume=True, **QUIET)
+        train(small_run(epochs=2), train_split, test_split, out, replace(QUIET, resume=True))
     assert (out / "model.safetensors").read_bytes() == good
     assert [p.name for p in tmp_path.iterdir()] == ["ck"]  # no half-written folder left behind
     assert len(load_checkpoint(out).metrics["history"]) == 1

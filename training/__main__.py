@@ -10,7 +10,7 @@ from pathlib import Path
 
 STARTED = time.perf_counter()  # start-up is measured from here (the interpreter itself adds ≈ 0.05 s)
 
-from .config import ModelConfig, RunConfig, TrainConfig
+from .config import FinishConfig, ModelConfig, RecordConfig, RunConfig, TrainConfig
 from .datasets import DATASETS, DEFAULT_DATASET
 from .numbers import MAX_SEED, non_negative_float, positive_float, positive_int, seed_flag
 
@@ -81,7 +81,11 @@ def run_config_from_args(args: argparse.Namespace, argv: list[str], bf16_default
     info = DATASETS[args.dataset]
     data = {"dataset": info.key, "class_names": list(info.class_names), "data_dir": str(args.data_dir),
             "train_images": None, "test_images": None}
-    return RunConfig(model=model, train=train, data=data, versions=versions(), argv=argv)
+    record = RecordConfig(timeline=args.timeline == "on", live=str(args.live) if args.live else None,
+                          probe_levers=args.probe, forced_levers=tuple(forced_levers(args)))
+    finish = FinishConfig(tsne=args.tsne, umap=args.umap, iwae=args.iwae, scores=args.scores,
+                          maps_after_save=args.tsne_after)
+    return RunConfig(model=model, train=train, record=record, finish=finish, data=data, versions=versions(), argv=argv)
 
 
 def report(action) -> int:
@@ -207,7 +211,7 @@ def train_command(parser: argparse.ArgumentParser, args: argparse.Namespace, arg
 
     from .data import load_split
     from .errors import UserError
-    from .train import bf16_supported, pick_device, train
+    from .train import Invocation, bf16_supported, pick_device, train
 
     imported = time.perf_counter()
     if args.threads:
@@ -225,20 +229,11 @@ def train_command(parser: argparse.ArgumentParser, args: argparse.Namespace, arg
         test_split = load_split(data_dir, train=False, download=args.download, dataset=args.dataset)
         run = replace(run, data={**run.data, "train_images": len(train_split.images), "test_images": len(test_split.images)})
         loaded = time.perf_counter()
-        probe = None
-        # not with --compile: every lever switch would recompile the step (minutes each on a CPU)
-        if args.probe and not args.resume and not args.dry_run and not args.compile:
-            from .levers import LeverProbe, lever_options
-
-            forced = forced_levers(args)
-            probe = LeverProbe(lever_options(device.type, bf16_supported(device), forced), forced=forced)
         print(f"training on {device} with {len(train_split.images)} images → {args.out} "
               f"(start-up {time.perf_counter() - STARTED:.1f} s: imports {imported - STARTED:.1f}, "
               f"data {loaded - imported:.1f}{'; freed memory kept for reuse' if kept else ''})")
-        train(run, train_split, test_split, args.out, device, resume=args.resume, overwrite=args.overwrite,
-              dry_run=args.dry_run, tsne=args.tsne, iwae=args.iwae, progress=args.progress, probe=probe,
-              timeline=args.timeline == "on", live=args.live, tsne_after=args.tsne_after, scores=args.scores,
-              ood_data_dir=data_dir, umap=args.umap)
+        train(run, train_split, test_split, args.out, Invocation(device, resume=args.resume, overwrite=args.overwrite,
+                                                                 dry_run=args.dry_run, progress=args.progress))
     except UserError as err:
         return refuse(err, args.live)
     except KeyboardInterrupt:

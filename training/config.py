@@ -62,12 +62,56 @@ class TrainConfig:
             raise ValueError("lr must be > 0 and beta >= 0")
 
 
+LEVER_NAMES = ("bf16", "channels_last", "gemm_deconv")  # training/levers.py: what the probe may choose
+
+
+def _require_bools(config, names) -> None:
+    for name in names:
+        if not isinstance(getattr(config, name), bool):
+            raise ValueError(f"{name} must be true or false, got {getattr(config, name)!r}")
+
+
+@dataclass(frozen=True)
+class RecordConfig:
+    """What a run records while it trains; none of it changes the weights."""
+
+    timeline: bool = True  # snapshots of the run (training/timeline.py): the Timeline tab
+    live: str | None = None  # a folder for the run's progress and timeline so far (training/live.py): the Train tab
+    probe_levers: bool = False  # try the speed levers on the first steps and keep the fastest (training/levers.py)
+    forced_levers: tuple = ()  # levers the command line fixed: the probe leaves them as they are
+
+    def __post_init__(self) -> None:
+        _require_bools(self, ("timeline", "probe_levers"))
+        if self.live is not None and not isinstance(self.live, str):
+            raise ValueError(f"record.live must be a folder's path or null, got {self.live!r}")
+        object.__setattr__(self, "forced_levers", tuple(self.forced_levers))  # JSON gives a list
+        if not set(self.forced_levers) <= set(LEVER_NAMES):
+            raise ValueError(f"record.forced_levers must name levers among {LEVER_NAMES}")
+
+
+@dataclass(frozen=True)
+class FinishConfig:
+    """What is computed once the last epoch is trained: maps, the IWAE bound, per-image scores and ood.json."""
+
+    tsne: bool = True
+    umap: bool = False  # umap-learn: ≈ 50 s in a fresh process (the command turns it on; Train-tab runs do not)
+    iwae: bool = True
+    scores: bool = True  # every test image's scores into the atlas, and ood.json
+    maps_after_save: bool = False  # save the last epoch with its PCA map first (it opens then), then add the rest
+
+    def __post_init__(self) -> None:
+        _require_bools(self, ("tsne", "umap", "iwae", "scores", "maps_after_save"))
+
+
 @dataclass(frozen=True)
 class RunConfig:
-    """What config.json holds: architecture, training settings, data set, versions and the exact command."""
+    """What config.json holds — every choice of a run: architecture, training settings, what is recorded and what
+    is computed at the end, the data set, versions and the exact command."""
 
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    record: RecordConfig = field(default_factory=RecordConfig)
+    finish: FinishConfig = field(default_factory=FinishConfig)
     data: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)
     argv: list = field(default_factory=list)
@@ -88,6 +132,8 @@ class RunConfig:
         return cls(
             model=ModelConfig(**raw.get("model", {})),
             train=TrainConfig(**raw.get("train", {})),
+            record=RecordConfig(**raw.get("record", {})),  # absent in checkpoints saved before it: the defaults
+            finish=FinishConfig(**raw.get("finish", {})),
             data=dict(raw.get("data", {})),
             versions=dict(raw.get("versions", {})),
             argv=list(raw.get("argv", [])),

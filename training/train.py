@@ -8,7 +8,7 @@ import shutil
 import sys
 import time
 from contextlib import nullcontext
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -24,7 +24,7 @@ from .deconv import use_gemm_deconv
 from .errors import UserError
 from .evaluation import IWAE_SAMPLES, IWAE_SUBSET, iwae_on_subset, latent_metrics
 from .grid import image_grid
-from .levers import LEVERS, LeverProbe, describe
+from .levers import LEVERS, LeverProbe, describe, lever_options
 from .live import LiveProgress
 from .ood import ood_summary
 from .loss import LossTerms, elbo_terms, kl_per_dim
@@ -251,47 +251,34 @@ def _resume(out: Path, run: RunConfig, device: torch.device) -> tuple[RunConfig,
     return run, model, optimizer, list(saved.metrics.get("history", []))
 
 
-def train(
-    run: RunConfig,
-    train_split: ImageSplit,
-    test_split: ImageSplit,
-    out: str | Path,
-    device: torch.device | str = "cpu",
-    resume: bool = False,
-    overwrite: bool = False,
-    dry_run: bool = False,
-    tsne: bool = True,
-    iwae: bool = True,
-    progress: bool = True,
-    log: Callable[[str], None] = print,
-    probe: LeverProbe | None = None,
-    timeline: bool = True,
-    live: str | Path | None = None,
-    tsne_after: bool = False,
-    scores: bool = True,
-    ood_data_dir: str | Path | None = None,
-    umap: bool = False,
-) -> dict:
-    """Train, evaluating and checkpointing after every epoch; returns the metrics written to metrics.json.
+@dataclass(frozen=True)
+class Invocation:
+    """How this process runs a run; none of it changes what is trained, so config.json does not record it."""
 
-    With a `probe`, the first steps try its lever candidates and the run keeps the fastest (recorded in config.json).
-    With `live`, a folder, the run's progress and timeline so far are written there as it goes (training/live.py).
-    With `scores`, the last epoch's atlas gets every test image's scores and the folder an ood.json (training/scores.py,
-    training/ood.py; the other data sets are looked for under `ood_data_dir`).
-    With `umap`, the last epoch's atlas also gets a UMAP map (umap-learn; ≈ 50 s in a fresh process: off by default
-    here, on in the command).
-    With `tsne_after`, the last epoch is saved first with its PCA map (the checkpoint opens then) and again with the
-    scores and t-SNE.
-    The command (`python -m training`) holds the folder's writer lock around this (training/writer_lock.py).
+    device: str | torch.device = "cpu"
+    resume: bool = False  # continue the folder's run from its last saved epoch
+    overwrite: bool = False  # replace a checkpoint already in the folder
+    dry_run: bool = False  # one batch, one save: checks the whole path quickly
+    progress: bool = True  # tqdm bars
+    log: Callable[[str], None] = print
+
+
+def train(run: RunConfig, train_split: ImageSplit, test_split: ImageSplit, out: str | Path,
+          how: Invocation = Invocation()) -> dict:
+    """Train `run` into the folder `out`, evaluating and saving after every epoch; returns metrics.json's content.
+
+    Every choice is the run's (config.json records it): `run.record` says what is recorded as it goes (the timeline,
+    the live progress the Train tab reads, the speed-lever probe), `run.finish` what is computed after the last
+    epoch. The command (`python -m training`) holds the folder's writer lock around this (training/writer_lock.py).
     """
-    out, device = Path(out), torch.device(device)
-    check_output_folder(out, resume, overwrite)
-    steps_per_epoch = 1 if dry_run else -(-len(train_split.images) // run.train.batch_size)
-    done = len(ckpt.read_json(out / ckpt.METRICS).get("history", [])) if resume else 0
+    out, device = Path(out), torch.device(how.device)
+    check_output_folder(out, how.resume, how.overwrite)
+    steps_per_epoch = 1 if how.dry_run else -(-len(train_split.images) // run.train.batch_size)
+    done = len(ckpt.read_json(out / ckpt.METRICS).get("history", [])) if how.resume else 0
+    live = run.record.live
     progress_file = LiveProgress(live, steps_per_epoch, run.train.epochs, done) if live is not None else None
     try:
-        metrics = _train(run, train_split, test_split, out, device, resume, overwrite, dry_run, tsne, iwae, progress, log,
-                         probe, timeline, progress_file, tsne_after, scores, ood_data_dir, umap)
+        metrics = _train(run, train_split, test_split, out, device, how, progress_file)
     except KeyboardInterrupt:
         if progress_file is not None:
             progress_file.set_state("stopped", "stopped: the last saved epoch is kept")
@@ -305,9 +292,20 @@ def train(
     return metrics
 
 
-def _train(run, train_split, test_split, out, device, resume, overwrite, dry_run, tsne, iwae, progress, log, probe,
-           timeline, live: LiveProgress | None, tsne_after: bool, scores: bool, ood_data_dir, umap: bool) -> dict:
+def lever_probe(run: RunConfig, device: torch.device) -> LeverProbe | None:
+    """The speed levers to try on a new run's first steps (those its command line did not fix), when it asks."""
+    if not run.record.probe_levers or run.train.compile or run.probe:
+        return None
+    forced = {name: getattr(run.train, name) for name in run.record.forced_levers}
+    return LeverProbe(lever_options(device.type, bf16_supported(device), forced), forced=forced)
+
+
+def _train(run: RunConfig, train_split: ImageSplit, test_split: ImageSplit, out: Path, device: torch.device,
+           how: Invocation, live: LiveProgress | None) -> dict:
     """train(...) once the folder is checked: the epochs, each evaluated and saved."""
+    resume, dry_run, log, finish = how.resume, how.dry_run, how.log, run.finish
+    tsne, iwae, scores, umap, tsne_after = finish.tsne, finish.iwae, finish.scores, finish.umap, finish.maps_after_save
+    ood_data_dir = run.data.get("data_dir")  # where the other data sets of ood.json are looked for
     if run.train.bf16 and not bf16_supported(device):
         raise UserError(f"--bf16: this {device.type} device has no bfloat16 support; run without --bf16.")
     if resume:
@@ -316,17 +314,18 @@ def _train(run, train_split, test_split, out, device, resume, overwrite, dry_run
     else:
         model, optimizer = make_model_and_optimizer(run, device)
         history = []
+    probe = lever_probe(run, device) if not resume and not dry_run else None
     step = Stepper(model, optimizer, run.train, device)
     exporter = ckpt.OnnxExporter()  # exports the ONNX graphs at the first save, then only refreshes their weights
     metrics: dict = {"history": history}
     recorder = _timeline_recorder(out, run, model, train_split, test_split, device, len(history), resume, log,
-                                  step.autocast, live.snapshot if live else None) if timeline else None
+                                  step.autocast, live.snapshot if live else None) if run.record.timeline else None
     for epoch in range(len(history), run.train.epochs):
         started = time.perf_counter()
         probing = probe if probe is not None and not run.probe else None
         if live is not None:
             live.begin_steps()
-        train_terms = _train_one_epoch(step, train_split, run.train, epoch, dry_run, progress, probing, recorder, live)
+        train_terms = _train_one_epoch(step, train_split, run.train, epoch, dry_run, how.progress, probing, recorder, live)
         seconds = time.perf_counter() - started
         if live is not None:
             live.epoch_end()
