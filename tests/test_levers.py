@@ -110,7 +110,10 @@ def test_a_run_with_the_probe_records_its_choice_and_trains_like_one_without(tra
     from training.checkpoint import load_checkpoint
 
     config = load_checkpoint(tmp_path / "probed").config
-    assert config.probe["finished"] and config.probe["steps"] >= 6 and len(config.probe["candidates"]) >= 2
+    # every candidate gets at least its warm-up step and the winner a timed one (a candidate whose warm-up shows it
+    # cannot win stops there, so the count varies with timing: ">= 6" failed 1 run in 4 here, before this change too)
+    candidates = config.probe["candidates"]
+    assert config.probe["finished"] and len(candidates) >= 2 and config.probe["steps"] >= len(candidates) + 1
     assert {k: getattr(config.train, k) for k in LEVERS} == config.probe["chosen"]
     assert probed["history"][0]["train"]["total"] == pytest.approx(plain["history"][0]["train"]["total"], rel=1e-4)
     train(small_run(epochs=2, batch_size=16), train_split, test_split, tmp_path / "probed", replace(QUIET, resume=True))

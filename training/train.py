@@ -17,19 +17,18 @@ import torch
 from tqdm import tqdm
 
 from . import checkpoint as ckpt
-from .atlas import build_atlas, fit_tsne, fit_umap
+from .atlas import build_atlas
 from .config import RunConfig, TrainConfig
 from .data import ImageSplit, shuffled_batches, to_model_input, to_uint8
 from .deconv import use_gemm_deconv
 from .errors import UserError
-from .evaluation import IWAE_SAMPLES, IWAE_SUBSET, iwae_on_subset, latent_metrics
+from .evaluation import latent_metrics
+from .finish import NOTHING, finishing_step, split_around_save
 from .grid import image_grid
 from .levers import LEVERS, LeverProbe, describe, lever_options
 from .live import LiveProgress
-from .ood import ood_summary
 from .loss import LossTerms, elbo_terms, kl_per_dim
 from .model import VAE
-from .scores import SCORE_SAMPLES, score_images, scores_summary
 from .timeline import Recorder, Timeline, load_timeline
 
 SAMPLE_GRID_DIGITS = 32
@@ -303,8 +302,7 @@ def lever_probe(run: RunConfig, device: torch.device) -> LeverProbe | None:
 def _train(run: RunConfig, train_split: ImageSplit, test_split: ImageSplit, out: Path, device: torch.device,
            how: Invocation, live: LiveProgress | None) -> dict:
     """train(...) once the folder is checked: the epochs, each evaluated and saved."""
-    resume, dry_run, log, finish = how.resume, how.dry_run, how.log, run.finish
-    tsne, iwae, scores, umap, tsne_after = finish.tsne, finish.iwae, finish.scores, finish.umap, finish.maps_after_save
+    resume, dry_run, log = how.resume, how.dry_run, how.log
     ood_data_dir = run.data.get("data_dir")  # where the other data sets of ood.json are looked for
     if run.train.bf16 and not bf16_supported(device):
         raise UserError(f"--bf16: this {device.type} device has no bfloat16 support; run without --bf16.")
@@ -344,32 +342,19 @@ def _train(run: RunConfig, train_split: ImageSplit, test_split: ImageSplit, out:
             "images_per_s": round(n_images / seconds, 1),
         })
         last = dry_run or epoch + 1 == run.train.epochs
-        tsne_now = tsne and last and not tsne_after
-        atlas = build_atlas(model, test_split.images, test_split.labels, with_tsne=tsne_now, seed=run.train.seed)
+        atlas = build_atlas(model, test_split.images, test_split.labels, with_tsne=False, seed=run.train.seed)
         metrics = _metrics(history, test, atlas["means"])
-        if last and iwae and not dry_run:
-            log(f"IWAE bound (k={IWAE_SAMPLES}) on the first {IWAE_SUBSET} test images…")
-            metrics["final"]["iwae"] = iwae_on_subset(model, test_split, seed=run.train.seed)
-            model.train()
-        score_now = scores and last and not dry_run
-        umap_now = umap and last and not dry_run
-        if umap_now and not tsne_after:
-            atlas["umap"] = _timed(lambda: fit_umap(atlas["means"], run.train.seed), "UMAP map", log)
-        ood = _add_scores(model, test_split, run, atlas, metrics, step.autocast, ood_data_dir, log) if score_now and not tsne_after else None
+        before, after = split_around_save(run.finish, last, dry_run)
+        ood = finishing_step(model, test_split, run, before, atlas, metrics, ood_data_dir, step.autocast, log)
         _save(out, model, run, metrics, atlas, optimizer, test_split, device, exporter, recorder, ood)
         log(_epoch_line(history[-1]))
         if live is not None:
             live.saved(epoch + 1, history[-1]["test"])
-        if last and tsne_after and (tsne or score_now or umap_now):  # the checkpoint already opens with its PCA map; now the slow parts
+        if after.tsne or after.umap or after.scores:  # the checkpoint already opens with its PCA map; now the slow parts
             if live is not None:
                 live.set_state("t-SNE")
             started = time.perf_counter()
-            if score_now:
-                ood = _add_scores(model, test_split, run, atlas, metrics, step.autocast, ood_data_dir, log)
-            if tsne:
-                atlas["tsne"] = fit_tsne(atlas["means"], run.train.seed)
-            if umap_now:
-                atlas["umap"] = fit_umap(atlas["means"], run.train.seed)
+            ood = finishing_step(model, test_split, run, after, atlas, metrics, ood_data_dir, step.autocast, log)
             _save(out, model, run, metrics, atlas, optimizer, test_split, device, exporter, recorder, ood)
             log(f"scores and t-SNE map added in {time.perf_counter() - started:.1f} s")
         if dry_run:
@@ -441,27 +426,6 @@ def _metrics(history: list, test: dict, test_means: torch.Tensor) -> dict:
     }
 
 
-def _timed(work, what: str, log):
-    started = time.perf_counter()
-    result = work()
-    log(f"{what} in {time.perf_counter() - started:.1f} s")
-    return result
-
-
-def _add_scores(model, test_split, run, atlas, metrics, autocast, ood_data_dir, log) -> dict:
-    """Every test image's scores into the atlas (and their cost and means into metrics.json); returns ood.json's content."""
-    started = time.perf_counter()
-    atlas.update(score_images(model, test_split.images, seed=run.train.seed, autocast=autocast))
-    scored = time.perf_counter()
-    ood = ood_summary(model, test_split.images, atlas, ood_data_dir, run.data.get("dataset"), seed=run.train.seed,
-                      autocast=autocast)
-    metrics["final"]["scores"] = scores_summary(atlas, scored - started, time.perf_counter() - scored)
-    log(f"per-image scores (k={SCORE_SAMPLES}) in {scored - started:.1f} s, out-of-distribution sets in "
-        f"{time.perf_counter() - scored:.1f} s")
-    model.train()
-    return ood
-
-
 def _save(out, model, run, metrics, atlas, optimizer, test_split, device, exporter, recorder=None, ood=None) -> None:
     grid = reconstruction_grid(model, test_split.images[:SAMPLE_GRID_DIGITS], device)
     tensors, meta = _train_state(optimizer)
@@ -516,17 +480,17 @@ def reevaluate(folder: str | Path, data_dir: str | Path | None = None, iwae: boo
     final["train_seconds"] = ck.metrics.get("final", {}).get("train_seconds", final["train_seconds"])
     for stale in ("active_dims", "inactive_kl_nats"):  # the KL-threshold count that active units replaced
         final.pop(stale, None)
-    if iwae:
-        final["iwae"] = iwae_on_subset(ck.model, test_split, seed=ck.config.train.seed)
     metrics = {**ck.metrics, "final": final}
-    atlas = dict(ck.atlas)
-    if umap:
-        atlas["umap"] = _timed(lambda: fit_umap(atlas["means"], ck.config.train.seed), "UMAP map", log)
-    if scores:
-        use_gemm_deconv(ck.model, True)  # the same function, faster on CPUs (training/deconv.py)
-        bf16 = bf16_supported(torch.device(device))
-        autocast = (lambda: torch.autocast(torch.device(device).type, dtype=torch.bfloat16)) if bf16 else nullcontext
-        write_ood(folder, _add_scores(ck.model, test_split, ck.config, atlas, metrics, autocast, data_dir, log))
+    atlas = dict(ck.atlas)  # its maps' coordinates are kept; t-SNE is not fitted again
+    finishing_step(ck.model, test_split, ck.config, replace(NOTHING, iwae=iwae), atlas, metrics, log=log)  # as saved
+    if scores:  # the scores' many passes: the same function, faster (GEMM deconvolution, bf16 where native)
+        use_gemm_deconv(ck.model, True)
+    bf16 = bf16_supported(torch.device(device))
+    autocast = (lambda: torch.autocast(torch.device(device).type, dtype=torch.bfloat16)) if bf16 else nullcontext
+    parts = replace(NOTHING, umap=umap, scores=scores)
+    ood = finishing_step(ck.model, test_split, ck.config, parts, atlas, metrics, data_dir, autocast, log)
+    if ood is not None:
+        write_ood(folder, ood)
     if scores or umap:
         ckpt.write_atlas(folder, atlas)
     ckpt.write_metrics(folder, metrics)
