@@ -56,7 +56,7 @@ def header(page) -> None:
                 "latent space is laid out, and how models with another β, latent size or data set compare.")
     page.runtime = gr.HTML(cb.runtime(cb.default_name), head=web_assets.head_html(), elem_id="vae-runtime",
                            js_on_load="vae.explorer.attach(element); watch('value', () => vae.explorer.attach(element));")
-    default_images = cb._images(cb.default_name)
+    default_images = cb.images_of(cb.default_name)
     if default_images.split is None:
         gr.Markdown(f"ℹ️ {safe_text.markdown(default_images.message, safe_text.LONG)}")
     with gr.Row():

@@ -44,17 +44,17 @@ class Callbacks(reconstructions.Views, sample.Views, sliders.Views, traversals.V
     def _model(self, name):
         return self.library.get(name).model
 
-    def _images(self, name) -> core.TestImages:
+    def images_of(self, name) -> core.TestImages:
         """The test images of this checkpoint's data set."""
         return self.test_sets.get(self.library.get(name).config.data.get("dataset"))
 
     def _test_split_matches(self, name) -> bool:
         """The loaded test images are the ones this checkpoint's atlas encoded (same count, same order)."""
-        split = self._images(name).split
+        split = self.images_of(name).split
         return split is not None and len(split.labels) == len(self.library.get(name).atlas["labels"])
 
     def _test_split(self, name):
-        split = self._images(name).require()
+        split = self.images_of(name).require()
         if not self._test_split_matches(name):
             raise UserError("The test images do not match this checkpoint's atlas; use the test set it was built on.")
         return split

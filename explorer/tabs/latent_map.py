@@ -34,7 +34,7 @@ class Views:
         recon = core.decode(ck.model, ck.atlas["means"][index].numpy())[0]
         caption = f"Test image #{index}: **{safe_text.markdown(core.checkpoint_classes(ck)[labels[index]])}**."
         if not self._test_split_matches(name):
-            why = safe_text.markdown(self._images(name).message, safe_text.LONG)
+            why = safe_text.markdown(self.images_of(name).message, safe_text.LONG)
             return None, served(figures.image_grid(recon[None], 1, 6)), caption + f" (original not shown: {why})"
         original = self._test_image(name, index)
         return served(figures.image_grid(original[None], 1, 6)), served(figures.image_grid(recon[None], 1, 6)), caption

@@ -22,7 +22,7 @@ class Views:
     def shuffle_reconstructions(self, name, label, seed):
         """16 test images of a class (or any), picked by the seed, each with its reconstruction."""
         split = self._test_split(name)
-        picked = self._images(name).pick(split.labels.numpy(), label, 16, numbers.seed_value(seed))
+        picked = self.images_of(name).pick(split.labels.numpy(), label, 16, numbers.seed_value(seed))
         originals = split.images[picked].numpy()
         return served(figures.pairs_grid(originals, core.reconstruct(self._model(name), originals)))
 

@@ -30,7 +30,7 @@ class Views:
 
     def random_test_index(self, name, label, seed):
         split = self._test_split(name)
-        return int(self._images(name).pick(split.labels.numpy(), label, 1, numbers.seed_value(seed))[0])
+        return int(self.images_of(name).pick(split.labels.numpy(), label, 1, numbers.seed_value(seed))[0])
 
 
 def layout(page) -> None:
