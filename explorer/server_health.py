@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 BEAT_S = 0.5  # the event loop's heartbeat
 LATE_S = 2.0  # a heartbeat this late means the loop is not answering in time
@@ -18,7 +18,7 @@ class ServerHealth:
 
     clock: object = time.monotonic
     queue_size: object = lambda: 0  # → (waiting, capacity); see `gradio_queue`
-    last_beat: float | None = field(default=None)
+    last_beat: float | None = None
 
     async def beat(self) -> None:
         """Runs on the server's loop for as long as it serves."""

@@ -319,4 +319,5 @@ def test_the_server_counts_as_busy_while_its_event_loop_is_blocked_or_its_queue_
     waiting[0] = 128
     assert health.busy()
     beating.cancel()
+    time.sleep(0.1)  # the loop runs the cancellation before it stops
     loop.call_soon_threadsafe(loop.stop)

@@ -100,11 +100,12 @@ class Views:
         else:  # nothing to follow: the last finished run that left its live files, so the tab is never empty
             last = next((n for n in reversed(runs.finished_names()) if runs.progress(n)), None)
             live = self._live(last, "done") if last else self._example_live()
+            example = None if last else json.loads(live).get("name")
             if last and mine is None:
                 status += f" Below: how the last run, {_quote(last)}, learned."
-            elif not last and json.loads(live):
-                status += (f" Below, as an example of what your run will draw: how {_quote(json.loads(live)['name'])}, "
-                           "a model shipped with the explorer, learned.")
+            elif example:
+                status += (f" Below, as an example of what your run will draw: how {_quote(example)}, a model shipped "
+                           "with the explorer, learned.")
         names = self.library.all_names()
         # the visitor's run opens once its last epoch is saved (the library lists it then), t-SNE or not
         opens = mine.name if mine is not None and mine.name in names else None
