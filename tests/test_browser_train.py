@@ -56,7 +56,10 @@ def test_two_visitors_train_queue_watch_stop_and_open(shared_app, tmp_path):
             page.wait_for_selector("#train-start")
         _start(alice, "long-run", 30)
         alice.wait_for_function(f"({STATUS}).includes('Training long-run') && ({STATUS}).includes('images/s')", timeout=60_000)
-        # the live view: curves from the progress file, and the map and digits from the latest snapshot
+        # the live view: curves from the progress file, and the map and digits from the latest snapshot (the tab
+        # drew the shipped model's run as an example before: wait until the page has drawn this run instead)
+        alice.wait_for_function("document.getElementById('train-caption').innerText.startsWith('long-run')",
+                                timeout=30_000)
         alice.wait_for_function(HAS_PICTURE, arg="canvas#train-map", timeout=30_000)
         assert alice.evaluate(HAS_PICTURE, "canvas#train-curves") and alice.evaluate(HAS_PICTURE, "canvas#train-recon")
         assert alice.locator("#train-caption").inner_text().startswith("long-run: step ")
