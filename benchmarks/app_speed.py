@@ -22,11 +22,12 @@ def digit_photo(path: Path) -> Path:
 
 def server_side(checkpoint: Path, n_calls: int) -> dict[str, np.ndarray]:
     """p50/p95 ms of a slider decode and of an upload's reconstruction, as the server's worker spends them."""
-    from explorer import core
-    from explorer.views import Callbacks
+    from explorer import checkpoint_library, test_sets
+    from explorer.app import page_views
 
-    library = core.CheckpointLibrary(checkpoint.parent)
-    cb = Callbacks(library, core.TestSets.of(core.TestImages(None, "none")))
+    library = checkpoint_library.CheckpointLibrary(checkpoint.parent)
+    views = page_views(library, test_sets.TestSets.of(test_sets.TestImages(None, "none")))
+    sliders, reconstructions, latent_map = views.tab("sliders"), views.tab("reconstructions"), views.tab("map")
     rng = np.random.default_rng(0)
     decode, upload = [], []
     with tempfile.TemporaryDirectory() as tmp:
@@ -34,11 +35,12 @@ def server_side(checkpoint: Path, n_calls: int) -> dict[str, np.ndarray]:
         for _ in range(n_calls):
             z = rng.normal(size=MAX_SLIDERS).tolist()
             started = time.perf_counter()
-            cb.decode_sliders(checkpoint.name, *z)
+            sliders.decode_sliders(checkpoint.name, *z)
             decode.append(time.perf_counter() - started)
         for _ in range(max(5, n_calls // 10)):
             started = time.perf_counter()
-            cb.reconstruct_upload(checkpoint.name, str(photo), "PCA")
+            *_, mean = reconstructions.reconstruct_upload(checkpoint.name, str(photo))
+            latent_map.latent_map(checkpoint.name, "PCA", mean)  # the map's ★, redrawn as the page's drawn mean changes
             upload.append(time.perf_counter() - started)
     return {"decode": np.percentile(decode, [50, 95]) * 1000, "upload": np.percentile(upload, [50, 95]) * 1000}
 

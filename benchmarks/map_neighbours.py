@@ -7,7 +7,7 @@ import datetime
 import time
 from pathlib import Path
 
-from explorer import core
+from explorer import atlas_maps
 from explorer.neighbours import mean_agreement
 from training.checkpoint import load_checkpoint
 
@@ -23,8 +23,8 @@ def main() -> int:
     for name in ("default", "fashion-mnist", "mnist-beta4", "mnist-z2"):
         atlas = load_checkpoint(ROOT / "checkpoints" / name, check_onnx=False).atlas
         means = atlas["means"].numpy()
-        for method in core.map_methods(atlas):
-            rows.append([name, means.shape[1], method, f"{mean_agreement(means, core.map_coordinates(atlas, method)):.2f}"])
+        for method in atlas_maps.map_methods(atlas):
+            rows.append([name, means.shape[1], method, f"{mean_agreement(means, atlas_maps.map_coordinates(atlas, method)):.2f}"])
     lines = ["# The 2-D maps against the latent space", "",
              f"{datetime.date.today()} · {cpu_name()} · {cpu_flags()} · `python -m benchmarks.map_neighbours` · "
              f"{time.perf_counter() - started:.0f} s", "",

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import torch
 
-from explorer import core
+from explorer import checkpoint_library, inference
+from training.checkpoint import load_checkpoint
 from explorer.train_runs import RunRequest, TrainingRuns, TrainLimits
 from training.live import read_progress
 
@@ -37,7 +38,7 @@ def time_to_model(data_dir: Path, epochs: int, limits: TrainLimits) -> dict:
     """Seconds from Start to each moment the visitor sees, polled every 20 ms."""
     with tempfile.TemporaryDirectory() as tmp:
         runs = TrainingRuns(Path(tmp), data_dir, limits)
-        library = core.CheckpointLibrary(Path(tmp) / "none", runs=runs)
+        library = checkpoint_library.CheckpointLibrary(Path(tmp) / "none", runs=runs)
         name = f"bench-e{epochs}"
         started = time.perf_counter()
         _, run = runs.submit(None, RunRequest("mnist", 1.0, 16, epochs, 0, name))
@@ -70,14 +71,14 @@ def trainer_breakdown(log: str) -> str:
 def request_latency_during(data_dir: Path, limits: TrainLimits, checkpoint: Path, seconds: float = 12.0) -> tuple[float, float]:
     """p50 and p95 (ms) of a server request's compute while a run trains (after its start-up)."""
     torch.set_num_threads(1)
-    ck = core.load_checkpoint(checkpoint)
+    ck = load_checkpoint(checkpoint)
     image = (torch.rand(28, 28) * 255).to(torch.uint8).numpy()
     z = torch.zeros(1, ck.config.model.z_dim).numpy()
 
     def one() -> float:
         started = time.perf_counter()
-        core.reconstruct(ck.model, image[None])
-        core.decode(ck.model, z)
+        inference.reconstruct(ck.model, image[None])
+        inference.decode(ck.model, z)
         return (time.perf_counter() - started) * 1000
 
     if limits is None:  # nothing training: the baseline

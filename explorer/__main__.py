@@ -80,10 +80,10 @@ def training_runs(args: argparse.Namespace):
 
 def prepare(args: argparse.Namespace):
     """Load the checkpoint library and the first checkpoint; each data set's test images load on first use."""
-    from . import core
+    from . import checkpoint_library, test_sets
 
     runs = training_runs(args)
-    library = core.CheckpointLibrary(Path(args.checkpoints_dir), runs=runs)
+    library = checkpoint_library.CheckpointLibrary(Path(args.checkpoints_dir), runs=runs)
     if args.checkpoint:
         from training.checkpoint import load_checkpoint
         from training.hub import download_checkpoint, is_hub_spec, parse_hub_spec
@@ -100,7 +100,7 @@ def prepare(args: argparse.Namespace):
             raise UserError(f"No checkpoints in {args.checkpoints_dir}: train one with `python -m training` or pass --checkpoint.")
         default_name = "default" if "default" in names else names[0]
         library.get(default_name)
-    test_sets = core.TestSets(args.data_dir, args.download)
+    test_sets = test_sets.TestSets(args.data_dir, args.download)
     return library, default_name, test_sets, runs
 
 

@@ -13,7 +13,7 @@ from training.checkpoint import Checkpoint
 from training.errors import UserError
 from training.safe_text import markdown, plain
 
-from .core import dataset_title, negative_test_elbo
+from .describe import dataset_title, negative_test_elbo
 
 MIN_COMPARED, MAX_COMPARED = 2, 4
 TABLE_COLUMNS = ["checkpoint", "data set", "β", "z_dim", "epochs", "train min", "test −ELBO (recon + KL)", "recon", "KL",
@@ -104,7 +104,7 @@ if __name__ == "__main__":
     import sys
     from pathlib import Path
 
-    from .core import CheckpointLibrary
+    from .checkpoint_library import CheckpointLibrary
 
     root = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent / "checkpoints")
     print(markdown_table(CheckpointLibrary(root)))

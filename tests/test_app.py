@@ -10,21 +10,23 @@ import pytest
 from tests.helpers import free_port
 from PIL import Image
 
-from explorer import core, http_limits
-from explorer.app import CSS, build_demo
+from explorer import http_limits, inference, checkpoint_library, atlas_maps, test_sets
+from explorer.app import CSS, build_demo, lay_out, page_views
 from explorer.tabs.common import friendly
-from explorer.views import INFO_OUTPUTS, Callbacks
 from training.errors import UserError
 
 
 @pytest.fixture(scope="module")
 def library(trained_checkpoint):
-    return core.CheckpointLibrary(trained_checkpoint.parent)
+    return checkpoint_library.CheckpointLibrary(trained_checkpoint.parent)
 
 
 @pytest.fixture(scope="module")
-def callbacks(library, test_split):
-    return Callbacks(library, core.TestSets.of(core.TestImages(test_split)))
+def views(library, test_split):
+    """The page's callbacks, laid out (what opening a checkpoint updates is keyed by its components)."""
+    views = page_views(library, test_sets.TestSets.of(test_sets.TestImages(test_split)))
+    lay_out(views)
+    return views
 
 
 @pytest.fixture(scope="module")
@@ -33,27 +35,27 @@ def name(trained_checkpoint):
 
 
 def test_build_demo_builds_without_launching(library, name, test_split):
-    demo = build_demo(library, name, core.TestSets.of(core.TestImages(test_split)))
+    demo = build_demo(library, name, test_sets.TestSets.of(test_sets.TestImages(test_split)))
     assert isinstance(demo, gr.Blocks)
     api_names = {d.api_name for d in demo.fns.values()}
     assert {"decode", "map_click", "reconstruct_upload", "reconstructions", "latent_map", "interpolate", "prior_samples",
             "sample_vs_mean", "reconstruct_drawing", "sliders_zero", "sliders_prior", "sliders_from_digit"} <= api_names
 
 
-def test_the_page_is_told_where_the_model_and_atlas_are(callbacks, name, trained_checkpoint):
+def test_the_page_is_told_where_the_model_and_atlas_are(views, name, trained_checkpoint):
     import html
     import json
     import re
 
-    value = callbacks.runtime(name)
+    value = views.runtime(name)
     config = json.loads(html.unescape(re.search(r'data-config="([^"]*)"', value).group(1)))
     for key in ("encoder", "decoder", "atlas"):
         path, version = config[key].split("?v=")  # a new save is a new URL: no browser keeps the old file
         assert path.startswith("gradio_api/file=") and path.endswith((".onnx", ".safetensors")) and version
-    assert config["z_dim"] == 4 and config["sprite"] is None  # no sprite written for these Callbacks
+    assert config["z_dim"] == 4 and config["sprite"] is None  # no sprite written for these views
 
 
-def test_a_hostile_checkpoint_name_is_escaped_in_the_runtime_html(callbacks):
+def test_a_hostile_checkpoint_name_is_escaped_in_the_runtime_html():
     from explorer import web_assets
 
     value = web_assets.runtime_html({"name": '"><script>alert(1)</script>'})
@@ -80,34 +82,34 @@ def test_the_test_digit_sprite_holds_every_digit_in_order(tmp_path, test_split):
         assert np.array_equal(sheet[r * 28:(r + 1) * 28, c * 28:(c + 1) * 28], images[i])
 
 
-def test_posterior_widths_come_from_the_atlas(callbacks, name, library):
-    figure = callbacks.posterior_widths(name, 5)
+def test_posterior_widths_come_from_the_atlas(views, name, library):
+    figure = views.tab("sample").posterior_widths(name, 5)
     stds = library.get(name).atlas["stds"][5].numpy()
     assert np.allclose(figure.data[0].y, stds, atol=1e-6)
 
 
-def test_slider_decode_changes_with_the_sliders(callbacks, name, library):
+def test_slider_decode_changes_with_the_sliders(views, name, library):
     z_dim = library.get(name).config.model.z_dim
-    zero = np.asarray(callbacks.decode_sliders(name, *[0.0] * z_dim))
-    moved = np.asarray(callbacks.decode_sliders(name, *([2.5] + [0.0] * (z_dim - 1))))
+    zero = np.asarray(views.tab("sliders").decode_sliders(name, *[0.0] * z_dim))
+    moved = np.asarray(views.tab("sliders").decode_sliders(name, *([2.5] + [0.0] * (z_dim - 1))))
     assert zero.shape == moved.shape and not np.array_equal(zero, moved)
 
 
-def test_equal_images_are_still_distinct_response_files(callbacks, name, library, tmp_path):
+def test_equal_images_are_still_distinct_response_files(views, name, library, tmp_path):
     """Two users decoding the same z must not share (and race on) one file in Gradio's cache."""
     from gradio.processing_utils import encode_pil_to_bytes
 
     z_dim = library.get(name).config.model.z_dim
-    first, second = (callbacks.decode_sliders(name, *[0.0] * z_dim) for _ in range(2))
+    first, second = (views.tab("sliders").decode_sliders(name, *[0.0] * z_dim) for _ in range(2))
     assert np.array_equal(np.asarray(first), np.asarray(second))
     assert encode_pil_to_bytes(first, "png") != encode_pil_to_bytes(second, "png")
 
 
-def test_sliders_from_a_digit_are_its_encoding(callbacks, name, library, test_split):
-    image, *values = callbacks.sliders_from_digit(name, 4)
-    means, _ = core.encode(library.get(name).model, test_split.images[4].numpy())
+def test_sliders_from_a_digit_are_its_encoding(views, name, library, test_split):
+    image, *values = views.tab("sliders").sliders_from_digit(name, 4)
+    means, _ = inference.encode(library.get(name).model, test_split.images[4].numpy())
     z_dim = len(means[0])
-    order = callbacks.dimensions(name).order  # slider k holds dimension order[k]
+    order = views.ctx.dimensions(name).order  # slider k holds dimension order[k]
     assert sorted(order) == list(range(z_dim))
     assert np.allclose(values[:z_dim], np.clip(means[0][order], -3, 3), atol=0.01)
     assert values[z_dim:] == [0.0] * (len(values) - z_dim)
@@ -122,45 +124,46 @@ def _png_data_url(pixels) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def test_drawing_reconstructs_and_marks_the_map(callbacks, name):
+def test_drawing_reconstructs_and_marks_the_map(views, name):
     canvas = np.zeros((252, 252, 4), dtype=np.uint8)
     canvas[..., 3] = 255
     canvas[60:200, 120:140, :3] = 255
-    model_input, recon, message, figure, mean = callbacks.reconstruct_drawing(name, _png_data_url(canvas), "PCA")
-    assert model_input.size == recon.size and "reconstruction" in message
-    assert figure.data[-1].name == "your image" and mean.shape == (4,)
+    model_input, recon, message, mean = views.tab("reconstructions").reconstruct_drawing(name, _png_data_url(canvas))
+    assert model_input.size == recon.size and "reconstruction" in message and mean.shape == (4,)
+    figure = views.tab("map").latent_map(name, "PCA", mean)  # what the map draws when the page's drawn_mean changes
+    assert figure.data[-1].name == "your image"
 
 
-def test_a_blank_canvas_gives_a_message_not_an_error(callbacks, name):
+def test_a_blank_canvas_gives_a_message_not_an_error(views, name):
     blank = np.zeros((252, 252, 4), dtype=np.uint8)
-    model_input, recon, message, _, _ = callbacks.reconstruct_drawing(name, _png_data_url(blank), "PCA")
+    model_input, recon, message, _ = views.tab("reconstructions").reconstruct_drawing(name, _png_data_url(blank))
     assert model_input is None and recon is None and "blank" in message
 
 
 @pytest.mark.parametrize("junk", [None, 3, "hello", "data:image/png;base64,!!!", "data:image/png;base64," + "A" * 9_000_000,
                                   "data:image/png;base64,aGVsbG8="])
-def test_a_bad_drawing_payload_gives_a_message(callbacks, name, junk):
-    model_input, recon, message, _, _ = callbacks.reconstruct_drawing(name, junk, "PCA")
+def test_a_bad_drawing_payload_gives_a_message(views, name, junk):
+    model_input, recon, message, _ = views.tab("reconstructions").reconstruct_drawing(name, junk)
     assert model_input is None and recon is None and message.startswith("⚠️")
 
 
-def test_map_click_shows_the_digit_and_its_reconstruction(callbacks, name):
-    original, recon, caption = callbacks.map_click(name, "3:1712345")
+def test_map_click_shows_the_digit_and_its_reconstruction(views, name):
+    original, recon, caption = views.tab("map").map_click(name, "3:1712345")
     assert original is not None and recon is not None and "#3" in caption
 
 
 def test_without_test_images_the_map_click_still_reconstructs(library, name):
-    cb = Callbacks(library, core.TestSets.of(core.TestImages(None, "no data here")))
-    original, recon, caption = cb.map_click(name, "3")
+    views = page_views(library, test_sets.TestSets.of(test_sets.TestImages(None, "no data here")))
+    original, recon, caption = views.tab("map").map_click(name, "3")
     assert original is None and recon is not None and "no data here" in caption
     with pytest.raises(gr.Error, match="no data here"):
-        friendly(cb.shuffle_reconstructions)(name, "any", 0)
+        friendly(views.tab("reconstructions").shuffle_reconstructions)(name, "any", 0)
 
 
 
 @pytest.fixture(scope="module")
 def served(library, name, test_split):
-    demo = build_demo(library, name, core.TestSets.of(core.TestImages(test_split)))
+    demo = build_demo(library, name, test_sets.TestSets.of(test_sets.TestImages(test_split)))
     demo.queue(default_concurrency_limit=2)
     port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, css=CSS,
@@ -190,7 +193,7 @@ def test_end_to_end_through_gradio_client(served, name, library, tmp_path):
     digit[20:80, 45:55] = 255
     path = tmp_path / "upload.png"
     Image.fromarray(digit).save(path)
-    model_input, recon, message, _ = client.predict(name, handle_file(str(path)), "PCA", api_name="/reconstruct_upload")
+    model_input, recon, message = client.predict(name, handle_file(str(path)), api_name="/reconstruct_upload")
     assert model_input and recon and "reconstruction" in message
 
     strip = client.predict(name, 3, 2, 5, api_name="/interpolate")
@@ -202,7 +205,7 @@ def test_end_to_end_through_gradio_client(served, name, library, tmp_path):
 
     junk = tmp_path / "junk.png"
     junk.write_text("not an image")
-    model_input, recon, message, _ = client.predict(name, handle_file(str(junk)), "PCA", api_name="/reconstruct_upload")
+    model_input, recon, message = client.predict(name, handle_file(str(junk)), api_name="/reconstruct_upload")
     assert model_input is None and "Could not read junk.png" in html.unescape(message)  # Markdown, escaped
 
 
@@ -214,73 +217,81 @@ def test_picking_a_damaged_checkpoint_keeps_the_one_the_session_had(trained_chec
     shutil.copytree(trained_checkpoint, root / "broken")
     weights = root / "broken" / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:100])
-    cb = Callbacks(core.CheckpointLibrary(root), core.TestSets.of(core.TestImages(None, "no data")))
-    picker, active, *rest = cb.switch_checkpoint("good", None)
-    assert active == "good" and len(rest) == INFO_OUTPUTS
+    views = page_views(checkpoint_library.CheckpointLibrary(root), test_sets.TestSets.of(test_sets.TestImages(None, "no data")),
+                       default_name="good")
+    lay_out(views)
+    page = views.page
+    opened = views.switch_checkpoint("good", None)
+    assert opened[page.active] == "good"  # and every tab's redraw: each tab's declared components, nothing else
+    assert set(opened) == {page.active, views.summary, views.runtime_html, *[c for t in views.tabs for c in t.opened]}
 
-    picker, active, *rest = cb.switch_checkpoint("broken", "good")
-    assert picker.value == "good" and active == "good"  # the picker goes back; nothing else changes
-    assert all(r == gr.skip() for r in rest)
-    z_dim = cb.library.get("good").config.model.z_dim
-    assert np.asarray(cb.decode_sliders("good", *[0.0] * z_dim)).size > 0  # and the session keeps working
+    kept = views.switch_checkpoint("broken", "good")
+    assert set(kept) == {page.checkpoint, page.active}  # the picker goes back; nothing else changes
+    assert kept[page.checkpoint].value == "good" and kept[page.active] == "good"
+    z_dim = views.ctx.library.get("good").config.model.z_dim
+    assert np.asarray(views.tab("sliders").decode_sliders("good", *[0.0] * z_dim)).size > 0  # the session keeps working
     with pytest.raises(UserError, match="model.safetensors"):  # with nothing to fall back to, the message is shown
-        cb.switch_checkpoint("broken", None)
+        views.switch_checkpoint("broken", None)
 
 
-def test_traversal_grid_is_rows_of_informative_dimensions_by_columns_of_values(callbacks, name, library):
+def test_traversal_grid_is_rows_of_informative_dimensions_by_columns_of_values(views, name, library):
     rows, columns = 3, 7
-    picture = np.asarray(callbacks.traversal(name, "zero", 0, 0, rows, columns))
+    picture = np.asarray(views.tab("traversals").traversal(name, "zero", 0, 0, rows, columns))
     cell = 28 * 2 + 2
     assert picture.shape == (rows * cell + 2, columns * cell + 2)
     # the middle column holds value 0 for every row: from zero, every row's centre is the decoding of z = 0
     centre = [picture[2 + r * cell: 2 + r * cell + 56, 2 + 3 * cell: 2 + 3 * cell + 56] for r in range(rows)]
     assert all(np.array_equal(centre[0], c) for c in centre[1:])
-    from_image = np.asarray(callbacks.traversal(name, "a test image's mean", 0, 5, rows, columns))
+    from_image = np.asarray(views.tab("traversals").traversal(name, "a test image's mean", 0, 5, rows, columns))
     assert not np.array_equal(from_image, picture)
     with pytest.raises(UserError, match="does not exist"):
-        callbacks.traversal(name, "a test image's mean", 0, 10**9, rows, columns)
+        views.tab("traversals").traversal(name, "a test image's mean", 0, 10**9, rows, columns)
 
 
-def test_manifold_is_only_offered_for_a_two_dimensional_latent(callbacks, name, tmp_path, train_split, test_split):
+def test_manifold_is_only_offered_for_a_two_dimensional_latent(views, name, tmp_path, train_split, test_split):
     from tests.conftest import QUIET, small_run
     from training.config import ModelConfig
     from training.train import train
     from dataclasses import replace
 
+    manifold = views.tab("manifold")
     with pytest.raises(UserError, match="needs a 2-D latent"):
-        callbacks.manifold(name, True)
-    info = callbacks.checkpoint_info(name)
-    notice, switch, view = info[8:11]
+        manifold.manifold(name, True)
+    shown = manifold.on_open(name)
+    notice, switch, view = shown[manifold.notice], shown[manifold.switch], shown[manifold.view]
     assert notice.visible is True and switch.visible is False and view.visible is False  # no 2-D checkpoint to offer
     run = replace(small_run(epochs=1), model=ModelConfig(z_dim=2, encoder_hidden=4, decoder_hidden=8))
     train(run, train_split, test_split, tmp_path / "z2", QUIET)
-    shutil.copytree(callbacks.library.get(name).path, tmp_path / name)
-    flat = Callbacks(core.CheckpointLibrary(tmp_path), core.TestSets.of(core.TestImages(test_split)))
-    notice, switch, view = flat.checkpoint_info(name)[8:11]
+    shutil.copytree(views.ctx.library.get(name).path, tmp_path / name)
+    flat = page_views(checkpoint_library.CheckpointLibrary(tmp_path), test_sets.TestSets.of(test_sets.TestImages(test_split)))
+    lay_out(flat)
+    manifold, latent_map = flat.tab("manifold"), flat.tab("map")
+    shown = manifold.on_open(name)
+    notice, switch, view = shown[manifold.notice], shown[manifold.switch], shown[manifold.view]
     assert notice.visible and switch.visible and "Switch to z2" in switch.value and not view.visible  # one click away
-    assert flat.two_d_checkpoint(name) == "z2"
-    info = flat.checkpoint_info("z2")
-    assert info[8].visible is False and info[9].visible is False and info[10].visible is True
-    assert info[3].choices[0][0] == core.LATENT_PLANE
-    plain = np.asarray(flat.manifold("z2", False))
+    assert manifold.two_d_checkpoint(name) == "z2"
+    shown = flat.opened("z2")
+    assert shown[manifold.notice].visible is False and shown[manifold.switch].visible is False and shown[manifold.view].visible
+    assert shown[latent_map.method].choices[0][0] == atlas_maps.LATENT_PLANE
+    plain = np.asarray(manifold.manifold("z2", False))
     assert plain.shape == (20 * 30 + 2, 20 * 30 + 2)
-    dotted = np.asarray(flat.manifold("z2", True))
+    dotted = np.asarray(manifold.manifold("z2", True))
     assert dotted.shape == plain.shape + (3,) and (dotted[..., 0] != dotted[..., 2]).any()  # coloured means drawn
 
 
-def test_compare_table_and_the_page_plan(callbacks, name, library, trained_checkpoint, tmp_path):
+def test_compare_table_and_the_page_plan(views, name, library, trained_checkpoint, tmp_path):
     import json
     import shutil
 
     with pytest.raises(UserError, match="Pick 2–4"):
-        callbacks.compare([name])
+        views.tab("compare").compare([name])
     twin = shutil.copytree(trained_checkpoint, tmp_path / "lib" / "twin")
     shutil.copytree(trained_checkpoint, tmp_path / "lib" / name)
     config = json.loads((twin / "config.json").read_text())
     config["data"] = {"dataset": "fashion-mnist"}
     (twin / "config.json").write_text(json.dumps(config))
-    cb = Callbacks(core.CheckpointLibrary(tmp_path / "lib"), callbacks.test_sets)
-    note, table, _, maps, plan = cb.compare([name, "twin"])
+    compare = page_views(checkpoint_library.CheckpointLibrary(tmp_path / "lib"), views.ctx.test_sets).tab("compare")
+    note, table, _, maps, plan = compare.compare([name, "twin"])
     assert "different data sets" in note and "Fashion-MNIST: twin" in html.unescape(note)
     assert [row[:2] for row in table] == [[name, "synthetic"], ["twin", "Fashion-MNIST"]]
     final = library.get(name).metrics["final"]
@@ -288,7 +299,7 @@ def test_compare_table_and_the_page_plan(callbacks, name, library, trained_check
     plan = json.loads(plan)
     assert [g["names"] for g in plan["groups"]] == [[name], ["twin"]]
     assert len(plan["groups"][0]["models"]) == 1 and plan["groups"][0]["models"][0]["decoder"].split("?")[0].endswith("decoder.onnx")
-    picture, caption = cb.compare_reconstructions([name, "twin"])
+    picture, caption = compare.compare_reconstructions([name, "twin"])
     assert "synthetic: rows = test images, then " + name in caption and np.asarray(picture).shape[0] > 2 * 58
 
 

@@ -47,10 +47,10 @@ def test_an_overlong_query_is_refused_whole():
 
 
 def test_every_tab_a_link_names_is_a_tab_of_the_app():
-    from explorer.views import TAB_LABELS
     from explorer.deep_links import TABS
+    from explorer.tabs import TAB_CLASSES
 
-    assert tuple(TAB_LABELS) == TABS
+    assert tuple(tab.ID for tab in TAB_CLASSES) == TABS
 
 
 def test_a_timeline_link_names_a_step_and_opens_the_timeline():

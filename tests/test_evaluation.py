@@ -3,7 +3,6 @@ import shutil
 
 import numpy as np
 import pytest
-import torch
 
 from training.__main__ import main
 from training.checkpoint import load_checkpoint

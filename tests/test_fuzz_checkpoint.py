@@ -2,8 +2,8 @@
 broken disk could, and require that loading — and opening it in the app — either works with the same model or
 raises the project's UserError with a sentence naming the file; never another exception, never unbounded memory."""
 import json
+import contextlib
 import shutil
-import tempfile
 import tracemalloc
 from pathlib import Path
 
@@ -14,8 +14,8 @@ import torch
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from explorer import core
-from explorer.views import Callbacks
+from explorer import checkpoint_library, atlas_maps, test_sets
+from explorer.app import lay_out, page_views
 from training.checkpoint import load_checkpoint
 from training.errors import UserError
 
@@ -93,16 +93,14 @@ def _probe(model) -> np.ndarray:
         return model.decode(torch.linspace(-2, 2, 3 * model.cfg.z_dim).reshape(3, -1)).numpy()
 
 
-def check_folder(folder: Path, original_probe: np.ndarray) -> None:
-    """Load (and open in the app): same model, or a UserError naming a file; bounded Python memory."""
+def check_folder(folder: Path, original_probe: np.ndarray, views) -> None:
+    """Load (and open in the app's page): same model, or a UserError naming a file; bounded Python memory."""
     tracemalloc.start()
     try:
         ck = load_checkpoint(folder)
         assert np.allclose(_probe(ck.model), original_probe, atol=1e-3)
-        library = core.CheckpointLibrary(folder.parent)
-        callbacks = Callbacks(library, core.TestSets.of(core.TestImages(None, "none")))
-        callbacks.checkpoint_info(folder.name)
-        callbacks.latent_map(folder.name, core.map_methods(ck.atlas)[0])
+        views.opened(folder.name)
+        views.tab("map").latent_map(folder.name, atlas_maps.map_methods(ck.atlas)[0])
     except UserError as err:
         assert any(name in str(err) for name in (*JSON_FILES, *BINARY_FILES, str(folder))), str(err)
     finally:
@@ -117,6 +115,30 @@ def original(trained_checkpoint):
 
 
 @pytest.fixture(scope="module")
+def page(trained_checkpoint, tmp_path_factory):
+    """The app's page over a folder that holds the original checkpoint; each example adds its mutated copy as "ck"."""
+    root = tmp_path_factory.mktemp("fuzzed")
+    shutil.copytree(trained_checkpoint, root / "original")
+    views = page_views(checkpoint_library.CheckpointLibrary(root), test_sets.TestSets.of(test_sets.TestImages(None, "none")))
+    lay_out(views)
+    return views
+
+
+@pytest.fixture
+def mutated(trained_checkpoint, page):
+    """A fresh copy of the checkpoint in the page's folder (mutate it, then check it), removed afterwards."""
+    @contextlib.contextmanager
+    def copy():
+        folder = shutil.copytree(trained_checkpoint, page.ctx.library.root / "ck")
+        try:
+            yield folder
+        finally:
+            shutil.rmtree(folder)
+            page.ctx.library.names()  # the library forgets it: the next example is a new checkpoint
+    return copy
+
+
+@pytest.fixture(scope="module")
 def rss_budget():
     process = psutil.Process()
     start = process.memory_info().rss
@@ -128,19 +150,17 @@ def rss_budget():
 @example(edit=("config.json", ["model", "z_dim"], "set", 10**9))  # once a raw allocator error
 @example(edit=("metrics.json", [], "set", []))
 @example(edit=("config.json", ["train", "beta"], "set", "1e309"))
-def test_mutated_json_files(trained_checkpoint, original, rss_budget, edit):
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = shutil.copytree(trained_checkpoint, Path(tmp) / "ck")
+def test_mutated_json_files(mutated, page, original, rss_budget, edit):
+    with mutated() as folder:
         mutate_json(folder, edit)
-        check_folder(folder, original)
+        check_folder(folder, original, page)
 
 
 @given(edit=binary_edit)
 @example(edit=("model.safetensors", "header", 0.5, 1))
 @example(edit=("atlas.safetensors", "flip", 0.001, 255))
 @example(edit=("model.safetensors", "flip", 0.8074120900348771, 64))  # found by the fuzz profile: the ONNX probe missed it
-def test_mutated_binary_files(trained_checkpoint, original, rss_budget, edit):
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = shutil.copytree(trained_checkpoint, Path(tmp) / "ck")
+def test_mutated_binary_files(mutated, page, original, rss_budget, edit):
+    with mutated() as folder:
         mutate_binary(folder, edit)
-        check_folder(folder, original)
+        check_folder(folder, original, page)

@@ -5,7 +5,6 @@ import struct
 import zlib
 
 import numpy as np
-import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 from PIL import Image

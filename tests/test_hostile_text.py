@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from explorer import compare, core, figures
-from explorer.views import Callbacks
+from explorer import compare, figures, checkpoint_library, describe, test_sets
+from explorer.app import lay_out, page_views
 from tests.test_safe_text import TEXT, Tags, markdown_html
 from training import safe_text
 from training.checkpoint import load_checkpoint
@@ -53,23 +53,23 @@ def hostile(ck, name: str, dataset: str, classes: list[str]):
 @given(name=SHORT_TEXT, dataset=TEXT, classes=st.lists(SHORT_TEXT, min_size=10, max_size=10))
 def test_the_summary_and_the_figures_show_hostile_strings_as_text(real, name, dataset, classes):
     ck = hostile(real, name, dataset, classes)
-    summary = core.checkpoint_summary(ck, 2)
+    summary = describe.checkpoint_summary(ck, 2)
     assert markdown_tags(summary) <= {"p", "strong"}
     assert safe_text.plain(name) in "".join(Tags(markdown_html(summary)).data)  # shown, as itself
     atlas = ck.atlas
-    fig = figures.latent_map(atlas["pca"].numpy(), atlas["labels"].numpy(), "PCA", None, core.checkpoint_classes(ck),
-                             core.dataset_title(ck))
+    fig = figures.latent_map(atlas["pca"].numpy(), atlas["labels"].numpy(), "PCA", None, describe.checkpoint_classes(ck),
+                             describe.dataset_title(ck))
     assert_plotly_safe(fig)
     assert_plotly_safe(figures.kl_bars_compared([(name, [0.1, 0.2], [True, False])]))
-    assert_plotly_safe(figures.maps_compared([(name, atlas["pca"].numpy(), atlas["labels"].numpy(), core.checkpoint_classes(ck))]))
-    groups = [compare.CompareGroup(core.dataset_title(ck), [name]), compare.CompareGroup("MNIST", ["b"])]
+    assert_plotly_safe(figures.maps_compared([(name, atlas["pca"].numpy(), atlas["labels"].numpy(), describe.checkpoint_classes(ck))]))
+    groups = [compare.CompareGroup(describe.dataset_title(ck), [name]), compare.CompareGroup("MNIST", ["b"])]
     assert markdown_tags(compare.separation_note(groups)) <= {"p"}
     row = compare.metrics_row(name, ck, 2)
-    assert row[0] == safe_text.plain(name) and row[1] == core.dataset_title(ck)  # the table shows cells as text
+    assert row[0] == safe_text.plain(name) and row[1] == describe.dataset_title(ck)  # the table shows cells as text
 
 
 def test_an_unknown_data_set_is_noticed_without_repeating_it():
-    images = core.TestSets(None).get("<img src=x class=pwn>")
+    images = test_sets.TestSets(None).get("<img src=x class=pwn>")
     assert images.split is None and "pwn" not in images.message and "not one the explorer knows" in images.message
 
 
@@ -81,13 +81,14 @@ def test_a_hostile_checkpoint_folder_opens_with_every_server_view_escaped(traine
     config = json.loads((folder / "config.json").read_text())
     config["data"].update(dataset="![p](pwn.png)", class_names=[f"<b class=pwn>{d}</b>" for d in range(10)])
     (folder / "config.json").write_text(json.dumps(config))
-    library = core.CheckpointLibrary(root)
-    cb = Callbacks(library, core.TestSets.of(core.TestImages(test_split)))
-    summary, *_ = cb.checkpoint_info(name)
+    library = checkpoint_library.CheckpointLibrary(root)
+    views = page_views(library, test_sets.TestSets.of(test_sets.TestImages(test_split)))
+    lay_out(views)
+    summary = views.opened(name)[views.summary]
     assert markdown_tags(summary) <= {"p", "strong"} and "<img" in "".join(Tags(markdown_html(summary)).data)
-    _, _, caption = cb.map_click(name, "0")
+    _, _, caption = views.tab("map").map_click(name, "0")
     assert markdown_tags(caption) <= {"p", "strong"} and "pwn" in caption
-    assert_plotly_safe(cb.latent_map(name, "PCA"))
-    runtime = Tags(cb.runtime(name))
+    assert_plotly_safe(views.tab("map").latent_map(name, "PCA"))
+    runtime = Tags(views.runtime(name))
     assert runtime.tags == ["div", "span"]  # the config travels as one escaped attribute
-    assert np.isfinite(core.negative_test_elbo(library.get(name).metrics["final"]))
+    assert np.isfinite(describe.negative_test_elbo(library.get(name).metrics["final"]))

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from explorer import core, deep_links, likelihood
-from explorer.views import Callbacks
+from explorer import deep_links, checkpoint_library, likelihood, atlas_maps, describe, test_sets
+from explorer.app import page_views
 from tests.test_browser import ROOT
 from training.checkpoint import ATLAS, load_checkpoint
 from training.errors import UserError
@@ -33,7 +33,7 @@ def test_every_shipped_checkpoint_scores_its_test_images_and_they_average_to_its
     ood = read_ood(ck.path)
     assert ood["own"].endswith("test") and ood["finding"] and len(ood["sets"]) >= 5
     # and the map's third projection, computed by `training evaluate` (issue 24)
-    assert tuple(ck.atlas["umap"].shape) == (len(ck.atlas["labels"]), 2) and "UMAP" in core.map_methods(ck.atlas)
+    assert tuple(ck.atlas["umap"].shape) == (len(ck.atlas["labels"]), 2) and "UMAP" in atlas_maps.map_methods(ck.atlas)
 
 
 def test_the_importance_weighted_bound_is_never_looser_than_the_elbo_and_a_seed_repeats(trained_checkpoint, test_split):
@@ -77,7 +77,7 @@ def test_a_umap_map_of_the_wrong_shape_is_refused(trained_checkpoint, tmp_path):
     folder = tmp_path / "umap"
     shutil.copytree(trained_checkpoint, folder)
     atlas = dict(load_checkpoint(folder).atlas)
-    assert "UMAP" not in core.map_methods(atlas)  # the library's default: no UMAP (≈ 50 s), the command's: on
+    assert "UMAP" not in atlas_maps.map_methods(atlas)  # the library's default: no UMAP (≈ 50 s), the command's: on
     atlas["umap"] = torch.zeros(len(atlas["labels"]), 3)
     save_file({k: v.contiguous() for k, v in atlas.items()}, str(folder / ATLAS))
     with pytest.raises(UserError, match="'umap' has shape"):
@@ -199,18 +199,19 @@ def test_ranking_percentile_and_colour_range_are_the_atlas_order():
 
 
 def test_the_api_ranks_scores_colours_and_summarises(trained_checkpoint, test_split):
-    library = core.CheckpointLibrary(trained_checkpoint.parent)
-    cb = Callbacks(library, core.TestSets.of(core.TestImages(test_split)))
+    library = checkpoint_library.CheckpointLibrary(trained_checkpoint.parent)
+    views = page_views(library, test_sets.TestSets.of(test_sets.TestImages(test_split)))
+    cb, latent_map = views.tab("likelihood"), views.tab("map")
     name = trained_checkpoint.name
     atlas = library.get(name).atlas
     ranked = cb.ranking(name, "hardest", "KL", "any", 5)
     assert [r["index"] for r in ranked] == likelihood.ranked(atlas, "score_kl", "hardest", n=5).tolist()
     assert [r["KL"] for r in ranked] == pytest.approx(sorted((float(v) for v in atlas["score_kl"]), reverse=True)[:5], abs=1e-3)
-    assert all(r["class"] in core.checkpoint_classes(library.get(name)) for r in ranked)
+    assert all(r["class"] in describe.checkpoint_classes(library.get(name)) for r in ranked)
     one = cb.image_scores(name, 7)
     assert one["−ELBO"] == pytest.approx(float(atlas["score_elbo"][7]), abs=1e-3) and 0 <= one["percentile"] <= 100
     assert cb.ood(name)["finding"]
-    figure = cb.latent_map(name, "PCA", None, "−ELBO")
+    figure = latent_map.latent_map(name, "PCA", None, "−ELBO")
     assert figure.data[0].marker.showscale and figure.data[0].marker.colorbar.title.text == "−ELBO (nats)"
     with pytest.raises(UserError):
         cb.ranking(name, "hardest", "−ELBO", "11")
@@ -221,11 +222,11 @@ def test_the_api_ranks_scores_colours_and_summarises(trained_checkpoint, test_sp
 def test_an_upload_is_scored_with_its_percentile(trained_checkpoint, test_split, tmp_path):
     from PIL import Image
 
-    library = core.CheckpointLibrary(trained_checkpoint.parent)
-    cb = Callbacks(library, core.TestSets.of(core.TestImages(test_split)))
+    library = checkpoint_library.CheckpointLibrary(trained_checkpoint.parent)
+    reconstructions = page_views(library, test_sets.TestSets.of(test_sets.TestImages(test_split))).tab("reconstructions")
     path = tmp_path / "digit.png"
     Image.fromarray(test_split.images[3].numpy()).save(path)
-    message = cb.reconstruct_upload(trained_checkpoint.name, str(path), "PCA")[2]
+    message = reconstructions.reconstruct_upload(trained_checkpoint.name, str(path))[2]
     assert "−ELBO" in message and "more unusual than" in message and "% of the" in message
 
 

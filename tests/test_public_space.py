@@ -14,9 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 import psutil
 import pytest
 
-from explorer import core, train_runs
+from explorer import checkpoint_library, test_sets, train_runs
 from explorer.train_runs import RunRequest, TrainingRuns, TrainLimits
-from explorer.views import Callbacks
+from explorer.app import page_views
 from tests.helpers import running_explorer, write_tiny_mnist
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,8 +37,9 @@ def test_hundreds_of_runs_leave_memory_and_disk_flat(tmp_path, trained_checkpoin
     now = [0.0]
     runs = TrainingRuns(tmp_path / "runs", tmp_path, TrainLimits(max_runs=3), clock=lambda: now[0],
                         command=finished_trainer(trained_checkpoint))
-    library = core.CheckpointLibrary(tmp_path / "shipped", runs=runs)
-    cb = Callbacks(library, core.TestSets(None), tmp_path / "page", None, runs)
+    library = checkpoint_library.CheckpointLibrary(tmp_path / "shipped", runs=runs)
+    views = page_views(library, test_sets.TestSets(None), tmp_path / "page", None, runs)
+    train_tab = views.tab("train")
     (tmp_path / "page").mkdir()
     process, sizes = psutil.Process(), {}
     for i in range(SOAK_RUNS):
@@ -47,10 +48,10 @@ def test_hundreds_of_runs_leave_memory_and_disk_flat(tmp_path, trained_checkpoin
         run.process.wait(timeout=30)
         runs.tick()
         assert run.state == "done", run.message
-        status = cb.train_status(owner, None)  # opens: the library loads it, the zip is written
+        status = train_tab.train_status(owner, None)  # opens: the library loads it, the zip is written
         assert status[3].value is not None  # the download button got the zip
         if i % OPENED_EVERY == 0:
-            cb.runtime(run.name)  # what opening it in the page computes: dimensions, timeline decoders
+            views.runtime(run.name)  # what opening it in the page computes: dimensions, timeline decoders
         now[0] += train_runs.RECENTLY_USED_S + 1  # nobody uses it any more: it may be pruned
         if i in (SOAK_RUNS // 4, SOAK_RUNS - 1):  # after the warm-up, and at the end
             gc.collect()
@@ -72,18 +73,19 @@ def test_a_name_reused_after_its_run_was_removed_is_never_served_the_old_runs_fi
     from training.checkpoint import load_checkpoint
 
     runs = TrainingRuns(tmp_path / "runs", tmp_path, TrainLimits())
-    library = core.CheckpointLibrary(tmp_path / "shipped", runs=runs)
-    cb = Callbacks(library, core.TestSets(None), tmp_path / "page", None, runs)
+    library = checkpoint_library.CheckpointLibrary(tmp_path / "shipped", runs=runs)
+    views = page_views(library, test_sets.TestSets(None), tmp_path / "page", None, runs)
+    train_tab = views.tab("train")
     (tmp_path / "page").mkdir()
     shutil.copytree(trained_checkpoint, tmp_path / "runs" / "same")
-    first_zip, first_dims = cb._zip("same", "198.51.100.1"), cb.dimensions("same")
+    first_zip, first_dims = train_tab.zip_of("same", "198.51.100.1"), views.ctx.dimensions("same")
     assert runs.disk_bytes() >= train_runs.folder_bytes(tmp_path / "runs" / "same") + Path(first_zip).stat().st_size
     runs.remove("same")
     assert not runs.page_dir("same").exists() and "same" not in library.names()
     shutil.copytree(trained_checkpoint, tmp_path / "runs" / "same")  # another run, the same name
     metrics = load_checkpoint(tmp_path / "runs" / "same").metrics
     write_metrics(tmp_path / "runs" / "same", {**metrics, "final": {**metrics["final"], "kl_per_dim": [9.0, 0, 0, 0]}})
-    second_zip, second_dims = cb._zip("same", "198.51.100.1"), cb.dimensions("same")
+    second_zip, second_dims = train_tab.zip_of("same", "198.51.100.1"), views.ctx.dimensions("same")
     assert second_zip != first_zip and not Path(first_zip).exists() and Path(second_zip).name == "same.zip"
     assert second_dims.kl[0] == 9.0 != first_dims.kl[0]
 

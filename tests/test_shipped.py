@@ -1,6 +1,6 @@
 """The shipped checkpoints load with the one loader, and the README's table is theirs."""
 from explorer.compare import markdown_table
-from explorer.core import CheckpointLibrary
+from explorer.checkpoint_library import CheckpointLibrary
 from tests.test_browser import ROOT
 
 

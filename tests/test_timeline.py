@@ -8,8 +8,8 @@ import shutil
 import pytest
 import torch
 
-from explorer import core
-from explorer.views import Callbacks
+from explorer import checkpoint_library, test_sets
+from explorer.app import page_views
 from tests.conftest import QUIET, small_run
 from training.config import RecordConfig
 from training.checkpoint import load_checkpoint
@@ -99,9 +99,9 @@ def test_a_damaged_timeline_is_refused_and_the_checkpoint_still_opens(runs, tmp_
     with pytest.raises(UserError, match="timeline is unusable .*the rest of the checkpoint opens"):
         load_timeline(folder, 4, len(test_split.labels))
     load_checkpoint(folder)  # the checkpoint itself is fine
-    cb = Callbacks(core.CheckpointLibrary(tmp_path), core.TestSets.of(core.TestImages(test_split)))
-    assert "unusable" in cb.timeline_problem("damaged")
-    assert json.loads(cb.runtime("damaged").split('data-config="')[1].split('"')[0].replace("&quot;", '"'))["timeline"] is None
+    views = page_views(checkpoint_library.CheckpointLibrary(tmp_path), test_sets.TestSets.of(test_sets.TestImages(test_split)))
+    assert "unusable" in views.ctx.timeline_problem("damaged")
+    assert json.loads(views.runtime("damaged").split('data-config="')[1].split('"')[0].replace("&quot;", '"'))["timeline"] is None
 
 
 def test_a_kept_decoder_runs_in_onnxruntime_as_the_model_did_then(runs, test_split):

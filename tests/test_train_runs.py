@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from explorer import core, train_runs
+from explorer import checkpoint_library, test_sets, train_runs
 from explorer.train_runs import Run, RunRequest, TrainingRuns, TrainLimits, parse_request
 from tests.helpers import write_tiny_mnist
 from training.checkpoint import load_checkpoint
@@ -177,7 +177,7 @@ def test_the_library_rereads_a_checkpoint_saved_anew_and_forgets_a_removed_run(t
 
     runs = TrainingRuns(tmp_path / "runs", tmp_path, LIMITS)
     shutil.copytree(trained_checkpoint, tmp_path / "runs" / "mine")
-    library = core.CheckpointLibrary(tmp_path / "shipped", runs=runs)
+    library = checkpoint_library.CheckpointLibrary(tmp_path / "shipped", runs=runs)
     first = library.get("mine")
     assert library.get("mine") is first  # kept
     shutil.copytree(trained_checkpoint, tmp_path / "runs" / ".mine.new")  # a save swaps in a new folder
@@ -192,10 +192,11 @@ def test_the_library_rereads_a_checkpoint_saved_anew_and_forgets_a_removed_run(t
 def test_the_tab_queues_reports_and_refuses_without_a_server(tmp_path, tiny_data):
     import gradio as gr
 
-    from explorer.views import Callbacks
+    from explorer.app import page_views
 
     runs = TrainingRuns(tmp_path / "runs", tiny_data, LIMITS)
-    cb = Callbacks(core.CheckpointLibrary(ROOT / "checkpoints", runs=runs), core.TestSets(None), tmp_path, "default", runs)
+    cb = page_views(checkpoint_library.CheckpointLibrary(ROOT / "checkpoints", runs=runs), test_sets.TestSets(None), tmp_path, "default",
+                    runs).tab("train")
     with pytest.raises(UserError, match="β must be a number"):
         cb.train_start(None, "mnist", -1, 4, 1, 0, "")
     with pytest.raises(UserError, match="already a checkpoint or run named default"):
@@ -205,9 +206,9 @@ def test_the_tab_queues_reports_and_refuses_without_a_server(tmp_path, tiny_data
     assert "mnist-b1-z4-e1" in status and "number 1 in the queue" in status and json.loads(live)["state"] == "example"  # nothing trains yet: the example
     again = cb.train_status(owner, shown)
     assert all(update == gr.skip() for update in again[:-1])  # nothing changed: nothing is sent
-    assert cb.runs.stop(owner) == "mnist-b1-z4-e1 left the queue."
-    off = Callbacks(core.CheckpointLibrary(ROOT / "checkpoints"), core.TestSets(None), tmp_path, "default",
-                    TrainingRuns(tmp_path / "off", tiny_data, TrainLimits(enabled=False)))
+    assert runs.stop(owner) == "mnist-b1-z4-e1 left the queue."
+    off = page_views(checkpoint_library.CheckpointLibrary(ROOT / "checkpoints"), test_sets.TestSets(None), tmp_path, "default",
+                     TrainingRuns(tmp_path / "off", tiny_data, TrainLimits(enabled=False))).tab("train")
     assert "turned off" in off.train_intro()
     with pytest.raises(UserError, match="turned off"):
         off.train_start(None, "mnist", 1, 4, 1, 0, "")
@@ -216,13 +217,14 @@ def test_the_tab_queues_reports_and_refuses_without_a_server(tmp_path, tiny_data
 def test_a_visitor_with_no_run_while_nothing_trains_sees_how_the_last_run_learned(tmp_path, tiny_data, trained_checkpoint):
     import shutil
 
-    from explorer.views import Callbacks
+    from explorer.app import page_views
     from training.live import LiveProgress
 
     runs = TrainingRuns(tmp_path / "runs", tiny_data, LIMITS)
     shutil.copytree(trained_checkpoint, tmp_path / "runs" / "earlier")  # a run of an earlier start of the app
     LiveProgress(runs.live_dir("earlier"), steps_per_epoch=4, epochs=2).set_state("done")
-    cb = Callbacks(core.CheckpointLibrary(tmp_path / "shipped", runs=runs), core.TestSets(None), tmp_path, "earlier", runs)
+    cb = page_views(checkpoint_library.CheckpointLibrary(tmp_path / "shipped", runs=runs), test_sets.TestSets(None), tmp_path, "earlier",
+                    runs).tab("train")
     status, live, *_ = cb.train_status(None, None)
     assert "Below: how the last run, **earlier**, learned." in status
     assert json.loads(live)["name"] == "earlier" and json.loads(live)["files"]["progress"].endswith("/_live/earlier/progress.json")
@@ -377,12 +379,12 @@ def test_the_supervisor_logs_a_failed_tick_and_goes_on(tmp_path, tiny_data, capl
 def test_a_newcomer_with_no_run_anywhere_sees_how_a_shipped_model_learned(tmp_path, tiny_data):
     """The Train tab draws on open: before any run, the shipped default's run as an example (its timeline, and a
     progress file rebuilt from its checkpoint in the format the page reads)."""
-    from explorer.views import Callbacks
+    from explorer.app import page_views
 
     runs = TrainingRuns(tmp_path / "runs", tiny_data, LIMITS)
     (tmp_path / "page").mkdir()
-    cb = Callbacks(core.CheckpointLibrary(ROOT / "checkpoints", runs=runs), core.TestSets(None), tmp_path / "page",
-                   "default", runs)
+    cb = page_views(checkpoint_library.CheckpointLibrary(ROOT / "checkpoints", runs=runs), test_sets.TestSets(None), tmp_path / "page",
+                    "default", runs).tab("train")
     status, live, *_ = cb.train_status(None, None)
     assert "as an example of what your run will draw: how **default**" in status
     live = json.loads(live)

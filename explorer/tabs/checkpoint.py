@@ -3,12 +3,16 @@ from __future__ import annotations
 
 import gradio as gr
 
-TAB = "checkpoint"
+from .common import Tab
 
 
-def layout(page) -> None:
-    page.details = gr.JSON(label="config.json and final metrics")
+class CheckpointTab(Tab):
+    ID, LABEL = "checkpoint", "Checkpoint"
 
+    def on_open(self, name) -> dict:
+        ck = self.ctx.library.get(name)
+        return {self.details: {"config": ck.config.to_dict(), "final": ck.metrics.get("final", {})}}
 
-def wire(page) -> None:
-    """Nothing of its own: the details change with the checkpoint (Callbacks.checkpoint_info)."""
+    def layout(self, page) -> None:
+        self.details = gr.JSON(label="config.json and final metrics")
+        self.opened = [self.details]

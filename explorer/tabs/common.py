@@ -1,4 +1,5 @@
-"""What every tab builds with: crisp response images, friendly errors, the page's canvases, browser-first views."""
+"""What every tab builds with: the Tab base, crisp response images, friendly errors, the page's canvases,
+browser-first views."""
 from __future__ import annotations
 
 import functools
@@ -11,11 +12,42 @@ from PIL import Image
 from training import safe_text
 from training.errors import UserError
 
+from .. import describe
+from ..web_assets import WEB
+
 # Every event that runs the model shares one queue (its size: `demo.queue(default_concurrency_limit=…)`), so the
 # cores are shared fairly between slider moves, uploads and clicks instead of each event type having its own slots.
 MODEL_QUEUE = "model"
 SHARED = dict(concurrency_id=MODEL_QUEUE)
 FAST = dict(show_progress="hidden", trigger_mode="always_last")  # only the latest value of a fast control
+
+
+class Tab:
+    """One tab of the page. It is given the PageContext (explorer/context.py), builds and owns its components in
+    `layout`, wires its events in `wire` (reading the page's shared components: explorer/page.py), and says what
+    it redraws when a checkpoint opens (`on_open`) or a link asks for a view (`on_link`) as {component: value} —
+    over the components it lists in `opened` and `linked` once laid out. The page assembles these; no tab touches
+    another tab's components."""
+
+    ID = ""  # what links name (deep_links.TABS)
+    LABEL = ""
+
+    def __init__(self, ctx):
+        self.ctx = ctx
+        self.opened: list = []  # the components on_open may update
+        self.linked: list = []  # the components on_link may update
+
+    def layout(self, page) -> None:
+        raise NotImplementedError
+
+    def wire(self, page) -> None:
+        """Nothing by default: a tab whose view changes only with the checkpoint."""
+
+    def on_open(self, name) -> dict:
+        return {}
+
+    def on_link(self, name, link: dict) -> dict:
+        return {}
 
 
 def served(pixels: np.ndarray) -> Image.Image:
@@ -51,6 +83,11 @@ def friendly(fn):
     return wrapper
 
 
+def panel_html(name: str) -> str:
+    """A view's HTML, kept beside its script: explorer/web/NAME.html (drawn by NAME.js)."""
+    return (WEB / f"{name}.html").read_text(encoding="utf-8")
+
+
 def canvas_html(canvas_id: str, caption_id: str | None = None) -> str:
     """A canvas that explorer.js draws digits on, with an optional caption line it fills in."""
     caption = f'<p id="{caption_id}"></p>' if caption_id else ""
@@ -79,3 +116,8 @@ def browser_first(triggers, js: str, inputs, bridge_id: str, server_fn, server_i
     gr.on(triggers, None, inputs, None, js=js)
     bridge = gr.Button(elem_id=bridge_id, elem_classes="bridge")
     bridge.click(friendly(server_fn), server_inputs, outputs, api_name=api_name, **SHARED)
+
+
+def class_choices(ck) -> list[tuple[str, str]]:
+    """A class picker's choices for a checkpoint: "any", then each class by name (its index as the value)."""
+    return [("any", "any")] + [(c, str(i)) for i, c in enumerate(describe.checkpoint_classes(ck))]

@@ -11,43 +11,44 @@ from training.checkpoint import SAMPLES
 from training.errors import UserError
 from training.scores import score_images
 
-from .. import core, figures, images, likelihood
-from .common import FAST, SHARED, digit_pair, friendly, pixel_image, served
-
-TAB = "reconstructions"
-DRAWPAD_HTML = '<div id="drawpad"><canvas></canvas><br><button class="clear" type="button">Clear</button></div>'
+from .. import describe, figures, images, inference, likelihood
+from .common import FAST, SHARED, Tab, class_choices, digit_pair, friendly, panel_html, pixel_image, served
 
 
-class Views:
+
+class ReconstructionsTab(Tab):
+    ID, LABEL = "reconstructions", "Reconstructions"
+
     def shuffle_reconstructions(self, name, label, seed):
         """16 test images of a class (or any), picked by the seed, each with its reconstruction."""
-        split = self._test_split(name)
-        picked = self.images_of(name).pick(split.labels.numpy(), label, 16, numbers.seed_value(seed))
+        split = self.ctx.test_split(name)
+        picked = self.ctx.images_of(name).pick(split.labels.numpy(), label, 16, numbers.seed_value(seed))
         originals = split.images[picked].numpy()
-        return served(figures.pairs_grid(originals, core.reconstruct(self._model(name), originals)))
+        return served(figures.pairs_grid(originals, inference.reconstruct(self.ctx.model(name), originals)))
 
-    def reconstruct_drawing(self, name, data_url, method):
+    def reconstruct_drawing(self, name, data_url):
         """The drawing pad's PNG data URL (sent only when the page cannot run the model itself)."""
-        return self._reconstruct_user_image(name, lambda: images.data_url_to_gray(data_url), method)
+        return self._reconstruct_user_image(name, lambda: images.data_url_to_gray(data_url))
 
-    def reconstruct_upload(self, name, path, method):
+    def reconstruct_upload(self, name, path):
         if path is None:
-            return None, None, "Upload an image file.", gr.skip(), None
-        return self._reconstruct_user_image(name, lambda: images.read_image_file(path), method)
+            return None, None, "Upload an image file.", gr.skip()
+        return self._reconstruct_user_image(name, lambda: images.read_image_file(path))
 
-    def _reconstruct_user_image(self, name, read, method):
-        """Never raises: a bad image becomes a message next to the canvas."""
+    def _reconstruct_user_image(self, name, read):
+        """Never raises: a bad image becomes a message next to the canvas. Its mean goes to the page's drawn_mean
+        (the latent map marks it ★)."""
         try:
             digit = images.to_mnist(read())
         except UserError as err:
-            return None, None, f"⚠️ {safe_text.markdown(err, safe_text.LONG)}", gr.skip(), None
-        ck = self.library.get(name)
-        means, _ = core.encode(ck.model, digit)
-        recon = core.decode(ck.model, means)[0]
+            return None, None, f"⚠️ {safe_text.markdown(err, safe_text.LONG)}", gr.skip()
+        ck = self.ctx.library.get(name)
+        means, _ = inference.encode(ck.model, digit)
+        recon = inference.decode(ck.model, means)[0]
         scale = 8
         return (served(figures.image_grid(digit[None], 1, scale)), served(figures.image_grid(recon[None], 1, scale)),
                 "The model's input (left, MNIST form) and its reconstruction (right). It is marked ★ on the latent map."
-                + self._score_sentence(ck, digit), self.latent_map(name, method, means[0]), means[0])
+                + self._score_sentence(ck, digit), means[0])
 
     def _score_sentence(self, ck, digit) -> str:
         """ " −ELBO 142.3 nats: more unusual than 91 % of the MNIST test images." (the page says the same of a drawing)"""
@@ -56,51 +57,53 @@ class Views:
         elbo = float(score_images(ck.model, torch.from_numpy(np.ascontiguousarray(digit))[None])["score_elbo"][0])
         share = likelihood.percentile(ck.atlas, "score_elbo", elbo)
         return (f" −ELBO {elbo:.1f} nats: more unusual than {share:.0f} % of the "
-                f"{safe_text.markdown(core.dataset_title(ck))} test images.")
+                f"{safe_text.markdown(describe.dataset_title(ck))} test images.")
 
     def reconstructions_on_open(self, name, label, seed):
         """What the tab shows first: test images and their reconstructions, or without test images the checkpoint's
         own picture of them from the end of its training (samples.png)."""
-        if self._test_split_matches(name):
+        if self.ctx.test_split_matches(name):
             return self.shuffle_reconstructions(name, label, seed)
-        samples = self.library.get(name).path / SAMPLES
+        samples = self.ctx.library.get(name).path / SAMPLES
         return served(np.asarray(Image.open(samples).convert("L"))) if samples.is_file() else None
 
+    def on_open(self, name) -> dict:
+        return {self.digit: gr.Dropdown(choices=class_choices(self.ctx.library.get(name)), value="any")}
 
-def layout(page) -> None:
-    with gr.Row():
-        page.digit = gr.Dropdown(["any"], value="any", label="Class", elem_id="recon-class")
-        page.seed = gr.Number(0, label="Seed", precision=0, elem_id="recon-seed")
-        page.shuffle = gr.Button("Shuffle", variant="primary")
-    page.pairs = pixel_image("Test images and their reconstructions", elem_id="pairs")
-    gr.Markdown("### Your own digit\nDraw one (white on black, like MNIST) or upload any image: it is "
-                "brought to MNIST's form — grayscale, 28×28, white ink on black, centred.")
-    with gr.Row():
-        with gr.Column():
-            gr.HTML(DRAWPAD_HTML)
-            page.drawing_data = gr.Textbox(elem_id="drawing-data", elem_classes="bridge", show_label=False)
-            page.draw_input, page.draw_recon, page.draw_message = digit_pair("draw", ("Model input (28×28)", "Reconstruction"))
-            gr.HTML('<p id="draw-score"></p>', elem_classes="browser-only")
-        with gr.Column():
-            page.upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath", elem_id="upload")
-            with gr.Row():
-                page.user_input = pixel_image("Model input (28×28)", elem_id="user-input")
-                page.user_recon = pixel_image("Reconstruction", elem_id="user-recon")
-            page.user_message = gr.Markdown(elem_id="user-message")
+    def layout(self, page) -> None:
+        with gr.Row():
+            self.digit = gr.Dropdown(["any"], value="any", label="Class", elem_id="recon-class")
+            self.seed = gr.Number(0, label="Seed", precision=0, elem_id="recon-seed")
+            self.shuffle = gr.Button("Shuffle", variant="primary")
+        self.pairs = pixel_image("Test images and their reconstructions", elem_id="pairs")
+        gr.Markdown("### Your own digit\nDraw one (white on black, like MNIST) or upload any image: it is "
+                    "brought to MNIST's form — grayscale, 28×28, white ink on black, centred.")
+        with gr.Row():
+            with gr.Column():
+                gr.HTML(panel_html("drawpad"))
+                self.draw_input, self.draw_recon, self.draw_message = digit_pair("draw", ("Model input (28×28)", "Reconstruction"))
+                gr.HTML('<p id="draw-score"></p>', elem_classes="browser-only")
+            with gr.Column():
+                self.upload = gr.File(label="…or upload an image", file_types=["image"], type="filepath", elem_id="upload")
+                with gr.Row():
+                    self.user_input = pixel_image("Model input (28×28)", elem_id="user-input")
+                    self.user_recon = pixel_image("Reconstruction", elem_id="user-recon")
+                self.user_message = gr.Markdown(elem_id="user-message")
+        self.opened = [self.digit]
 
-
-def wire(page) -> None:
-    cb, f = page.cb, friendly
-    # the class and the seed only choose what is drawn: the view redraws as they change; Shuffle picks a new seed
-    gr.on([page.active.change, page.digit.input, page.seed.change], f(cb.reconstructions_on_open),
-          [page.ck_name, page.digit, page.seed], page.pairs, **SHARED, **FAST, api_name=False)
-    page.shuffle.click(None, None, page.seed, js="() => Math.floor(Math.random() * 2 ** 31)")
-    page.api_reconstructions = gr.Button(elem_classes="bridge")
-    page.api_reconstructions.click(f(cb.shuffle_reconstructions), [page.ck_name, page.digit, page.seed], page.pairs,
-                                   **SHARED, api_name="reconstructions")
-    page.drawing_data.change(f(cb.reconstruct_drawing), [page.ck_name, page.drawing_data, page.method],
-                             [page.draw_input, page.draw_recon, page.draw_message, page.latent_plot, page.my_mean],
-                             **SHARED, **FAST, api_name="reconstruct_drawing")
-    page.upload.upload(f(cb.reconstruct_upload), [page.ck_name, page.upload, page.method],
-                       [page.user_input, page.user_recon, page.user_message, page.latent_plot, page.my_mean],
-                       **SHARED, api_name="reconstruct_upload")
+    def wire(self, page) -> None:
+        f = friendly
+        # the class and the seed only choose what is drawn: the view redraws as they change; Shuffle picks a new seed
+        gr.on([page.active.change, self.digit.input, self.seed.change], f(self.reconstructions_on_open),
+              [page.checkpoint, self.digit, self.seed], self.pairs, **SHARED, **FAST, api_name=False)
+        self.shuffle.click(None, None, self.seed, js="() => Math.floor(Math.random() * 2 ** 31)")
+        api = gr.Button(elem_classes="bridge")
+        api.click(f(self.shuffle_reconstructions), [page.checkpoint, self.digit, self.seed], self.pairs, **SHARED,
+                  api_name="reconstructions")
+        # the drawing's mean goes to the page's drawn_mean: the latent map marks it ★
+        page.drawing.change(f(self.reconstruct_drawing), [page.checkpoint, page.drawing],
+                            [self.draw_input, self.draw_recon, self.draw_message, page.drawn_mean],
+                            **SHARED, **FAST, api_name="reconstruct_drawing")
+        self.upload.upload(f(self.reconstruct_upload), [page.checkpoint, self.upload],
+                           [self.user_input, self.user_recon, self.user_message, page.drawn_mean],
+                           **SHARED, api_name="reconstruct_upload")

@@ -18,38 +18,22 @@ from training.live import PROGRESS, finished_progress
 from training.timeline import TIMELINE_JSON, TIMELINE_TENSORS
 
 from .. import train_runs, web_assets
-from .common import friendly
+from .common import Tab, friendly, panel_html
 
-TAB = "train"
 TICK_S = 1.0  # the page's status is refreshed this often while it is open
-VIEW_HTML = """
-<div id="train-anchor"></div>
-<div id="train-view" hidden>
-  <p id="train-caption"></p>
-  <div class="timeline-panels">
-    <figure><canvas id="train-curves" width="420" height="200"></canvas><figcaption>Loss per image (nats): training
-      batches (thin) and the test set at each epoch end (dots); −ELBO black, reconstruction blue, KL orange</figcaption>
-      <canvas id="train-kl" width="420" height="110"></canvas><figcaption>KL per latent dimension at the latest
-      snapshot (grey: inactive)</figcaption></figure>
-    <figure><canvas id="train-map" width="360" height="360"></canvas><figcaption>The test subset's map at the latest
-      snapshot (PCA; a 2-D latent is its own plane), coloured by class</figcaption></figure>
-  </div>
-  <p>Reconstructions of one test image per class, at the latest snapshot</p>
-  <canvas id="train-recon" class="digits" width="28" height="28"></canvas>
-  <p>Decodings of 16 fixed prior samples</p><canvas id="train-prior" class="digits" width="28" height="28"></canvas>
-</div>
-"""
 
 
 def _quote(name: str) -> str:
     return f"**{safe_text.markdown(name)}**"
 
 
-class Views:
-    """Needs `self.runs` (a TrainingRuns, or None when the app has no runs folder) and `self.sprite_dir`."""
+class TrainTab(Tab):
+    """Reads the context's runs: a TrainingRuns, or None when the app has no runs folder."""
+
+    ID, LABEL = "train", "Train"
 
     def train_intro(self) -> str:
-        runs = self.runs
+        runs = self.ctx.runs
         if runs is None or not runs.limits.enabled:
             return "Training is turned off on this server (`--no-train`). Train on your own machine with `python -m training`."
         if not runs.datasets():
@@ -61,34 +45,34 @@ class Views:
                 + safe_text.markdown(runs.limits.describe(), safe_text.LONG))
 
     def train_datasets(self) -> list[tuple[str, str]]:
-        present = set(train_runs.datasets_present(self.runs.data_dir)) if self.runs is not None else set()
-        offered = self.runs.datasets() if self.runs is not None else []
+        present = set(train_runs.datasets_present(self.ctx.runs.data_dir)) if self.ctx.runs is not None else set()
+        offered = self.ctx.runs.datasets() if self.ctx.runs is not None else []
         return [(DATASETS[k].title + ("" if k in present else " (downloaded first)"), k) for k in offered]
 
     def _taken(self) -> set[str]:
-        return set(self.library.all_names()) | self.runs.remembered_names()
+        return set(self.ctx.library.all_names()) | self.ctx.runs.remembered_names()
 
     def train_start(self, owner, dataset, beta, z_dim, epochs, seed, name, request: gr.Request = None):
         """Queue the visitor's run (it starts at once when nobody else's is training)."""
-        runs = self.runs
+        runs = self.ctx.runs
         if runs is None or not runs.limits.enabled:
             raise UserError("Training is turned off on this server (--no-train).")
         run = train_runs.parse_request(dataset, beta, z_dim, epochs, seed, name, runs.limits, runs.datasets(),
                                        self._taken())
-        owner, _ = runs.submit(owner, run, self.client_of(request))
+        owner, _ = runs.submit(owner, run, self.ctx.client_of(request))
         return owner, *self.train_status(owner, None, request)
 
     def train_stop(self, owner, request: gr.Request = None):
-        message = self.runs.stop(owner) if self.runs is not None else "Training is turned off on this server."
+        message = self.ctx.runs.stop(owner) if self.ctx.runs is not None else "Training is turned off on this server."
         gr.Info(safe_text.html_text(message))
         return self.train_status(owner, None, request)
 
     def train_status(self, owner, shown, request: gr.Request = None):
         """What the tab shows now, as updates of its outputs — skipped where nothing changed since `shown` (the
         session's last answer), so an idle page costs a few file stats a second and sends nothing."""
-        runs = self.runs
+        runs = self.ctx.runs
         if runs is None:
-            return [gr.skip()] * 7
+            return [gr.skip()] * 6
         runs.seen(owner)
         mine = runs.mine(owner)
         # the visitor's own run while it trains (or after, when nothing else trains); else the run training now
@@ -106,10 +90,10 @@ class Views:
             elif example:
                 status += (f" Below, as an example of what your run will draw: how {_quote(example)}, a model shipped "
                            "with the explorer, learned.")
-        names = self.library.all_names()
+        names = self.ctx.library.all_names()
         # the visitor's run opens once its last epoch is saved (the library lists it then), t-SNE or not
         opens = mine.name if mine is not None and mine.name in names else None
-        saved = list(self.library.stamp(self.library.folder(opens)) or ()) if opens else None
+        saved = list(self.ctx.library.stamp(self.ctx.library.folder(opens)) or ()) if opens else None
         now = {"status": status, "live": live, "names": names, "opens": opens, "saved": saved}
         old = shown or {}
         same = {k: old.get(k) == now[k] for k in now}
@@ -117,15 +101,14 @@ class Views:
             gr.skip() if same["status"] else status,
             gr.skip() if same["live"] else live,
             gr.skip() if same["opens"] else gr.Button(f"Open {opens}" if opens else "Open", visible=bool(opens)),
-            gr.skip() if same["saved"] else gr.DownloadButton(value=self._zip(opens, self.client_of(request)) if opens else None,
+            gr.skip() if same["saved"] else gr.DownloadButton(value=self.zip_of(opens, self.ctx.client_of(request)) if opens else None,
                                                           visible=bool(opens)),
-            gr.skip() if same["names"] else gr.Dropdown(choices=names),
-            gr.skip() if same["names"] else gr.CheckboxGroup(choices=names),
+            gr.skip() if same["names"] else json.dumps(names),
             now,
         ]
 
     def _status_markdown(self, mine, watched) -> str:
-        runs = self.runs
+        runs = self.ctx.runs
         lines = []
         if mine is not None:
             what = (f"{_quote(mine.name)} ({safe_text.markdown(DATASETS[mine.request.dataset].title)}, β {mine.request.beta:g}, "
@@ -143,7 +126,7 @@ class Views:
                              f"{safe_text.markdown_code(f'python -m training push {shown} OWNER/NAME')}.")
             else:
                 why = safe_text.markdown(mine.message, safe_text.LONG)
-                opens = mine.name in self.library.all_names()
+                opens = mine.name in self.ctx.library.all_names()
                 lines.append(f"{'' if mine.state == 'stopped' else '⚠️ '}{what} {mine.state}: {why}."
                              + (" Its saved epochs open like any checkpoint." if opens else ""))
         if watched is not None and watched is not mine and watched.state == "running":
@@ -158,8 +141,8 @@ class Views:
         """What the page needs to draw a run: its live files' URLs and a version that changes when they do."""
         if state == "queued":
             return json.dumps({})
-        folder = self.runs.live_dir(name)
-        progress = self.runs.progress(name)
+        folder = self.ctx.runs.live_dir(name)
+        progress = self.ctx.runs.progress(name)
         if progress is None:
             return json.dumps({"name": name, "state": state})
         files = {"progress": web_assets.file_url(folder / PROGRESS)}
@@ -172,33 +155,33 @@ class Views:
     def _example_live(self) -> str:
         """Before any run: a shipped model's run drawn as a finished one (its timeline, and a progress file rebuilt
         from its checkpoint, written once per save beside the page's files); `{}` when no checkpoint has a timeline."""
-        name = self.default_name if self.library.has_timeline(self.default_name) else self.timeline_checkpoint(None)
-        if name is None or self.timeline_problem(name) is not None:
+        name = self.ctx.default_name if self.ctx.library.has_timeline(self.ctx.default_name) else self.ctx.timeline_checkpoint(None)
+        if name is None or self.ctx.timeline_problem(name) is not None:
             return json.dumps({})
 
         def describe():
-            ck, (found, _) = self.library.get(name), self._timeline(name)
-            path = self.page_file(name, "example-progress.json")
+            ck, (found, _) = self.ctx.library.get(name), self.ctx.timeline(name)
+            path = self.ctx.page_file(name, "example-progress.json")
             if path is None:
                 return json.dumps({})
             batch = ck.config.train.batch_size
             steps = -(-int(ck.config.data.get("train_images") or batch) // batch)
             progress = finished_progress(ck.metrics.get("history", []), steps, found.entries)
-            self.write_page_file(path, lambda tmp: tmp.write_text(json.dumps(progress, allow_nan=False)))
-            files = self.timeline_files(name)
+            self.ctx.write_page_file(path, lambda tmp: tmp.write_text(json.dumps(progress, allow_nan=False)))
+            files = self.ctx.timeline_files(name)
             return json.dumps({"name": name, "state": "example", "version": path.parent.name, "snapshots": len(found.entries),
                                "files": {"progress": web_assets.file_url(path), "json": files["json"],
                                          "tensors": files["tensors"]}})
 
-        return self.library.memo(name, "example-live", describe)
+        return self.ctx.library.memo(name, "example-live", describe)
 
-    def _zip(self, name: str, client: str) -> str | None:
+    def zip_of(self, name: str, client: str) -> str | None:
         """The run's checkpoint as one zip (the files the Hub gets), written once per saved version; offering it
         counts as using the run (it is not pruned while its visitor may be downloading it)."""
-        path = self.page_file(name, f"{name}.zip")
+        path = self.ctx.page_file(name, f"{name}.zip")
         if path is None:
             return None
-        folder = self.library.folder(name)
+        folder = self.ctx.library.folder(name)
 
         def write(tmp):
             with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -206,54 +189,51 @@ class Views:
                     if (folder / file).is_file():
                         archive.write(folder / file, f"{name}/{file}")
 
-        self.write_page_file(path, write)
-        self.runs.used(name, client)
+        self.ctx.write_page_file(path, write)
+        self.ctx.runs.used(name, client)
         return str(path)
 
 
-def layout(page) -> None:
-    cb = page.cb
-    page.train_intro = gr.Markdown(cb.train_intro(), elem_id="train-intro")
-    limits = cb.runs.limits if cb.runs is not None else train_runs.TrainLimits(enabled=False)
-    datasets = cb.train_datasets()
-    with gr.Row():
-        page.train_dataset = gr.Dropdown(datasets, value=datasets[0][1] if datasets else None, label="Data set",
-                                         elem_id="train-dataset")
-        page.train_beta = gr.Number(1.0, label="β (KL weight)", minimum=0, maximum=train_runs.MAX_BETA, elem_id="train-beta")
-        page.train_z = gr.Number(16, label="z_dim", precision=0, minimum=1, maximum=256, elem_id="train-z")
-        page.train_epochs = gr.Slider(1, limits.max_epochs, value=min(3, limits.max_epochs), step=1, label="Epochs",
-                                      elem_id="train-epochs")
-        page.train_seed = gr.Number(0, label="Seed", precision=0, elem_id="train-seed")
-        page.train_name = gr.Textbox(label="Name (empty: from the settings)", max_length=40, elem_id="train-name")
-    with gr.Row():
-        page.train_start = gr.Button("Start training", variant="primary", elem_id="train-start",
-                                     interactive=bool(datasets) and limits.enabled)
-        page.train_stop = gr.Button("Stop", variant="stop", elem_id="train-stop")
-        page.train_open = gr.Button("Open", visible=False, elem_id="train-open")
-        page.train_download = gr.DownloadButton("Download as zip", visible=False, elem_id="train-download")
-    page.train_status = gr.Markdown(elem_id="train-status")
-    gr.HTML(VIEW_HTML)
-    page.train_live = gr.Textbox(elem_id="train-live", elem_classes="bridge", show_label=False)
-    page.train_owner = gr.BrowserState(None, storage_key="vae-explorer-train")
-    page.train_shown = gr.State(None)
-    page.train_timer = gr.Timer(TICK_S)
+    def layout(self, page) -> None:
+        self.intro = gr.Markdown(self.train_intro(), elem_id="train-intro")
+        runs = self.ctx.runs
+        limits = runs.limits if runs is not None else train_runs.TrainLimits(enabled=False)
+        datasets = self.train_datasets()
+        with gr.Row():
+            self.dataset = gr.Dropdown(datasets, value=datasets[0][1] if datasets else None, label="Data set",
+                                       elem_id="train-dataset")
+            self.beta = gr.Number(1.0, label="β (KL weight)", minimum=0, maximum=train_runs.MAX_BETA, elem_id="train-beta")
+            self.z_dim = gr.Number(16, label="z_dim", precision=0, minimum=1, maximum=256, elem_id="train-z")
+            self.epochs = gr.Slider(1, limits.max_epochs, value=min(3, limits.max_epochs), step=1, label="Epochs",
+                                    elem_id="train-epochs")
+            self.seed = gr.Number(0, label="Seed", precision=0, elem_id="train-seed")
+            self.name = gr.Textbox(label="Name (empty: from the settings)", max_length=40, elem_id="train-name")
+        with gr.Row():
+            self.start = gr.Button("Start training", variant="primary", elem_id="train-start",
+                                   interactive=bool(datasets) and limits.enabled)
+            self.stop = gr.Button("Stop", variant="stop", elem_id="train-stop")
+            self.open = gr.Button("Open", visible=False, elem_id="train-open")
+            self.download = gr.DownloadButton("Download as zip", visible=False, elem_id="train-download")
+        self.status = gr.Markdown(elem_id="train-status")
+        gr.HTML(panel_html("train_view"))
+        self.live = gr.Textbox(elem_id="train-live", elem_classes="bridge", show_label=False)
+        self.owner = gr.BrowserState(None, storage_key="vae-explorer-train")
+        self.shown = gr.State(None)
+        self.timer = gr.Timer(TICK_S)
 
-
-def wire(page) -> None:
-    cb = page.cb
-    status_outputs = [page.train_status, page.train_live, page.train_open, page.train_download, page.ck_name,
-                      page.compare_pick, page.train_shown]
-    # the status never waits in Gradio's queue (it is a dictionary look-up and a stat or two): a flood of slow
-    # requests cannot make a visitor's polls fail and their run look abandoned
-    quiet = dict(show_progress="hidden", api_name=False, queue=False)
-    page.train_start.click(friendly(cb.train_start), [page.train_owner, page.train_dataset, page.train_beta, page.train_z,
-                                                     page.train_epochs, page.train_seed, page.train_name],
-                           [page.train_owner, *status_outputs], api_name=False)
-    page.train_stop.click(friendly(cb.train_stop), page.train_owner, status_outputs, api_name=False)
-    page.train_timer.tick(cb.train_status, [page.train_owner, page.train_shown], status_outputs, **quiet)
-    # no id is given on arrival: Gradio restores a BrowserState after the page's load events, so one given there
-    # would replace the id of a visitor who reloads; Start gives it
-    page.demo.load(cb.train_status, [page.train_owner, page.train_shown], status_outputs, **quiet)
-    page.train_live.change(None, page.train_live, None, js="(live) => vae.trainStatus(live)")
-    page.then_open(page.train_open.click(lambda shown: shown["opens"], page.train_shown, page.ck_name, api_name=False))
-
+    def wire(self, page) -> None:
+        # what train_status returns, in order: a saved run's name reaches the picker and Compare through page.names
+        status_outputs = [self.status, self.live, self.open, self.download, page.names, self.shown]
+        # the status never waits in Gradio's queue (it is a dictionary look-up and a stat or two): a flood of slow
+        # requests cannot make a visitor's polls fail and their run look abandoned
+        quiet = dict(show_progress="hidden", api_name=False, queue=False)
+        self.start.click(friendly(self.train_start), [self.owner, self.dataset, self.beta, self.z_dim, self.epochs,
+                                                       self.seed, self.name],
+                         [self.owner, *status_outputs], api_name=False)
+        self.stop.click(friendly(self.train_stop), self.owner, status_outputs, api_name=False)
+        self.timer.tick(self.train_status, [self.owner, self.shown], status_outputs, **quiet)
+        # no id is given on arrival: Gradio restores a BrowserState after the page's load events, so one given there
+        # would replace the id of a visitor who reloads; Start gives it
+        page.demo.load(self.train_status, [self.owner, self.shown], status_outputs, **quiet)
+        self.live.change(None, self.live, None, js="(live) => vae.trainStatus(live)")
+        page.open_checkpoint(self.open.click, lambda shown: shown["opens"], self.shown)
