@@ -20,7 +20,7 @@ from . import checkpoint as ckpt
 from .atlas import build_atlas
 from .config import RunConfig, TrainConfig
 from .data import ImageSplit, shuffled_batches, to_model_input, to_uint8
-from .deconv import use_gemm_deconv
+from .deconv import use_fast_deconvs
 from .errors import UserError
 from .evaluation import latent_metrics
 from .finish import NOTHING, finishing_step, split_around_save
@@ -96,7 +96,7 @@ class Stepper:
         if levers == self.levers:
             return
         self.cfg = replace(self.cfg, **levers)
-        use_gemm_deconv(self.model, self.cfg.gemm_deconv)
+        use_fast_deconvs(self.model, self.cfg.gemm_deconv)
         memory_format = torch.channels_last if self.cfg.channels_last else torch.contiguous_format
         if memory_format != self.memory_format:
             self.model.to(memory_format=memory_format)  # in place: the optimizer keeps the same Parameter objects
@@ -147,8 +147,7 @@ def timed_step(step: Stepper, images_u8: torch.Tensor, probe: LeverProbe | None)
 
 def make_model_and_optimizer(run: RunConfig, device: torch.device) -> tuple[VAE, torch.optim.Optimizer]:
     torch.manual_seed(run.train.seed)
-    model = VAE(run.model).to(device)
-    use_gemm_deconv(model, run.train.gemm_deconv)
+    model = use_fast_deconvs(VAE(run.model).to(device), run.train.gemm_deconv)  # the lab's model, our kernel
     if run.train.channels_last:
         model = model.to(memory_format=torch.channels_last)
     fused = device.type in ("cuda", "cpu")
@@ -471,6 +470,7 @@ def reevaluate(folder: str | Path, data_dir: str | Path | None = None, iwae: boo
     from .ood import write_ood
 
     ck = ckpt.load_checkpoint(folder, device)
+    use_fast_deconvs(ck.model)  # the many passes of the metrics and scores: the same function, faster on a CPU
     data = ck.config.data
     data_dir = data_dir or data.get("data_dir", "data")
     test_split = load_split(data_dir, train=False, download=False, dataset=data.get("dataset"))
@@ -483,11 +483,9 @@ def reevaluate(folder: str | Path, data_dir: str | Path | None = None, iwae: boo
     metrics = {**ck.metrics, "final": final}
     atlas = dict(ck.atlas)  # its maps' coordinates are kept; t-SNE is not fitted again
     finishing_step(ck.model, test_split, ck.config, replace(NOTHING, iwae=iwae), atlas, metrics, log=log)  # as saved
-    if scores:  # the scores' many passes: the same function, faster (GEMM deconvolution, bf16 where native)
-        use_gemm_deconv(ck.model, True)
     bf16 = bf16_supported(torch.device(device))
     autocast = (lambda: torch.autocast(torch.device(device).type, dtype=torch.bfloat16)) if bf16 else nullcontext
-    parts = replace(NOTHING, umap=umap, scores=scores)
+    parts = replace(NOTHING, umap=umap, scores=scores)  # the scores in bf16 where native: faster still
     ood = finishing_step(ck.model, test_split, ck.config, parts, atlas, metrics, data_dir, autocast, log)
     if ood is not None:
         write_ood(folder, ood)
