@@ -19,7 +19,7 @@ import torch
 
 from training.checkpoint import load_checkpoint
 from training.data import load_split
-from training.deconv import use_gemm_deconv
+from training.deconv import use_fast_deconvs
 from training.scores import score_images
 from training.train import bf16_supported
 
@@ -35,7 +35,7 @@ def main() -> int:
     p.add_argument("--checkpoint", default=str(ROOT / "checkpoints" / "default"))
     args = p.parse_args()
     ck = load_checkpoint(args.checkpoint)
-    use_gemm_deconv(ck.model, True)
+    use_fast_deconvs(ck.model)
     images = load_split(args.data_dir, train=False, dataset=ck.config.data.get("dataset")).images
     bf16 = bf16_supported(torch.device("cpu"))
     precisions = {"bf16": lambda: torch.autocast("cpu", dtype=torch.bfloat16)} if bf16 else {}

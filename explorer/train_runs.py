@@ -1,7 +1,9 @@
 """Training runs started from the app: each is `python -m training` in a subprocess (a crash or an out-of-memory
 cannot take the app down; Stop is SIGINT, which keeps the last saved epoch), writing a checkpoint folder under the
-runs folder and its live progress under `_live/NAME/` (training/live.py). One run trains at a time; the others wait
-in a queue. Caps (epochs, runs kept, disk, threads, abandoned runs) come from `TrainLimits`.
+runs folder and its live progress under `_live/NAME/` (training/live.py) for the page. Whether a run's checkpoint
+opens and why a run failed, the app reads from the state its trainer keeps beside the folder (training/run_state.py).
+One run trains at a time; the others wait in a queue. Caps (epochs, runs kept, disk, threads, abandoned runs) come
+from `TrainLimits`.
 
 `TrainingRuns` owns the processes; a supervisor thread of its own starts, reaps and stops them, so that a child is
 never tied to one of the server's short-lived worker threads. Tests drive `tick()` by hand with their own clock."""
@@ -26,6 +28,7 @@ from training.datasets import DATASETS
 from training.errors import UserError
 from training.live import read_progress
 from training.numbers import number, seed_value, whole_number
+from training.run_state import run_state, state_path
 
 from .visitors import VisitorIds
 
@@ -227,12 +230,19 @@ class TrainingRuns:
         return self.runs_dir / PAGE / name
 
     def tidy(self) -> None:
-        """After a restart (or a killed app): drop the live and page files of runs that left no checkpoint."""
+        """After a restart (or a killed app): drop the live, page and state files of runs that left no checkpoint."""
+        def orphan(name: str) -> bool:
+            return not (self.runs_dir / name / "config.json").is_file() and name not in self.live_names()
+
         for side in (LIVE, PAGE):
             if (self.runs_dir / side).is_dir():
                 for folder in (self.runs_dir / side).iterdir():
-                    if not (self.runs_dir / folder.name / "config.json").is_file() and folder.name not in self.live_names():
+                    if orphan(folder.name):
                         shutil.rmtree(folder, ignore_errors=True)
+        if self.runs_dir.is_dir():
+            for state in self.runs_dir.glob(".*.state.json"):
+                if orphan(state.name[1:-len(".state.json")]):
+                    state.unlink(missing_ok=True)
 
     def live_names(self) -> set[str]:
         with self._lock:
@@ -245,23 +255,18 @@ class TrainingRuns:
             return self.live_names() | {r.name for r in self.history}
 
     def finished_names(self) -> list[str]:
-        """Checkpoint folders in the runs folder that no run of this app is still writing, oldest first."""
+        """Checkpoint folders in the runs folder that open, oldest first: those no trainer will replace with a later
+        epoch (a running run's opens once its last epoch is saved, while its t-SNE is still being added)."""
         if not self.runs_dir.is_dir():
             return []
-        busy = {r.name for r in self.running if not self._opens(r)} | {r.name for r in self.queue}
         found = []
         for p in self.runs_dir.iterdir():
-            if NAME_PATTERN.fullmatch(p.name) and p.name not in busy:
+            if NAME_PATTERN.fullmatch(p.name) and run_state(p).opens:
                 try:
                     found.append(((p / "config.json").stat().st_mtime, p.name))
-                except OSError:  # not a checkpoint, or removed meanwhile
+                except OSError:  # removed meanwhile
                     pass
         return [name for _, name in sorted(found)]
-
-    def _opens(self, run: Run) -> bool:
-        """A running run's checkpoint opens once its last epoch is saved (its t-SNE is still being added)."""
-        progress = self.progress(run.name)
-        return bool(progress and progress.get("state") in ("t-SNE", "done"))
 
     def progress(self, name: str) -> dict | None:
         """A run's progress file, re-read only when it changed."""
@@ -279,6 +284,7 @@ class TrainingRuns:
         """Remove a run's checkpoint, live files and page files, and forget what was cached about it."""
         for folder in (self.runs_dir / name, self.live_dir(name), self.page_dir(name)):
             shutil.rmtree(folder, ignore_errors=True)
+        state_path(self.runs_dir / name).unlink(missing_ok=True)
         self._progress.pop(name, None)
 
     def used(self, name: str, client: str) -> None:
@@ -448,10 +454,11 @@ class TrainingRuns:
         return True
 
     def _failure(self, run: Run, code: int) -> str:
-        """Why a run failed: the sentence its trainer wrote into its progress file, else what ended its process."""
-        progress = read_progress(self.live_dir(run.name))
-        if progress and progress.get("state") == "failed" and progress.get("message"):
-            return str(progress["message"])[:400]
+        """Why a run failed: the sentence its trainer wrote into its state, else what ended its process (a trainer
+        killed outright writes nothing)."""
+        said = run_state(self.runs_dir / run.name).failed
+        if said:
+            return said[:400]
         if code == -signal.SIGKILL:
             return "the training process was killed (out of memory?)"
         return f"the training process exited with status {code}"

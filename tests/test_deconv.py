@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from training.checkpoint import load_checkpoint
-from training.deconv import GemmConvTranspose2d, conv_transpose2d_gemm, use_gemm_deconv
+from training.deconv import GemmConvTranspose2d, conv_transpose2d_gemm, use_fast_deconvs
 from training.model import VAE
 
 SHAPES = [  # (c_in, c_out, kernel, stride, input side): the decoder's four layers, scaled down, plus odd ones
@@ -88,14 +88,45 @@ def test_switching_the_whole_model_keeps_its_function():
     ck = load_checkpoint(Path(__file__).resolve().parent.parent / "checkpoints" / "default")
     z = torch.randn(16, ck.config.model.z_dim, generator=torch.Generator().manual_seed(0))
     with torch.inference_mode():
-        use_gemm_deconv(ck.model, True)
+        use_fast_deconvs(ck.model, True)
         fast = ck.model.decode(z)
-        use_gemm_deconv(ck.model, False)
+        use_fast_deconvs(ck.model, False)
         library = ck.model.decode(z)
     assert not torch.equal(fast, library)  # really two code paths
     torch.testing.assert_close(fast, library, rtol=1e-4, atol=1e-5)
 
 
-def test_model_uses_the_gemm_layers():
-    layers = [m for m in VAE().decoder.modules() if isinstance(m, nn.ConvTranspose2d)]
-    assert len(layers) == 4 and all(isinstance(m, GemmConvTranspose2d) and m.gemm for m in layers)
+def test_the_model_is_the_labs_and_the_gemm_layers_are_swapped_in_from_outside():
+    model = VAE()
+    plain = [m for m in model.decoder.modules() if isinstance(m, nn.ConvTranspose2d)]
+    assert len(plain) == 4 and all(type(m) is nn.ConvTranspose2d for m in plain)
+    params, keys = list(model.parameters()), {k: v.shape for k, v in model.state_dict().items()}
+    use_fast_deconvs(model)
+    layers = [m for m in model.decoder.modules() if isinstance(m, nn.ConvTranspose2d)]
+    assert len(layers) == 4 and all(type(m) is GemmConvTranspose2d for m in layers)
+    assert all(a is b for a, b in zip(model.parameters(), params, strict=True))  # an optimizer keeps its tensors
+    assert {k: v.shape for k, v in model.state_dict().items()} == keys
+    use_fast_deconvs(model, enabled=False)
+    assert all(type(m) is nn.ConvTranspose2d for m in model.decoder.modules() if isinstance(m, nn.ConvTranspose2d))
+
+
+def test_swapping_in_the_gemm_layers_draws_no_random_numbers():
+    """The run's random stream (and so its weights and z samples) is the same with and without the fast kernel."""
+    model = VAE()
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    use_fast_deconvs(model)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_a_checkpoint_saved_with_the_gemm_layers_loads_as_the_plain_model(tmp_path):
+    from training.checkpoint import load_checkpoint, save_checkpoint
+
+    ck = load_checkpoint(Path(__file__).resolve().parent.parent / "checkpoints" / "default")
+    use_fast_deconvs(ck.model)
+    save_checkpoint(tmp_path / "fast", ck.model, ck.config, ck.metrics, ck.atlas)
+    again = load_checkpoint(tmp_path / "fast")
+    assert all(type(m) is nn.ConvTranspose2d for m in again.model.modules() if isinstance(m, nn.ConvTranspose2d))
+    for name, value in ck.model.state_dict().items():
+        assert torch.equal(again.model.state_dict()[name], value)

@@ -13,6 +13,7 @@ import torch
 from tests.helpers import write_tiny_mnist
 from training.checkpoint import TRAIN_STATE, load_checkpoint
 from training.errors import UserError
+from training.run_state import run_state
 
 ROOT = Path(__file__).resolve().parent.parent
 EPOCHS = 5
@@ -55,6 +56,7 @@ def test_kill_9_then_resume_matches_an_uninterrupted_run(tmp_path):
         kills += 1
         ck = load_checkpoint(killed)  # whatever the moment, the last complete checkpoint loads
         assert 1 <= len(ck.metrics["history"]) < EPOCHS
+        assert run_state(killed).state == "vanished" and run_state(killed).opens  # its trainer said nothing: it opens
     assert kills >= 1, proc.stderr.read().decode()[-2000:]
 
     finish = subprocess.run(command(data, killed, resume=True), cwd=ROOT, capture_output=True, text=True, timeout=300)
@@ -64,5 +66,7 @@ def test_kill_9_then_resume_matches_an_uninterrupted_run(tmp_path):
     for name, value in a.model.state_dict().items():
         assert torch.equal(value, b.model.state_dict()[name]), name
     assert a.metrics["final"]["test"] == b.metrics["final"]["test"]
-    # no partial or previous folders left behind; the writer lock's file stays (an unheld lock is harmless)
-    assert [p.name for p in tmp_path.glob(".killed.*")] == [".killed.lock"]
+    # no partial or previous folders left behind; the writer lock's file stays (an unheld lock is harmless), and so
+    # does the run's state (training/run_state.py), which says it is done
+    assert sorted(p.name for p in tmp_path.glob(".killed.*")) == [".killed.lock", ".killed.state.json"]
+    assert run_state(killed).state == "done"

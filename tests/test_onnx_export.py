@@ -239,3 +239,12 @@ def test_the_walk_finds_exactly_the_one_outside_tensor_where_onnx_checker_finds_
         assert sum(onnx_export._is_external(t) for t in onnx_export._all_tensors(build())) == 1, where
     for where in ("a Constant's value", "an If branch's initializer", "a function's Constant"):
         onnx.checker.check_model(OUTSIDE[where]())  # passes: why the loader walks the model itself
+
+
+def test_a_run_trained_with_the_fast_kernel_exports_the_plain_transposed_convolutions(trained_checkpoint):
+    """The trainer swaps the GEMM deconvolution into its model (training/deconv.py); the browser's graph still holds
+    four standard ConvTranspose nodes and nothing outside ONNX's own operator set."""
+    assert load_checkpoint(trained_checkpoint).config.train.gemm_deconv
+    graph = onnx.load(str(trained_checkpoint / DECODER_ONNX)).graph
+    assert sum(node.op_type == "ConvTranspose" for node in graph.node) == 4
+    assert all(node.domain in ("", "ai.onnx") for node in graph.node)

@@ -11,6 +11,7 @@ from training.config import FinishConfig, RecordConfig, RunConfig
 from training.checkpoint import load_checkpoint
 from training.data import load_split
 from training.errors import UserError
+from training.run_state import run_state
 from training import train as train_module
 from training.train import evaluate, train
 
@@ -150,5 +151,8 @@ def test_a_disk_that_fills_up_mid_run_keeps_the_last_checkpoint(train_split, tes
     with pytest.raises(UserError, match=r"epoch 2 .*No space left on device.*last saved checkpoint was kept"):
         train(small_run(epochs=2), train_split, test_split, out, replace(QUIET, resume=True))
     assert (out / "model.safetensors").read_bytes() == good
-    assert [p.name for p in tmp_path.iterdir()] == ["ck"]  # no half-written folder left behind
+    # no half-written folder left behind; beside the checkpoint, the run's state says why it failed
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".ck.state.json", "ck"]
+    state = run_state(out)
+    assert state.opens and "No space left on device" in state.failed
     assert len(load_checkpoint(out).metrics["history"]) == 1

@@ -187,13 +187,18 @@ def main(argv: list[str] | None = None, keep_freed: bool = False) -> int:
         return refuse(err, args.live)
 
 
-def refuse(err, live: str | None) -> int:
-    """A run that cannot go on: its sentence on stderr, and in its live progress file for a watcher (the Train tab)."""
+def refuse(err, live: str | None, out: str | None = None) -> int:
+    """A run that cannot go on: its sentence on stderr, in its live progress file for the page (the Train tab), and
+    in its state beside the checkpoint folder for the app — `out` only while this process holds the folder's lock."""
     print(f"error: {err}", file=sys.stderr)
     if live:
         from .live import record_failure
 
         record_failure(live, str(err))
+    if out:
+        from .run_state import write_run_state
+
+        write_run_state(out, "failed", str(err))
     return 2
 
 
@@ -235,7 +240,7 @@ def train_command(parser: argparse.ArgumentParser, args: argparse.Namespace, arg
         train(run, train_split, test_split, args.out, Invocation(device, resume=args.resume, overwrite=args.overwrite,
                                                                  dry_run=args.dry_run, progress=args.progress))
     except UserError as err:
-        return refuse(err, args.live)
+        return refuse(err, args.live, args.out)
     except KeyboardInterrupt:
         print("interrupted: the last saved epoch is kept; continue it with --resume", file=sys.stderr)
         return 130

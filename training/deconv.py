@@ -63,24 +63,38 @@ def conv_transpose2d_gemm(x: torch.Tensor, weight: torch.Tensor, bias: torch.Ten
 
 
 class GemmConvTranspose2d(nn.ConvTranspose2d):
-    """`nn.ConvTranspose2d` (same parameters) that uses `conv_transpose2d_gemm` on the CPU when `gemm` is on.
+    """`nn.ConvTranspose2d` (same parameters) that runs `conv_transpose2d_gemm` on the CPU; GPUs keep cuDNN's kernel.
 
-    GPUs keep cuDNN's kernel. Only the unpadded, ungrouped, undilated square case is supported, which is all the
-    decoder uses.
+    Only the unpadded, ungrouped, undilated square case is supported, which is all the decoder uses. The model is
+    built with plain layers (training/model.py); `use_fast_deconvs` swaps these in from outside.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1):
-        super().__init__(in_channels, out_channels, kernel_size, stride)
-        self.gemm = True  # switched by `use_gemm_deconv`
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.gemm and x.device.type == "cpu":
+        if x.device.type == "cpu":
             return conv_transpose2d_gemm(x, self.weight, self.bias, self.stride[0])
         return super().forward(x)
 
 
-def use_gemm_deconv(model: nn.Module, enabled: bool) -> None:
-    """Switch every `GemmConvTranspose2d` in `model` between the GEMM path and the library kernel."""
-    for module in model.modules():
-        if isinstance(module, GemmConvTranspose2d):
-            module.gemm = enabled
+def _gemm_can_run(layer: nn.ConvTranspose2d) -> bool:
+    return (layer.padding == (0, 0) and layer.output_padding == (0, 0) and layer.dilation == (1, 1)
+            and layer.groups == 1 and layer.bias is not None and layer.padding_mode == "zeros"
+            and layer.kernel_size[0] == layer.kernel_size[1] and layer.stride[0] == layer.stride[1])
+
+
+def _as_kind(layer: nn.ConvTranspose2d, kind: type) -> nn.ConvTranspose2d:
+    """`layer` as a `kind` module holding the same Parameter objects, buffers and mode: no weights are drawn (the
+    run's random stream is untouched) and an optimizer built on the model keeps stepping the same tensors."""
+    swapped = kind.__new__(kind)
+    swapped.__dict__ = dict(layer.__dict__)
+    return swapped
+
+
+def use_fast_deconvs(model: nn.Module, enabled: bool = True) -> nn.Module:
+    """Swap, in place, every plain `nn.ConvTranspose2d` of `model` the GEMM path supports for a `GemmConvTranspose2d`
+    (or, with `enabled=False`, back): the same function, the same state_dict keys and shapes. Returns `model`."""
+    source, target = (nn.ConvTranspose2d, GemmConvTranspose2d) if enabled else (GemmConvTranspose2d, nn.ConvTranspose2d)
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if type(child) is source and _gemm_can_run(child):
+                setattr(parent, name, _as_kind(child, target))
+    return model

@@ -7,9 +7,13 @@ convolution can beat the GEMM one. So instead of a fixed rule, the first trainin
 the run keeps the fastest. Levers only change speed and float rounding, never the function being optimised.
 
 `LeverProbe` is the search alone (no torch): it says which levers the next step should use and is told how long
-that step took.
+that step took; `ProbeObserver` runs it on a training run's first steps.
 """
 from __future__ import annotations
+
+from dataclasses import replace
+
+from .observers import Observer
 
 LEVERS = ("bf16", "gemm_deconv", "channels_last")
 # flipped one at a time from the best so far, cheapest to try first: a channels_last step costs about what the
@@ -123,3 +127,35 @@ def describe(report: dict) -> str:
     return (f"levers: {' + '.join(names)} — {best['images_per_s']:,.0f} img/s, fastest of {len(timed)} timed on this "
             f"{report['device']} in the first {report['steps']} steps (slowest {slowest['images_per_s']:,.0f} img/s); "
             f"the probe cost {report['lost_s']:.1f} s (--no-probe skips it)")
+
+
+class ProbeObserver(Observer):
+    """The probe in a run's loop (training/observers.py): before each full-sized step of the first epoch it sets the
+    levers the probe asks for, after it reports the step's time; at the epoch's end the run keeps the fastest, and
+    config.json records the probe's timings. A partly filled last batch runs with the levers it finds."""
+
+    def __init__(self, probe: LeverProbe, device: str, log=print):
+        self.probe, self.device, self.log = probe, device, log
+        self.timing = False
+        self.reported = False
+
+    def step_starts(self, s) -> None:
+        self.timing = not self.probe.done and not self.reported and s.batch == s.stepper.cfg.batch_size
+        if self.timing:
+            s.stepper.set_levers(self.probe.next_levers())
+
+    def step_done(self, s) -> None:
+        if not self.timing:
+            return
+        self.probe.record(s.seconds, s.batch)
+        if self.probe.done:
+            s.stepper.set_levers(self.probe.chosen)
+
+    def epoch_trained(self, s) -> None:
+        if self.reported:
+            return
+        self.reported = True
+        batch = s.run.train.batch_size
+        s.run = replace(s.run, train=replace(s.run.train, **self.probe.chosen), probe=self.probe.report(batch, self.device))
+        s.stepper.set_levers(self.probe.chosen)
+        self.log(describe(s.run.probe))

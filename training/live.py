@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from .atomic import atomic_files, write_atomically
+from .observers import Observer
 from .timeline import TIMELINE_JSON, TIMELINE_TENSORS
 
 PROGRESS = "progress.json"
@@ -17,8 +18,9 @@ PROGRESS = "progress.json"
 STATES = ("starting", "training", "evaluating", "t-SNE", "done", "failed", "stopped")
 
 
-class LiveProgress:
-    """The run's progress file; `clock` is injectable so that the ETA can be tested."""
+class LiveProgress(Observer):
+    """The run's progress file; `clock` is injectable so that the ETA can be tested. In a training run it is one of
+    the loop's observers (training/observers.py): the hooks at the end of the class call the methods above them."""
 
     def __init__(self, folder: str | Path, steps_per_epoch: int, epochs: int, done_epochs: int = 0, every: float = 0.5,
                  clock=time.perf_counter):
@@ -103,10 +105,30 @@ class LiveProgress:
         }
         write_atomically(self.folder / PROGRESS, json.dumps(body, allow_nan=False).encode())
 
+    # the loop's hooks (training/observers.py)
+
+    def step_starts(self, s) -> None:
+        if self.step_started is None:  # the epoch's first step: the clock of its steps starts now
+            self.begin_steps()
+
+    def step_done(self, s) -> None:
+        self.after_step(s.losses, s.batch)
+
+    def epoch_trained(self, s) -> None:
+        self.epoch_end()
+
+    def epoch_saved(self, s) -> None:
+        self.saved(s.epoch + 1, s.test)
+        if s.finishing:  # the checkpoint opens; the maps and scores are being added
+            self.set_state("t-SNE")
+
+    def end(self, outcome: str, message: str = "") -> None:
+        self.set_state(outcome, message)
+
 
 def record_failure(folder: str | Path, message: str) -> None:
     """Say in the run's progress file why it failed — also when it failed before its training loop had one (data
-    missing, folder locked): a watcher reads a run's state from this one file, never from its log."""
+    missing, folder locked), for the page; what the app decides from a run's state it reads from training/run_state.py."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     body = read_progress(folder) or {"step": 0, "steps": 0, "epoch": 0.0, "epochs": 0, "saved_epochs": 0,

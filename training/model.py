@@ -6,7 +6,6 @@ from torch import nn
 from torch.distributions import Normal
 
 from .config import ModelConfig
-from .deconv import GemmConvTranspose2d
 
 
 def _conv_block(c_in: int, c_out: int) -> nn.Sequential:
@@ -14,7 +13,7 @@ def _conv_block(c_in: int, c_out: int) -> nn.Sequential:
 
 
 def _deconv_block(c_in: int, c_out: int, kernel_size: int, stride: int) -> nn.Sequential:
-    return nn.Sequential(GemmConvTranspose2d(c_in, c_out, kernel_size, stride), nn.BatchNorm2d(c_out), nn.ReLU())
+    return nn.Sequential(nn.ConvTranspose2d(c_in, c_out, kernel_size, stride), nn.BatchNorm2d(c_out), nn.ReLU())
 
 
 class Encoder(nn.Module):
@@ -46,7 +45,7 @@ class Decoder(nn.Module):
             _deconv_block(cfg.z_dim, h * 4, kernel_size=3, stride=2),  # 1 → 3
             _deconv_block(h * 4, h * 2, kernel_size=4, stride=1),  # 3 → 6
             _deconv_block(h * 2, h, kernel_size=3, stride=2),  # 6 → 13
-            GemmConvTranspose2d(h, cfg.image_channels, kernel_size=4, stride=2),  # 13 → 28
+            nn.ConvTranspose2d(h, cfg.image_channels, kernel_size=4, stride=2),  # 13 → 28
         )
 
     def logits(self, z: torch.Tensor) -> torch.Tensor:

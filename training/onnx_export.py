@@ -37,13 +37,12 @@ GRAPHS = {
 def inference_copy(model: torch.nn.Module) -> torch.nn.Module:
     """An eval-mode, float32, contiguous copy on the CPU that uses the library's transposed convolution.
 
-    The GEMM deconvolution (training/deconv.py) is a training speed-up with a custom autograd function; the exporter
-    must see plain ConvTranspose2d nodes.
+    A trainer may have swapped in the GEMM deconvolution (training/deconv.py), a speed-up with a custom autograd
+    function; the exporter must see plain ConvTranspose2d nodes, so the copy gets them back.
     """
-    from .deconv import use_gemm_deconv
+    from .deconv import use_fast_deconvs
 
-    clone = copy.deepcopy(model).cpu().float().eval()
-    use_gemm_deconv(clone, False)
+    clone = use_fast_deconvs(copy.deepcopy(model).cpu().float().eval(), enabled=False)
     for p in clone.parameters():
         p.data = p.data.contiguous()
     return clone

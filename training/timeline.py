@@ -26,6 +26,7 @@ from .errors import UserError
 from .evaluation import ACTIVE_UNIT_THRESHOLD
 from .loss import elbo_terms, kl_per_dim
 from .numbers import is_number
+from .observers import Observer
 
 TIMELINE_JSON, TIMELINE_TENSORS = "timeline.json", "timeline.safetensors"  # what the page reads
 TIMELINE_DECODERS = "timeline-decoders.safetensors"  # float16 decoders at some epoch ends: for the server, not the page
@@ -186,43 +187,69 @@ def load_timeline(folder: str | Path, z_dim: int, n_test: int) -> Timeline | Non
                     {k: list(tensors[k].unbind(0)) for k in ("coords", "recon", "prior")}, decoders)
 
 
+class Recorder(Observer):
+    """Takes a run's snapshots, as one of its loop's observers (training/observers.py): the initial weights at the
+    start, then after every step of `snapshot_steps` (with the training loss since the previous snapshot).
 
-class Recorder:
-    """Takes a run's snapshots: `after_step` is called after every optimizer step with that step's loss terms."""
+    A resumed run (`resume_from`, its folder) continues the folder's timeline; one whose folder has no usable timeline
+    goes on without one (its first snapshot would not be the initial weights)."""
 
-    def __init__(self, timeline: Timeline, test_images: torch.Tensor, steps_per_epoch: int, epochs: int, device,
-                 kind: str, done_steps: int = 0, autocast=contextlib.nullcontext, on_snapshot=None):
+    def __init__(self, train_images: int, test_split, device, resume_from: Path | None = None, done_epochs: int = 0,
+                 log=print, on_snapshot=None):
+        self.train_images, self.test_split, self.device, self.log = train_images, test_split, device, log
+        self.resume_from, self.done_epochs = resume_from, done_epochs
         self.on_snapshot = on_snapshot  # called with the timeline after each snapshot (training/live.py)
-        self.timeline, self.test_images, self.device, self.kind = timeline, test_images, device, kind
-        self.autocast = autocast  # the step's precision (bf16 where the run trains in it)
+        self.timeline: Timeline | None = None
         self.seconds = 0.0  # spent taking snapshots: reported, so that a run's speed can be read without them
-        self.steps_per_epoch, self.step = steps_per_epoch, done_steps
-        self.schedule = set(snapshot_steps(steps_per_epoch, epochs))
-        self.keep_decoder_at = {steps_per_epoch * e for e in decoder_epochs(epochs)}
         self.sums, self.seen = torch.zeros(3, dtype=torch.float64), 0
 
-    def begin(self, model) -> None:
-        """The initial weights are the first snapshot (a resumed run already has it)."""
-        if not self.timeline.entries:
-            self.snapshot(model, 0, None)
+    def start(self, s) -> None:
+        """The schedule of the run as it trains (a resumed run's own settings), and its first snapshot."""
+        self.run, self.autocast = s.run, s.stepper.autocast  # the step's precision: bf16 where the run trains in it
+        self.steps_per_epoch = -(-self.train_images // s.run.train.batch_size)
+        self.step = self.done_epochs * self.steps_per_epoch
+        self.schedule = set(snapshot_steps(self.steps_per_epoch, s.run.train.epochs))
+        self.keep_decoder_at = {self.steps_per_epoch * e for e in decoder_epochs(s.run.train.epochs)}
+        self.timeline = s.timeline = self._started_or_continued()
+        if self.timeline is not None and not self.timeline.entries:
+            self.snapshot(s.model, 0, None)
 
-    def after_step(self, model, values: list[float], n_images: int) -> None:
+    def _started_or_continued(self) -> Timeline | None:
+        z_dim, labels = self.run.model.z_dim, self.test_split.labels
+        if self.resume_from is None:
+            return Timeline.start(labels, z_dim)
+        try:
+            timeline = load_timeline(self.resume_from, z_dim, len(labels))
+        except UserError as err:
+            self.log(f"{err} Continuing without a timeline.")
+            return None
+        if timeline is None:
+            self.log(f"{self.resume_from} has no timeline to continue (trained without one): continuing without a timeline.")
+        return timeline
+
+    def step_done(self, s) -> None:
+        if self.timeline is None:
+            return
         self.step += 1
-        self.sums += torch.tensor(values, dtype=torch.float64) * n_images
-        self.seen += n_images
+        self.sums += torch.tensor(s.losses, dtype=torch.float64) * s.batch
+        self.seen += s.batch
         if self.step not in self.schedule:
             return
         total, recon, kl = (self.sums / self.seen).tolist()  # the training loss since the previous snapshot
-        self.snapshot(model, self.step, {"total": total, "recon": recon, "kl": kl})
+        self.snapshot(s.model, self.step, {"total": total, "recon": recon, "kl": kl})
         self.sums, self.seen = torch.zeros(3, dtype=torch.float64), 0
 
     def snapshot(self, model, step: int, train_terms: dict | None) -> None:
         started = time.perf_counter()
-        self.timeline.take(model, self.test_images, step, step / self.steps_per_epoch, train_terms, self.device, self.kind,
-                           keep_decoder=step in self.keep_decoder_at, autocast=self.autocast)
+        self.timeline.take(model, self.test_split.images, step, step / self.steps_per_epoch, train_terms, self.device,
+                           self.run.train.reconstruction, keep_decoder=step in self.keep_decoder_at, autocast=self.autocast)
         if self.on_snapshot is not None:
             self.on_snapshot(self.timeline)
         self.seconds += time.perf_counter() - started
+
+    def end(self, outcome: str, message: str = "") -> None:
+        if outcome == "done" and self.timeline is not None:
+            self.log(f"timeline: {len(self.timeline.entries)} snapshots, {self.seconds:.1f} s of the run")
 
 
 def decoder_onnx(template: Path, timeline: Timeline, snapshot: int) -> bytes:

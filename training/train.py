@@ -20,16 +20,18 @@ from . import checkpoint as ckpt
 from .atlas import build_atlas
 from .config import RunConfig, TrainConfig
 from .data import ImageSplit, shuffled_batches, to_model_input, to_uint8
-from .deconv import use_gemm_deconv
+from .deconv import use_fast_deconvs
 from .errors import UserError
 from .evaluation import latent_metrics
 from .finish import NOTHING, finishing_step, split_around_save
 from .grid import image_grid
-from .levers import LEVERS, LeverProbe, describe, lever_options
+from .levers import LEVERS, LeverProbe, ProbeObserver, lever_options
 from .live import LiveProgress
 from .loss import LossTerms, elbo_terms, kl_per_dim
 from .model import VAE
-from .timeline import Recorder, Timeline, load_timeline
+from .observers import LoopState, Observer, end, notify
+from .run_state import RunStateFile
+from .timeline import Recorder
 
 SAMPLE_GRID_DIGITS = 32
 CHECKPOINT_BYTES_ESTIMATE = 32 * 2**20
@@ -96,7 +98,7 @@ class Stepper:
         if levers == self.levers:
             return
         self.cfg = replace(self.cfg, **levers)
-        use_gemm_deconv(self.model, self.cfg.gemm_deconv)
+        use_fast_deconvs(self.model, self.cfg.gemm_deconv)
         memory_format = torch.channels_last if self.cfg.channels_last else torch.contiguous_format
         if memory_format != self.memory_format:
             self.model.to(memory_format=memory_format)  # in place: the optimizer keeps the same Parameter objects
@@ -132,23 +134,32 @@ def match_state_layout(optimizer: torch.optim.Optimizer) -> None:
                     entry[key] = torch.empty_like(param, dtype=value.dtype).copy_(value)
 
 
-def timed_step(step: Stepper, images_u8: torch.Tensor, probe: LeverProbe | None) -> list[float]:
-    """One training step, with the levers the probe asks for while it is deciding; returns the loss terms."""
-    if probe is None or probe.done:
-        return [t.item() for t in step(images_u8)]
-    step.set_levers(probe.next_levers())
+def training_step(s: LoopState, images_u8: torch.Tensor, observers: list[Observer]) -> list[float]:
+    """One optimisation step between its observers' hooks; returns its loss terms, refused when not finite."""
+    s.batch = len(images_u8)
+    notify(observers, "step_starts", s)
     started = time.perf_counter()
-    values = [t.item() for t in step(images_u8)]  # .item() waits for the step, also on a GPU
-    probe.record(time.perf_counter() - started, len(images_u8))
-    if probe.done:
-        step.set_levers(probe.chosen)
-    return values
+    s.losses = [t.item() for t in s.stepper(images_u8)]  # .item() waits for the step, also on a GPU
+    s.seconds = time.perf_counter() - started
+    if not all(math.isfinite(v) for v in s.losses):
+        raise UserError(
+            f"The loss became {s.losses[0]} in epoch {s.epoch + 1}: training stopped and the last saved checkpoint "
+            "was kept. Try a lower --lr or --beta, or --no-bf16."
+        )
+    notify(observers, "step_done", s)
+    return s.losses
+
+
+def timed_step(step: Stepper, images_u8: torch.Tensor, probe: LeverProbe | None = None) -> list[float]:
+    """One training step outside a run (tests, the speed benchmark), with the levers `probe` asks for while it is
+    deciding; returns the loss terms."""
+    observers = [ProbeObserver(probe, str(step.device))] if probe is not None else []
+    return training_step(LoopState(None, step.model, step), images_u8, observers)
 
 
 def make_model_and_optimizer(run: RunConfig, device: torch.device) -> tuple[VAE, torch.optim.Optimizer]:
     torch.manual_seed(run.train.seed)
-    model = VAE(run.model).to(device)
-    use_gemm_deconv(model, run.train.gemm_deconv)
+    model = use_fast_deconvs(VAE(run.model).to(device), run.train.gemm_deconv)  # the lab's model, our kernel
     if run.train.channels_last:
         model = model.to(memory_format=torch.channels_last)
     fused = device.type in ("cuda", "cpu")
@@ -266,29 +277,44 @@ def train(run: RunConfig, train_split: ImageSplit, test_split: ImageSplit, out: 
           how: Invocation = Invocation()) -> dict:
     """Train `run` into the folder `out`, evaluating and saving after every epoch; returns metrics.json's content.
 
-    Every choice is the run's (config.json records it): `run.record` says what is recorded as it goes (the timeline,
-    the live progress the Train tab reads, the speed-lever probe), `run.finish` what is computed after the last
-    epoch. The command (`python -m training`) holds the folder's writer lock around this (training/writer_lock.py).
+    Every choice is the run's (config.json records it): `run.record` says what watches it as it goes (the timeline,
+    the live progress the Train tab reads, the speed-lever probe: `run_observers`), `run.finish` what is computed
+    after the last epoch. The command (`python -m training`) holds the folder's writer lock around this
+    (training/writer_lock.py).
     """
     out, device = Path(out), torch.device(how.device)
     check_output_folder(out, how.resume, how.overwrite)
-    steps_per_epoch = 1 if how.dry_run else -(-len(train_split.images) // run.train.batch_size)
-    done = len(ckpt.read_json(out / ckpt.METRICS).get("history", [])) if how.resume else 0
-    live = run.record.live
-    progress_file = LiveProgress(live, steps_per_epoch, run.train.epochs, done) if live is not None else None
+    observers = run_observers(run, out, train_split, test_split, device, how)
     try:
-        metrics = _train(run, train_split, test_split, out, device, how, progress_file)
+        metrics = _train(run, train_split, test_split, out, device, how, observers)
     except KeyboardInterrupt:
-        if progress_file is not None:
-            progress_file.set_state("stopped", "stopped: the last saved epoch is kept")
+        end(observers, "stopped", "stopped: the last saved epoch is kept")
         raise
     except (UserError, OSError, RuntimeError) as err:
-        if progress_file is not None:
-            progress_file.set_state("failed", str(err)[:400])
+        end(observers, "failed", str(err)[:400])
         raise
-    if progress_file is not None:
-        progress_file.set_state("done")
+    end(observers, "done")
     return metrics
+
+
+def run_observers(run: RunConfig, out: Path, train_split: ImageSplit, test_split: ImageSplit, device: torch.device,
+                  how: Invocation) -> list[Observer]:
+    """What watches this run (training/observers.py): always its state beside the folder; then, as `run.record`
+    asks, its live progress files, the lever probe and its timeline (whose snapshots the live files show too)."""
+    steps_per_epoch = -(-len(train_split.images) // run.train.batch_size)
+    done = len(ckpt.read_json(out / ckpt.METRICS).get("history", [])) if how.resume else 0
+    observers: list[Observer] = [RunStateFile(out)]
+    live = None
+    if run.record.live is not None:
+        live = LiveProgress(run.record.live, 1 if how.dry_run else steps_per_epoch, run.train.epochs, done)
+        observers.append(live)
+    probe = None if how.resume or how.dry_run else lever_probe(run, device)
+    if probe is not None:
+        observers.append(ProbeObserver(probe, str(device), how.log))
+    if run.record.timeline:
+        observers.append(Recorder(len(train_split.images), test_split, device, out if how.resume else None, done,
+                                  how.log, live.snapshot if live else None))
+    return observers
 
 
 def lever_probe(run: RunConfig, device: torch.device) -> LeverProbe | None:
@@ -300,118 +326,96 @@ def lever_probe(run: RunConfig, device: torch.device) -> LeverProbe | None:
 
 
 def _train(run: RunConfig, train_split: ImageSplit, test_split: ImageSplit, out: Path, device: torch.device,
-           how: Invocation, live: LiveProgress | None) -> dict:
-    """train(...) once the folder is checked: the epochs, each evaluated and saved."""
-    resume, dry_run, log = how.resume, how.dry_run, how.log
-    ood_data_dir = run.data.get("data_dir")  # where the other data sets of ood.json are looked for
+           how: Invocation, observers: list[Observer]) -> dict:
+    """train(...) once the folder is checked: the epochs, each evaluated and saved, the observers told as it goes."""
     if run.train.bf16 and not bf16_supported(device):
         raise UserError(f"--bf16: this {device.type} device has no bfloat16 support; run without --bf16.")
-    if resume:
+    if how.resume:
         run, model, optimizer, history = _resume(out, run, device)
-        log(f"resuming {out} after epoch {len(history)}")
+        how.log(f"resuming {out} after epoch {len(history)}")
     else:
-        model, optimizer = make_model_and_optimizer(run, device)
-        history = []
-    probe = lever_probe(run, device) if not resume and not dry_run else None
-    step = Stepper(model, optimizer, run.train, device)
-    exporter = ckpt.OnnxExporter()  # exports the ONNX graphs at the first save, then only refreshes their weights
-    metrics: dict = {"history": history}
-    recorder = _timeline_recorder(out, run, model, train_split, test_split, device, len(history), resume, log,
-                                  step.autocast, live.snapshot if live else None) if run.record.timeline else None
+        (model, optimizer), history = make_model_and_optimizer(run, device), []
+    s = LoopState(run, model, Stepper(model, optimizer, run.train, device))
+    saver = EpochSaver(out, optimizer, history, len(train_split.images), test_split, device, how)
+    notify(observers, "start", s)
     for epoch in range(len(history), run.train.epochs):
-        started = time.perf_counter()
-        probing = probe if probe is not None and not run.probe else None
-        if live is not None:
-            live.begin_steps()
-        train_terms = _train_one_epoch(step, train_split, run.train, epoch, dry_run, how.progress, probing, recorder, live)
+        s.epoch, started = epoch, time.perf_counter()
+        train_terms = _train_one_epoch(s, train_split, how.dry_run, how.progress, observers)
         seconds = time.perf_counter() - started
-        if live is not None:
-            live.epoch_end()
-        if probing is not None:
-            run = replace(run, train=replace(run.train, **probing.chosen),
-                          probe=probing.report(run.train.batch_size, str(device)))
-            step.set_levers(probing.chosen)
-            log(describe(run.probe))
-        test = evaluate(model, test_split, run.train, device, batch_size=run.train.batch_size, autocast=step.autocast)
-        n_images = min(len(train_split.images), run.train.batch_size) if dry_run else len(train_split.images)
-        history.append({
-            "epoch": epoch + 1,
-            "train": train_terms,
-            "test": {k: test[k] for k in ("total", "recon", "kl")},
-            "seconds": round(seconds, 3),
-            "images_per_s": round(n_images / seconds, 1),
-        })
-        last = dry_run or epoch + 1 == run.train.epochs
-        atlas = build_atlas(model, test_split.images, test_split.labels, with_tsne=False, seed=run.train.seed)
-        metrics = _metrics(history, test, atlas["means"])
-        before, after = split_around_save(run.finish, last, dry_run)
-        ood = finishing_step(model, test_split, run, before, atlas, metrics, ood_data_dir, step.autocast, log)
-        _save(out, model, run, metrics, atlas, optimizer, test_split, device, exporter, recorder, ood)
-        log(_epoch_line(history[-1]))
-        if live is not None:
-            live.saved(epoch + 1, history[-1]["test"])
-        if after.tsne or after.umap or after.scores:  # the checkpoint already opens with its PCA map; now the slow parts
-            if live is not None:
-                live.set_state("t-SNE")
-            started = time.perf_counter()
-            ood = finishing_step(model, test_split, run, after, atlas, metrics, ood_data_dir, step.autocast, log)
-            _save(out, model, run, metrics, atlas, optimizer, test_split, device, exporter, recorder, ood)
-            log(f"scores and t-SNE map added in {time.perf_counter() - started:.1f} s")
-        if dry_run:
+        notify(observers, "epoch_trained", s)  # the probe's choice is now the run's (s.run)
+        test = evaluate(model, test_split, s.run.train, device, batch_size=s.run.train.batch_size,
+                        autocast=s.stepper.autocast)
+        saver.save(s, train_terms, test, seconds)  # with its map and metrics; the last epoch with what comes before it
+        notify(observers, "epoch_saved", s)
+        if s.finishing:  # the checkpoint already opens with its PCA map; now the slow parts
+            saver.finish_after_save(s)
+        if how.dry_run:
             break
-    if recorder is not None:
-        log(f"timeline: {len(recorder.timeline.entries)} snapshots, {recorder.seconds:.1f} s of the run")
-    return metrics
+    return saver.metrics
 
 
-def _timeline_recorder(out: Path, run: RunConfig, model: VAE, train_split: ImageSplit, test_split: ImageSplit, device,
-                       done_epochs: int, resume: bool, log: Callable[[str], None], autocast,
-                       on_snapshot=None) -> Recorder | None:
-    """The run's timeline: started with the run, or continued from the folder on --resume. A resumed run whose folder
-    has no usable timeline goes on without one (its first snapshot would not be the initial weights)."""
-    steps_per_epoch = -(-len(train_split.images) // run.train.batch_size)
-    if not resume:
-        timeline = Timeline.start(test_split.labels, run.model.z_dim)
-    else:
-        try:
-            timeline = load_timeline(out, run.model.z_dim, len(test_split.labels))
-        except UserError as err:
-            log(f"{err} Continuing without a timeline.")
-            return None
-        if timeline is None:
-            log(f"{out} has no timeline to continue (trained without one): continuing without a timeline.")
-            return None
-    recorder = Recorder(timeline, test_split.images, steps_per_epoch, run.train.epochs, device, run.train.reconstruction,
-                        done_steps=done_epochs * steps_per_epoch, autocast=autocast, on_snapshot=on_snapshot)
-    recorder.begin(model)
-    return recorder
-
-
-def _train_one_epoch(step: Stepper, split: ImageSplit, cfg: TrainConfig, epoch: int, dry_run: bool, progress: bool,
-                     probe: LeverProbe | None = None, recorder: Recorder | None = None,
-                     live: LiveProgress | None = None) -> dict:
+def _train_one_epoch(s: LoopState, split: ImageSplit, dry_run: bool, progress: bool, observers: list[Observer]) -> dict:
+    cfg = s.run.train
     sums = torch.zeros(3, dtype=torch.float64)
     seen = 0
-    batches = list(shuffled_batches(len(split.images), cfg.batch_size, cfg.seed, epoch))
-    bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", disable=not progress, leave=False, file=sys.stderr)
+    batches = list(shuffled_batches(len(split.images), cfg.batch_size, cfg.seed, s.epoch))
+    bar = tqdm(batches, desc=f"epoch {s.epoch + 1}/{cfg.epochs}", unit="batch", disable=not progress, leave=False,
+               file=sys.stderr)
     for idx in bar:
-        values = timed_step(step, split.images[idx], probe if len(idx) == cfg.batch_size else None)
-        if not all(math.isfinite(v) for v in values):
-            raise UserError(
-                f"The loss became {values[0]} in epoch {epoch + 1}: training stopped and the last saved checkpoint "
-                "was kept. Try a lower --lr or --beta, or --no-bf16."
-            )
+        values = training_step(s, split.images[idx], observers)
         sums += torch.tensor(values, dtype=torch.float64) * len(idx)
         seen += len(idx)
-        if live is not None:
-            live.after_step(values, len(idx))
-        if recorder is not None:
-            recorder.after_step(step.model, values, len(idx))
         bar.set_postfix(loss=f"{values[0]:.1f}")
         if dry_run:
             break
     total, recon, kl = (sums / seen).tolist()
     return {"total": total, "recon": recon, "kl": kl}
+
+
+class EpochSaver:
+    """The work after an epoch's evaluation: its line in the history, the test set's map and the metrics, the
+    finishing step (training/finish.py) after the last epoch — before the save, or partly after it with
+    `maps_after_save` — and the save, which exports the ONNX graphs once and then only refreshes their weights."""
+
+    def __init__(self, out: Path, optimizer: torch.optim.Optimizer, history: list, train_images: int,
+                 test_split: ImageSplit, device: torch.device, how: Invocation):
+        self.out, self.optimizer, self.history, self.train_images = out, optimizer, history, train_images
+        self.test_split, self.device, self.how = test_split, device, how
+        self.exporter = ckpt.OnnxExporter()
+        self.metrics: dict = {"history": history}
+        self.atlas: dict = {}
+        self.after = NOTHING
+
+    def save(self, s: LoopState, train_terms: dict, test: dict, seconds: float) -> None:
+        """Save epoch `s.epoch`; sets `s.test` and `s.finishing` (the maps and scores come after this save)."""
+        run, dry_run = s.run, self.how.dry_run
+        n_images = min(self.train_images, run.train.batch_size) if dry_run else self.train_images
+        self.history.append({
+            "epoch": s.epoch + 1,
+            "train": train_terms,
+            "test": {k: test[k] for k in ("total", "recon", "kl")},
+            "seconds": round(seconds, 3),
+            "images_per_s": round(n_images / seconds, 1),
+        })
+        last = dry_run or s.epoch + 1 == run.train.epochs
+        self.atlas = build_atlas(s.model, self.test_split.images, self.test_split.labels, with_tsne=False,
+                                 seed=run.train.seed)
+        self.metrics = _metrics(self.history, test, self.atlas["means"])
+        before, self.after = split_around_save(run.finish, last, dry_run)
+        self._finish_and_save(s, before)
+        self.how.log(_epoch_line(self.history[-1]))
+        s.test, s.finishing = self.history[-1]["test"], self.after.tsne or self.after.umap or self.after.scores
+
+    def finish_after_save(self, s: LoopState) -> None:
+        started = time.perf_counter()
+        self._finish_and_save(s, self.after)
+        self.how.log(f"scores and t-SNE map added in {time.perf_counter() - started:.1f} s")
+
+    def _finish_and_save(self, s: LoopState, parts) -> None:
+        ood = finishing_step(s.model, self.test_split, s.run, parts, self.atlas, self.metrics, s.run.data.get("data_dir"),
+                             s.stepper.autocast, self.how.log)  # data_dir: where ood.json's other data sets are
+        _save(self.out, s.model, s.run, self.metrics, self.atlas, self.optimizer, self.test_split, self.device,
+              self.exporter, s.timeline, ood)
 
 
 def _metrics(history: list, test: dict, test_means: torch.Tensor) -> dict:
@@ -426,13 +430,13 @@ def _metrics(history: list, test: dict, test_means: torch.Tensor) -> dict:
     }
 
 
-def _save(out, model, run, metrics, atlas, optimizer, test_split, device, exporter, recorder=None, ood=None) -> None:
+def _save(out, model, run, metrics, atlas, optimizer, test_split, device, exporter, timeline=None, ood=None) -> None:
     grid = reconstruction_grid(model, test_split.images[:SAMPLE_GRID_DIGITS], device)
     tensors, meta = _train_state(optimizer)
     model.train()
     try:
         ckpt.save_checkpoint(out, model, run, metrics, atlas, samples=grid, train_state=tensors, train_state_meta=meta,
-                             onnx_exporter=exporter, timeline=recorder.timeline if recorder else None, ood=ood)
+                             onnx_exporter=exporter, timeline=timeline, ood=ood)
     except OSError as err:  # the half-written copy is already removed; the last saved checkpoint is whole
         raise UserError(f"Could not write the checkpoint for epoch {len(metrics['history'])} to {out} "
                         f"({err.strerror or err}): {_save_failure_cause(err, out)} The last saved checkpoint was kept; "
@@ -471,6 +475,7 @@ def reevaluate(folder: str | Path, data_dir: str | Path | None = None, iwae: boo
     from .ood import write_ood
 
     ck = ckpt.load_checkpoint(folder, device)
+    use_fast_deconvs(ck.model)  # the many passes of the metrics and scores: the same function, faster on a CPU
     data = ck.config.data
     data_dir = data_dir or data.get("data_dir", "data")
     test_split = load_split(data_dir, train=False, download=False, dataset=data.get("dataset"))
@@ -483,11 +488,9 @@ def reevaluate(folder: str | Path, data_dir: str | Path | None = None, iwae: boo
     metrics = {**ck.metrics, "final": final}
     atlas = dict(ck.atlas)  # its maps' coordinates are kept; t-SNE is not fitted again
     finishing_step(ck.model, test_split, ck.config, replace(NOTHING, iwae=iwae), atlas, metrics, log=log)  # as saved
-    if scores:  # the scores' many passes: the same function, faster (GEMM deconvolution, bf16 where native)
-        use_gemm_deconv(ck.model, True)
     bf16 = bf16_supported(torch.device(device))
     autocast = (lambda: torch.autocast(torch.device(device).type, dtype=torch.bfloat16)) if bf16 else nullcontext
-    parts = replace(NOTHING, umap=umap, scores=scores)
+    parts = replace(NOTHING, umap=umap, scores=scores)  # the scores in bf16 where native: faster still
     ood = finishing_step(ck.model, test_split, ck.config, parts, atlas, metrics, data_dir, autocast, log)
     if ood is not None:
         write_ood(folder, ood)
