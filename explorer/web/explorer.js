@@ -20,6 +20,7 @@
       this.whenReady = new Promise((resolve) => { this.becameReady = resolve; });
       this.comparison = new vae.Comparison();
       this.sliders = new vae.LatestOnly((z) => this.drawSliders(z));
+      this.heldInputs = new Set(); // slider inputs whose event Gradio gets after the next paint (onDomInput)
       this.drawing = new vae.LatestOnly((pad) => this.drawReconstruction(pad));
       this.timelineTraversals = new vae.LatestOnly((k) => this.drawTimelineTraversal(k));
       // a slider's own input event starts its decode at once; Gradio's .change listener (decodeSliders) also covers values
