@@ -157,6 +157,7 @@ def browser_lines(m: dict | None) -> list[str]:
         ["slider → image, server path (before: WebAssembly removed, Gradio queue + image download)", len(m["server_slider_ms"]), ms(m["server_slider_ms"])],
         ["slider → image + 8 nearest digits, model in the page", len(m["slider_ms"]), ms(m["slider_ms"])],
         ["the same while 50 API clients load the server", len(m["slider_under_load_ms"]), ms(m["slider_under_load_ms"])],
+        ["slider input event → new pixels on the canvas (polled between tasks, a mouse drag)", len(m["slider_pixels_ms"]), ms(m["slider_pixels_ms"])],
         ["drawing stroke → MNIST form → encoder → decoder → canvas, ★ placed", len(m["stroke_ms"]), ms(m["stroke_ms"])],
     ])
     lines += ["", f"Requests to the server during {len(m['slider_ms'])} slider moves: **{m['slider_requests']}**.",

@@ -12,14 +12,17 @@ import numpy as np
 from PIL import Image
 
 from training.atomic import atomic_path
+from training.scores import SCORE_NAMES, single_image_noise
+
+from . import core, figures, latent_views, likelihood, neighbours
 
 WEB = Path(__file__).resolve().parent / "web"
 ORT_VERSION = "1.30.0"
 ORT_DIR = WEB / "vendor" / f"onnxruntime-web-{ORT_VERSION}"
-# Each file only defines functions on window.vae; explorer.js, last, gathers the view files' methods into the explorer,
-# which starts on js_on_load.
-SCRIPTS = ("safetensors.js", "random.js", "latest.js", "model.js", "atlas.js", "digits.js", "mnist_form.js", "drawpad.js", "map.js",
-           "latent_views.js", "compare.js", "slider_view.js", "drawing_view.js", "strip_views.js", "timeline_view.js",
+# Each file only defines functions and classes on window.vae; explorer.js, last, makes the explorer, which registers
+# each view (views.js) and starts on js_on_load.
+SCRIPTS = ("safetensors.js", "random.js", "latest.js", "model.js", "atlas.js", "scores.js", "digits.js", "mnist_form.js",
+           "drawpad.js", "map.js", "latent_views.js", "compare.js", "views.js", "slider_view.js", "drawing_view.js", "strip_views.js", "timeline_view.js",
            "train_view.js", "likelihood_view.js", "map_instrument.js", "direction_view.js", "thumbnails.js",
            "plotly_warmup.js",
            "open_views.js",
@@ -72,9 +75,26 @@ def write_test_sprite(images: np.ndarray, folder: Path, name: str = SPRITE_NAME)
     return path
 
 
+def page_rules(z_dim: int) -> dict:
+    """The constants and rules the page shares with the server, sent rather than copied into the .js files: the map's
+    names and neighbour counts, the score names, the class colours, the traversal range, and the noise with which the
+    server scores one image (the page scores a drawing with it)."""
+    return {
+        "latent_plane": core.LATENT_PLANE,
+        "tsne_neighbours": core.TSNE_NEIGHBOURS,
+        "map_neighbours": neighbours.K,
+        "score_names": {key: SCORE_NAMES[key] for key in likelihood.SCORE_CHOICES.values()},  # in the controls' order
+        "score_noise": single_image_noise(z_dim).reshape(-1).tolist(),
+        "gallery_size": likelihood.GALLERY_SIZE,
+        "class_colours": list(figures.CLASS_COLOURS),
+        "traversal_range": latent_views.TRAVERSAL_RANGE,
+    }
+
+
 def runtime_config(name: str, folder: Path, z_dim: int, sprite: Path | None, version: str | None = None) -> dict:
     """What explorer.js needs to load one checkpoint (`version`: its save stamp, in the URLs of its files)."""
     return {
+        **page_rules(z_dim),
         "name": name,
         "z_dim": z_dim,
         "encoder": file_url(folder / "encoder.onnx", version),

@@ -41,7 +41,7 @@ def score_images(model, images_u8: torch.Tensor, k: int = SCORE_SAMPLES, seed: i
         with autocast():
             posterior = model.encode(x)
         posterior = torch.distributions.Normal(posterior.mean.float(), posterior.stddev.float())
-        eps = torch.randn((k, *posterior.mean.shape), generator=generator, device=device)
+        eps = posterior_noise(generator, k, *posterior.mean.shape)
         z = posterior.mean + posterior.stddev * eps
         with autocast():
             log_px_z, log_ratio = log_weight_terms(model, x, posterior, z)
@@ -51,6 +51,17 @@ def score_images(model, images_u8: torch.Tensor, k: int = SCORE_SAMPLES, seed: i
         for key, value in zip(SCORE_KEYS, (recon, kl, recon + kl, nll)):
             out[key].append(value.double().cpu())
     return {key: torch.cat(values).float() for key, values in out.items()}
+
+
+def posterior_noise(generator: torch.Generator, k: int, batch: int, z_dim: int) -> torch.Tensor:
+    """The standard normals (k, batch, z_dim) that make k samples of each image's q(z|x), from `generator`."""
+    return torch.randn((k, batch, z_dim), generator=generator, device=generator.device)
+
+
+def single_image_noise(z_dim: int, k: int = SCORE_SAMPLES, seed: int = 0) -> torch.Tensor:
+    """The noise (k, z_dim) `score_images` uses for a batch of one image (a drawing, on the server): the page scores
+    a drawing with the same numbers (explorer/web_assets.py sends them), so both give it the same −ELBO."""
+    return posterior_noise(torch.Generator().manual_seed(seed), k, 1, z_dim)[:, 0]
 
 
 def scores_summary(atlas: dict[str, torch.Tensor], seconds: float, ood_seconds: float, k: int = SCORE_SAMPLES) -> dict:

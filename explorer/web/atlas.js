@@ -1,9 +1,7 @@
 /* The encoded test set in the page: means and stds per test digit, labels, and the map's 2-D coordinates.
-   Nearest digits and the ★'s place on the map are computed here by the same rules as explorer/core.py. */
+   Nearest digits, a point's neighbours and the ★'s place on the map are computed here by the rules of
+   explorer/core.py and explorer/neighbours.py, with the constants the server sends (web_assets.page_rules). */
 (function (vae) {
-  const TSNE_NEIGHBOURS = 10; // core.TSNE_NEIGHBOURS
-  const LATENT_PLANE = 'Latent (z₀, z₁)'; // core.LATENT_PLANE: a 2-D latent is its own map
-  const SCORE_KEYS = ['score_recon', 'score_kl', 'score_elbo', 'score_nll']; // training/scores.py SCORE_KEYS
 
   function squaredDistances(means, n, zDim, z) {
     const out = new Float64Array(n);
@@ -35,7 +33,11 @@
   }
 
   vae.Atlas = class {
-    constructor(tensors) {
+    /** `rules`: the runtime config's latent_plane, tsne_neighbours and score_names. */
+    constructor(tensors, rules) {
+      this.latentPlane = rules.latent_plane; // a 2-D latent is its own map
+      this.tsneNeighbours = rules.tsne_neighbours;
+      const scoreKeys = Object.keys(rules.score_names);
       for (const key of ['means', 'stds', 'labels', 'pca', 'pca_components', 'pca_center']) {
         if (!tensors[key]) throw new Error(`the atlas has no ${key}`);
       }
@@ -46,11 +48,11 @@
       this.coords = { PCA: tensors.pca.data };
       if (tensors.tsne) this.coords['t-SNE'] = tensors.tsne.data;
       if (tensors.umap) this.coords.UMAP = tensors.umap.data;
-      if (this.zDim === 2) this.coords[LATENT_PLANE] = this.means;
+      if (this.zDim === 2) this.coords[this.latentPlane] = this.means;
       this.pcaComponents = tensors.pca_components.data; // (2, zDim)
       this.pcaCenter = tensors.pca_center.data;
       // per-image scores in nats (training/scores.py), when the checkpoint has them
-      this.scores = SCORE_KEYS.every((key) => tensors[key]) ? Object.fromEntries(SCORE_KEYS.map((key) => [key, tensors[key].data])) : null;
+      this.scores = scoreKeys.every((key) => tensors[key]) ? Object.fromEntries(scoreKeys.map((key) => [key, tensors[key].data])) : null;
     }
 
     mean(i) { return this.means.subarray(i * this.zDim, (i + 1) * this.zDim); }
@@ -69,6 +71,17 @@
       return smallest(distances, k).filter((j) => j !== skip);
     }
 
+    /** The k test images nearest to a latent code in the latent space (by posterior means) and to its place on the
+        2-D map `method`, and how many are both (explorer/neighbours.py); test image `i` (-1: a drawing) is left out. */
+    neighbours(mean, i, method, k) {
+      const latent = this.nearest(mean, k + 1).filter((j) => j !== i).slice(0, k);
+      const coords = this.coords[method];
+      const [x, y] = i >= 0 ? [coords[2 * i], coords[2 * i + 1]] : this.placeOnMap(mean, method);
+      const onMap = coords ? this.nearestOnMap(coords, x, y, i, k) : [];
+      const both = latent.filter((j) => onMap.includes(j)).length;
+      return { latent, onMap, both };
+    }
+
     std(i) { return this.stds.subarray(i * this.zDim, (i + 1) * this.zDim); }
 
     /** The k test digits whose encoded means are nearest (Euclidean) to z. */
@@ -76,7 +89,7 @@
 
     /** Where a new encoding lands: the latent plane is z itself; PCA projects it; t-SNE (no transform) averages its nearest neighbours. */
     placeOnMap(mean, method) {
-      if (method === LATENT_PLANE) return [mean[0], mean[1]];
+      if (method === this.latentPlane) return [mean[0], mean[1]];
       if (method === 'PCA') {
         const xy = [0, 0];
         for (let c = 0; c < 2; c++) {
@@ -87,7 +100,7 @@
       const coords = this.coords[method];
       const distances = squaredDistances(this.means, this.n, this.zDim, mean).map(Math.sqrt);
       let wx = 0, wy = 0, total = 0;
-      for (const i of smallest(distances, TSNE_NEIGHBOURS)) {
+      for (const i of smallest(distances, this.tsneNeighbours)) {
         const w = 1 / (distances[i] + 1e-6);
         wx += w * coords[2 * i];
         wy += w * coords[2 * i + 1];
@@ -97,9 +110,10 @@
     }
   };
 
-  vae.loadAtlas = async function (url) {
-    const response = await fetch(url);
+  /** The checkpoint's atlas, from the runtime config's URL and rules. */
+  vae.loadAtlas = async function (config) {
+    const response = await fetch(config.atlas);
     if (!response.ok) throw new Error(`the atlas could not be fetched (HTTP ${response.status})`);
-    return new vae.Atlas(vae.parseSafetensors(await response.arrayBuffer()));
+    return new vae.Atlas(vae.parseSafetensors(await response.arrayBuffer()), config);
   };
 })(window.vae = window.vae || {});

@@ -1,7 +1,7 @@
 /* Attribute directions, in the page: two map selections A and B (say upright and slanted 1s) give the direction
    d = mean_B − mean_A in the latent space. A slider moves a latent code along it (the clicked test image's mean, or
    the Latent sliders' z), decoded as it moves; a row shows the steps; and the map can be redrawn with d as its x axis
-   (a custom projection). Methods of the explorer (explorer.js). */
+   (a custom projection). A view of the explorer (views.js). */
 (function (vae) {
   function byId(id) { return document.getElementById(id); }
   function plots() { return document.querySelectorAll('#latent-map .js-plotly-plot'); }
@@ -16,32 +16,53 @@
     return btoa(text).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
   }
 
-  vae.DirectionView = {
+  vae.DirectionView = class extends vae.View {
+    constructor(explorer) {
+      super(explorer);
+      this.directionEnds = null; // { A, B: test image indices, for: the checkpoint they were chosen under }
+      this.direction = null; // mean_B − mean_A
+      this.moves = new vae.LatestOnly((withRow) => this.drawDirection(withRow));
+      document.addEventListener('click', (e) => {
+        const actions = { 'direction-a': () => this.setDirectionEnd('A'), 'direction-b': () => this.setDirectionEnd('B'),
+          'direction-map': () => this.mapAlongDirection() };
+        actions[e.target.id]?.();
+      });
+      document.addEventListener('input', (e) => { if (e.target.id === 'direction-amount') this.moves.push(false); });
+      document.addEventListener('change', (e) => { if (e.target.id === 'direction-base-sliders') this.moves.push(true); });
+    }
+
+    /** The code the slider moves changed (another map point): redraw along the direction, if there is one. */
+    baseMoved() {
+      if (this.direction) this.moves.push(true);
+    }
+
     /** The map's selection and the direction's two ends, for the link to this view. */
     selectionsForLink() {
       const out = {};
       if (!this.atlas) return out;
-      if ((this.selection || []).length) out.sel = toBits(this.selection, this.atlas.n);
+      const selection = this.explorer.selection || [];
+      if (selection.length) out.sel = toBits(selection, this.atlas.n);
       const ends = this.directionEnds;
       if (ends && ends.for === this.name && ends.A) out.dir_a = toBits(ends.A, this.atlas.n);
       if (ends && ends.for === this.name && ends.B) out.dir_b = toBits(ends.B, this.atlas.n);
       return out;
-    },
+    }
 
     /** A link's selections (already checked by the server): the direction's ends, then the selection. */
     async openSelections(selections) {
       if (this.mode !== 'browser') return;
       for (const [key, which] of [['dir_a', 'A'], ['dir_b', 'B']]) {
-        if (selections[key]?.length) { this.selection = selections[key]; this.setDirectionEnd(which); }
+        if (selections[key]?.length) { this.explorer.selection = selections[key]; this.setDirectionEnd(which); }
       }
-      this.selection = [];
-      if (selections.sel?.length || selections.dir_a?.length) await this.selectOnMap(selections.sel || []);
-    },
+      this.explorer.selection = [];
+      if (selections.sel?.length || selections.dir_a?.length) await this.view('map').selectOnMap(selections.sel || []);
+    }
 
     /** "Use as A" / "Use as B": the current selection becomes one end of the direction. */
     setDirectionEnd(which) {
-      if (this.mode !== 'browser' || !(this.selection || []).length) return;
-      this.directionEnds = { ...(this.directionEnds || {}), [which]: this.selection.slice(), for: this.name };
+      const selection = this.explorer.selection || [];
+      if (this.mode !== 'browser' || !selection.length) return;
+      this.directionEnds = { ...(this.directionEnds || {}), [which]: selection.slice(), for: this.name };
       const ends = this.directionEnds;
       const describe = (end) => (end ? `${end.length} images` : 'not set');
       const caption = byId('direction-caption');
@@ -55,16 +76,15 @@
       } else if (caption) {
         caption.textContent = `A: ${describe(ends.A)}, B: ${describe(ends.B)}. Select another group on the map and use it as ${ends.A ? 'B' : 'A'}.`;
       }
-    },
+    }
 
     /** The code the slider moves: the clicked test image's mean, or the Latent sliders' z. */
     directionBase() {
       const fromSliders = document.querySelector('#direction-base-sliders')?.checked;
-      if (!fromSliders && this.lastPoint !== null && this.lastPoint !== undefined) return Float32Array.from(this.atlas.mean(this.lastPoint));
-      const z = new Float32Array(this.config.z_dim);
-      this.config.order.forEach((d, k) => { z[d] = Number(this.readSliders()[k]) || 0; });
-      return z;
-    },
+      const point = this.explorer.lastPoint;
+      if (!fromSliders && point !== null && point !== undefined) return Float32Array.from(this.atlas.mean(point));
+      return this.view('sliders').currentZ();
+    }
 
     /** The slider's decoding, and with `withRow` the row too (a slider move changes only the one image). */
     async drawDirection(withRow = true) {
@@ -79,7 +99,7 @@
       const label = byId('direction-amount-label');
       if (label) label.textContent = `${amount >= 0 ? '+' : ''}${amount.toFixed(2)} × (B − A)`;
       this.frame('direction');
-    },
+    }
 
     /** Redraw the map with x = the projection on d (centred) and y = the first PCA component made orthogonal to d. */
     mapAlongDirection() {
@@ -109,6 +129,6 @@
         if (old.length) Plotly.deleteTraces(plot, old);
       });
       vae.placeStar(null);
-    },
+    }
   };
 })(window.vae = window.vae || {});

@@ -2,46 +2,67 @@
    (sliders, nearest digits, drawing, map click, traversals, 2-D manifold, interpolation, prior samples, sample vs
    mean, compare) runs here with no request to the server. If the model cannot start, the page says so in one line and
    every view clicks its hidden server button instead (the server path, which is also the gradio_client API).
-   The views' methods live in their own files (slider_view.js, drawing_view.js, strip_views.js, timeline_view.js,
-   open_views.js), loaded before this one. */
+   Each view is its own object in its own file, registered below (views.js); the explorer holds what they share. */
 (function (vae) {
   function byId(id) { return document.getElementById(id); }
 
+  // What Gradio's js= listeners call (explorer/tabs/*.py) and tests call: vae.explorer.<method>(…) → the view's own.
+  const ENTRY_POINTS = {
+    sliders: ['decodeSliders'],
+    strips: ['sampleVsMean', 'traversal', 'interpolate', 'priorSamples', 'manifold', 'compare'],
+    likelihood: ['colourMap', 'drawGallery', 'classIndex', 'drawOod'],
+    timeline: ['compareTimeline'],
+    map: ['selectOnMap', 'toggleThumbnails', 'drawThumbnails'],
+  };
+  // What tests and benchmarks read (tests/test_browser*.py): vae.explorer.<name> → the view's own.
+  const READ_BY_TESTS = {
+    sliders: ['lastZ'], likelihood: ['galleryPicked', 'drawingScore'], timeline: ['timelineData'], map: ['lastNeighbours'],
+    direction: ['directionEnds', 'direction'],
+  };
+
   class Explorer {
     constructor() {
+      // the open checkpoint, and the page's mode: 'loading', 'browser' (its model runs here) or 'server' (the fallback)
       this.mode = 'loading';
       this.name = null;
+      this.config = null;
+      this.model = null;
+      this.atlas = null;
+      this.testDigits = null; // the test images as bytes, when the server has them (the sprite)
+      this.thumbnails = null;
+      // the map's state, which several views show: the projection, the ★ (your drawing's posterior), the clicked
+      // point and the box or lasso selection
       this.method = 't-SNE';
-      this.marker = null; // the drawing's encoded mean, for the ★
-      this.lastZ = null;
+      this.marker = null;
+      this.markerStd = null;
+      this.lastPoint = null;
+      this.selection = [];
       this.frames = {}; // view → {count, at}: when each view last put new pixels on its canvas (tests and benchmarks read it)
-      this.sliderValues = []; // slider k's value (display order): slider k moves latent dimension config.order[k]
-      this.lastPoint = null; // the last map point shown, for the link to this view
       this.whenReady = new Promise((resolve) => { this.becameReady = resolve; });
-      this.comparison = new vae.Comparison();
-      this.sliders = new vae.LatestOnly((z) => this.drawSliders(z));
-      this.drawing = new vae.LatestOnly((pad) => this.drawReconstruction(pad));
-      this.timelineTraversals = new vae.LatestOnly((k) => this.drawTimelineTraversal(k));
-      // a slider's own input event starts its decode at once; Gradio's .change listener (decodeSliders) also covers values
-      // the server sets, and the repeat of the same z is dropped in drawSliders
-      document.addEventListener('input', (e) => this.onDomInput(e), true);
-      // a stroke that starts before the next frame has wired a freshly rendered pad (a busy page) is not lost: the
-      // pad's own listeners, added here in the capture phase, still receive this pointerdown
-      document.addEventListener('pointerdown', (e) => { if (e.target.closest?.('#drawpad')) this.wireDrawPad(); }, true);
-      document.addEventListener('click', (e) => this.galleryClick(e));
-      this.directionMoves = new vae.LatestOnly((withRow) => this.drawDirection(withRow));
+
+      this.views = new vae.Views();
+      this.views.register('sliders', new vae.SliderView(this));
+      this.views.register('drawing', new vae.DrawingView(this));
+      this.views.register('strips', new vae.StripViews(this));
+      this.views.register('map', new vae.MapInstrument(this));
+      this.views.register('direction', new vae.DirectionView(this));
+      this.views.register('likelihood', new vae.LikelihoodView(this));
+      this.views.register('timeline', new vae.TimelineView(this));
+      this.views.register('train', new vae.TrainView(this));
+      this.views.register('opened', new vae.OpenViews(this)); // draws each view the first time it is shown
+      for (const [view, methods] of Object.entries(ENTRY_POINTS)) {
+        for (const method of methods) this[method] = (...args) => this.views.get(view)[method](...args);
+      }
+      for (const [view, names] of Object.entries(READ_BY_TESTS)) {
+        for (const name of names) Object.defineProperty(this, name, { get: () => this.views.get(view)[name] });
+      }
+
       document.addEventListener('click', (e) => {
-        const actions = { 'selection-clear': () => this.selectOnMap([]), 'direction-a': () => this.setDirectionEnd('A'),
-          'direction-b': () => this.setDirectionEnd('B'), 'direction-map': () => this.mapAlongDirection() };
-        actions[e.target.id]?.();
+        if (e.target.id === 'selection-clear') this.views.get('map').selectOnMap([]);
+        this.views.get('likelihood').galleryClick(e);
       });
-      document.addEventListener('input', (e) => { if (e.target.id === 'direction-amount') this.directionMoves.push(false); });
-      document.addEventListener('change', (e) => {
-        if (e.target.id === 'direction-base-sliders') this.directionMoves.push(true);
-        if (e.target.id === 'map-thumbnails') this.toggleThumbnails(e.target.checked);
-      });
+      document.addEventListener('change', (e) => { if (e.target.id === 'map-thumbnails') this.views.get('map').toggleThumbnails(e.target.checked); });
       new MutationObserver(() => this.onDomChange()).observe(document.documentElement, { childList: true, subtree: true });
-      this.watchShownViews();
     }
 
     /** Gradio's js_on_load and watch('value') seam: (re)load when the checkpoint changes. */
@@ -52,21 +73,20 @@
       if (config.name === this.name) return this.showStatus(); // the page-load update repeats the checkpoint it opened with
       this.name = config.name;
       this.config = config;
-      // values the server sets while the model loads (a link's z) are kept by decodeSliders and drawn once it is ready
-      this.sliderValues = [];
-      this.lastZ = null;
+      this.views.get('sliders').reset();
       this.marker = null; // the ★ was the drawing's mean under the previous model
       vae.placeStar(null);
       this.setMode('loading', 'Loading the model into your browser…');
       try {
-        const [model, atlas] = await Promise.all([vae.loadModel(config), vae.loadAtlas(config.atlas)]);
+        const [model, atlas] = await Promise.all([vae.loadModel(config), vae.loadAtlas(config)]);
         if (config !== this.config) return; // another checkpoint was picked meanwhile
         this.model = model;
         this.atlas = atlas;
         this.testDigits = null;
         this.setMode('browser');
-        this.decodeSliders(this.readSliders());
-        if (this.pad && !this.pad.empty) this.drawing.push(this.pad); // drawn while loading, or under the previous checkpoint
+        const sliders = this.views.get('sliders');
+        sliders.decodeSliders(sliders.readSliders());
+        this.views.get('drawing').redraw(); // drawn while loading, or under the previous checkpoint
         this.drawOpenedViews(); // the tab on screen, drawn by this checkpoint's model
         this.thumbnails = null;
         if (config.sprite) {
@@ -121,6 +141,14 @@
 
     className(label) { return (this.config.classes || [])[label] ?? String(label); }
 
+    drawOpenedViews() { this.views.get('opened').drawOpenedViews(); }
+
+    /** The map's projection changed (Gradio's listener): the ★ moves to its place on the new map. */
+    setMethod(method) {
+      this.method = method;
+      this.views.get('drawing').placeMarker();
+    }
+
     /** Gradio renders a tab's components when it is first opened and re-creates plots on updates: once a frame
         after DOM changes, wire what appeared (map clicks, the drawing pad) and draw views that appeared empty. */
     onDomChange() {
@@ -128,11 +156,12 @@
       this.domQueued = true;
       requestAnimationFrame(() => {
         this.domQueued = false;
-        vae.hookMapClicks((index) => this.mapClick(index), (indices) => this.selectOnMap(indices), (plot, moving) => this.drawThumbnails(plot, moving));
-        this.applyMapColour(); // a map plot Gradio re-created keeps the chosen colouring
-        this.refreshMapInstrument(); // … and the selection, the neighbours and the σ ellipses
-        this.wireDrawPad();
-        this.placeMarker();
+        const [map, drawing] = [this.views.get('map'), this.views.get('drawing')];
+        vae.hookMapClicks((index) => drawing.mapClick(index), (indices) => map.selectOnMap(indices), (plot, moving) => map.drawThumbnails(plot, moving));
+        this.views.get('likelihood').applyMapColour(); // a map plot Gradio re-created keeps the chosen colouring
+        map.refreshMapInstrument(); // … and the selection, the neighbours and the σ ellipses
+        drawing.wireDrawPad();
+        drawing.placeMarker();
         this.drawOpenedViews();
       });
     }
@@ -143,13 +172,10 @@
       if (!linkText) return;
       const link = JSON.parse(linkText); // written by the server's read_link: already validated
       await this.whenReady;
-      if (link.point !== null && link.point !== undefined) this.mapClick(link.point);
-      this.openSelections(link.selections || {});
-      if (link.step !== null && link.step !== undefined) { // the timeline's moment: now if it is loaded, else when it loads
-        this.timelineStep = link.step;
-        if (this.timelineFor === this.name) this.timeline();
-      }
-      if (link.compare && plan) this.compare(plan);
+      if (link.point !== null && link.point !== undefined) this.views.get('drawing').mapClick(link.point);
+      this.views.get('direction').openSelections(link.selections || {});
+      if (link.step !== null && link.step !== undefined) this.views.get('timeline').openAt(link.step);
+      if (link.compare && plan) this.views.get('strips').compare(plan);
     }
 
     /** The tab on screen, as deep_links.TABS names it (Gradio marks the selected tab button; app.TAB_LABELS maps). */
@@ -166,23 +192,22 @@
       const tab = this.currentTab();
       if (tab) params.set('tab', tab);
       if (tab === 'sliders' && this.config) {
-        const values = this.readSliders();
-        const z = new Array(this.config.z_dim).fill(0);
-        this.config.order.forEach((d, k) => { z[d] = values[k] || 0; });
-        params.set('z', z.map((v) => Number(v.toFixed(2))).join(','));
+        params.set('z', Array.from(this.views.get('sliders').currentZ(), (v) => Number(v.toFixed(2))).join(','));
       }
       if (tab === 'map' && this.lastPoint !== null) params.set('point', String(this.lastPoint));
-      if (tab === 'map') Object.entries(this.selectionsForLink()).forEach(([key, bits]) => params.set(key, bits));
+      if (tab === 'map') Object.entries(this.views.get('direction').selectionsForLink()).forEach(([key, bits]) => params.set(key, bits));
       if (tab === 'likelihood') {
         const checked = (id) => document.querySelector(`#${id} input[type=radio]:checked`)?.value;
         params.set('rank', checked('rank-which') || 'hardest');
-        params.set('score', { '−ELBO': 'elbo', reconstruction: 'recon', KL: 'kl', '−log p(x)': 'nll' }[checked('rank-score')] || 'elbo');
+        const key = this.views.get('likelihood').scoreKeys()[checked('rank-score')];
+        params.set('score', key ? key.slice('score_'.length) : 'elbo'); // deep_links.RANK_SCORES: the atlas keys' ends
         const label = document.querySelector('#rank-class input')?.value;
         const index = (this.config.classes || []).indexOf(label);
         if (index >= 0) params.set('class', String(index));
       }
-      if (tab === 'timeline' && this.timelineData) {
-        params.set('step', String(this.timelineData.snapshots[Number(byId('timeline-step').value)].step));
+      const timeline = this.views.get('timeline').timelineData;
+      if (tab === 'timeline' && timeline) {
+        params.set('step', String(timeline.snapshots[Number(byId('timeline-step').value)].step));
       }
       if (tab === 'compare') {
         const names = Array.from(document.querySelectorAll('#compare-pick input:checked'), (i) => i.parentElement.innerText.trim());
@@ -194,7 +219,5 @@
     }
   }
 
-  Object.assign(Explorer.prototype, vae.SliderView, vae.DrawingView, vae.StripViews, vae.TimelineView, vae.TrainView,
-    vae.LikelihoodView, vae.MapInstrument, vae.DirectionView, vae.OpenViews);
   vae.explorer = vae.explorer || new Explorer();
 })(window.vae = window.vae || {});

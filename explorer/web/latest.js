@@ -30,4 +30,9 @@
       this.running = false;
     }
   };
+
+  /** Resolves once the page has painted what was drawn before the call: after the next frame, in a new task. */
+  vae.afterPaint = function () {
+    return new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+  };
 })(window.vae = window.vae || {});

@@ -1,30 +1,40 @@
 /* What the model finds hard, in the page: the map coloured by a per-image score, the ranked gallery (hardest or
    easiest test images, with their reconstructions), a drawing's own −ELBO and percentile, and the out-of-distribution
-   histograms from the checkpoint's ood.json. The same rules as explorer/likelihood.py. Methods of the explorer. */
+   histograms from the checkpoint's ood.json. The rules of explorer/likelihood.py (scores.js), with the score names
+   the server sends. A view of the explorer (views.js). */
 (function (vae) {
   function byId(id) { return document.getElementById(id); }
-  const SCORES = { '−ELBO': 'score_elbo', reconstruction: 'score_recon', KL: 'score_kl', '−log p(x)': 'score_nll' };
-  const SAMPLES = 8; // training/scores.py SCORE_SAMPLES
-  const GALLERY = 24; // explorer/likelihood.py GALLERY_SIZE
   const SET_COLOURS = ['#222', '#d62728', '#1f77b4', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2'];
 
   function quantile(sorted, q) { return sorted[Math.min(sorted.length - 1, Math.max(0, Math.round(q * (sorted.length - 1))))]; }
 
-  vae.LikelihoodView = {
+  vae.LikelihoodView = class extends vae.View {
+    constructor(explorer) {
+      super(explorer);
+      this.mapColouring = 'class';
+      this.galleryPicked = null; // the gallery's images, for a click on one
+      this.drawingScore = null; // the last drawing's scores and percentile (tests read it)
+    }
+
+    /** A score's name → its atlas key, as the server names them ({'−ELBO': 'score_elbo', …}). */
+    scoreKeys() {
+      return Object.fromEntries(Object.entries(this.config.score_names).map(([key, name]) => [name, key]));
+    }
+
     // ------------------------------------------------------------------ the map, coloured by a score
     colourMap(choice) {
       this.mapColouring = choice || 'class';
       if (this.mode !== 'browser' || (this.mapColouring !== 'class' && !this.atlas?.scores)) return this.server('server-map-colour');
       this.applyMapColour();
-    },
+    }
 
     applyMapColour() {
       if (this.mode !== 'browser' || !this.atlas) return;
       const choice = this.mapColouring || 'class';
-      const key = SCORES[choice];
+      const byName = this.scoreKeys(), key = byName[choice];
       if (choice !== 'class' && !(key && this.atlas.scores)) return;
       if (choice === 'class' && !this.atlas.scores) return vae.colourMapPlots({ key: 'class' }, this.config.class_colours || []);
-      const scores = this.atlas.scores ? Object.fromEntries(Object.entries(SCORES).map(([n, k]) => [n, this.atlas.scores[k]])) : null;
+      const scores = this.atlas.scores ? Object.fromEntries(Object.entries(byName).map(([n, k]) => [n, this.atlas.scores[k]])) : null;
       let colouring = { key: 'class', scores };
       if (key) {
         const values = this.atlas.scores[key];
@@ -32,24 +42,14 @@
         colouring = { key, title: choice, values, scores, low: quantile(sorted, 0.01), high: Math.max(quantile(sorted, 0.99), quantile(sorted, 0.01) + 1e-6) };
       }
       vae.colourMapPlots(colouring, this.config.class_colours || []);
-    },
+    }
 
     // ------------------------------------------------------------------ the ranked gallery
     /** A class dropdown's shown name → its label (null for "any"). */
     classIndex(name) {
       const index = (this.config.classes || []).indexOf(name);
       return index >= 0 ? index : null;
-    },
-
-    /** Indices of the hardest/easiest test images by `key`, of one class or all (ties by index). */
-    ranked(key, which, label) {
-      const values = this.atlas.scores[key];
-      const indices = [];
-      for (let i = 0; i < this.atlas.n; i++) if (label === null || this.atlas.labels[i] === label) indices.push(i);
-      const sign = which === 'hardest' ? -1 : 1;
-      indices.sort((a, b) => sign * (values[a] - values[b]) || a - b);
-      return indices.slice(0, GALLERY);
-    },
+    }
 
     async drawGallery(scoreChoice, which, classChoice) {
       const caption = byId('rank-caption');
@@ -57,22 +57,22 @@
         if (caption) caption.textContent = 'This checkpoint has no per-image scores (trained before them): run `python -m training evaluate` on its folder.';
         return;
       }
-      const key = SCORES[scoreChoice] || 'score_elbo';
+      const byName = this.scoreKeys(), key = byName[scoreChoice] || 'score_elbo';
       const label = Number.isInteger(classChoice) ? classChoice : null;
-      const picked = this.ranked(key, which === 'easiest' ? 'easiest' : 'hardest', label);
+      const picked = vae.ranked(this.atlas.scores[key], this.atlas.labels, which === 'easiest' ? 'easiest' : 'hardest', label, this.config.gallery_size);
       this.galleryPicked = picked;
       const means = new Float32Array(picked.length * this.atlas.zDim);
       picked.forEach((i, k) => means.set(this.atlas.mean(i), k * this.atlas.zDim));
       const recon = await this.model.decode(means, picked.length);
       const tiles = vae.imagesAboveDecodings(picked, recon, this.testDigits, 12);
       vae.drawDigits(byId('rank-canvas'), vae.stackDigits(tiles), tiles.length, 12, 3);
-      const scoreName = Object.keys(SCORES).find((name) => SCORES[name] === key);
+      const scoreName = this.config.score_names[key];
       const list = picked.map((i) => `#${i} ${this.className(this.atlas.labels[i])} ${this.atlas.scores[key][i].toFixed(1)}`).join(' · ');
       if (caption) caption.textContent = `The ${which === 'easiest' ? 'easiest' : 'hardest'} ${picked.length} test images by ${scoreName} (nats)` +
         (label === null ? '' : ` among ${this.className(label)}`) + (this.testDigits ? ', each above its reconstruction' : ' (the test images are not available: decodings of their means, twice)') +
         `. Click one to open it in Sample vs mean. ${list}`;
       this.frame('gallery');
-    },
+    }
 
     /** A click on the gallery canvas: which tile (image or its reconstruction), then open that image in Sample vs mean. */
     galleryClick(event) {
@@ -90,45 +90,18 @@
         input.dispatchEvent(new Event('change', { bubbles: true }));
       }
       Array.from(document.querySelectorAll('[role=tab]')).find((tab) => tab.innerText.trim() === (this.config.tabs?.sample || 'Sample vs mean'))?.click();
-    },
+    }
 
     // ------------------------------------------------------------------ your drawing's score
-    /** −ELBO of one image (784 floats in [0, 1]) with SAMPLES posterior samples, as training/scores.py computes it. */
-    async scoreImage(input, mean, std) {
-      const zDim = this.atlas.zDim, normal = vae.seededNormals(12345); // the same drawing gets the same score
-      const z = new Float32Array(SAMPLES * zDim);
-      for (let s = 0; s < SAMPLES; s++) for (let d = 0; d < zDim; d++) z[s * zDim + d] = mean[d] + std[d] * normal();
-      const pixels = await this.model.decode(z, SAMPLES);
-      let recon = 0;
-      for (let s = 0; s < SAMPLES; s++) {
-        for (let i = 0; i < 784; i++) {
-          const p = Math.min(Math.max(pixels[s * 784 + i], 1e-7), 1 - 1e-7), x = input[i];
-          recon -= x * Math.log(p) + (1 - x) * Math.log(1 - p);
-        }
-      }
-      recon /= SAMPLES;
-      let kl = 0;
-      for (let d = 0; d < zDim; d++) kl += 0.5 * (mean[d] * mean[d] + std[d] * std[d] - 1) - Math.log(std[d]);
-      return { recon, kl, elbo: recon + kl };
-    },
-
-    /** "more unusual than 97 % of the test images": the share of test −ELBOs below this one. */
-    percentileOf(value) {
-      const values = this.atlas.scores.score_elbo;
-      let below = 0;
-      for (let i = 0; i < values.length; i++) if (values[i] < value) below++;
-      return (100 * below) / values.length;
-    },
-
     async showDrawingScore(input, mean, std) {
       const line = byId('draw-score');
       if (!line || !this.atlas.scores) return;
-      const score = await this.scoreImage(input, mean, std);
-      const share = this.percentileOf(score.elbo);
+      const score = await vae.scoreImage(this.model, input, mean, std, this.config.score_noise); // the server's noise
+      const share = vae.percentileOf(this.atlas.scores.score_elbo, score.elbo);
       this.drawingScore = { ...score, percentile: share };
       line.textContent = `−ELBO ${score.elbo.toFixed(1)} nats (reconstruction ${score.recon.toFixed(1)} + KL ${score.kl.toFixed(1)}): ` +
         `more unusual than ${share.toFixed(0)} % of the ${this.config.dataset} test images.`;
-    },
+    }
 
     // ------------------------------------------------------------------ out-of-distribution histograms
     async drawOod() {
@@ -148,7 +121,7 @@
       this.plotHistograms(canvas, ood, key);
       if (finding) finding.textContent = ood.finding;
       this.frame('ood');
-    },
+    }
 
     /** Step curves of each set's fraction of images per (log-spaced) bin, one colour per set, with a legend. */
     plotHistograms(canvas, ood, key) {
@@ -184,6 +157,6 @@
         g.fillText(`${name}: median ${stats[key === 'score_elbo' ? 'median_elbo' : 'median_nll'].toFixed(0)}`, width - right + 12, top + 14 + 18 * s);
       });
       canvas.dataset.drawn = 'yes';
-    },
+    }
   };
 })(window.vae = window.vae || {});

@@ -1,7 +1,8 @@
 /* Every view is alive when it is first shown: a view on screen that has not been drawn for the open checkpoint is
    drawn with its controls' current values (read from the page), by the page's model or, in the server fallback, by
    the server through the view's bridge. Checked once a frame after the page changes, when a view's element changes
-   size (a tab shown: display none → its size) and when a checkpoint is ready. Methods of the explorer (explorer.js). */
+   size (a tab shown: display none → its size) and when a checkpoint is ready. Registered with the views (views.js):
+   it draws each of them through the registry. */
 (function (vae) {
   function control(id, selector) { return document.querySelector(`#${id} ${selector}`); }
   function number(id) { return Number(control(id, 'input[type=number]')?.value ?? NaN); }
@@ -9,36 +10,44 @@
   function checked(id) { return control(id, 'input[type=checkbox]')?.checked ?? true; }
   function dropdown(id) { return control(id, 'input')?.value; }
 
-  vae.OpenViews = {
+  vae.OpenViews = class extends vae.View {
+    /** A tab renders its content when first opened (a DOM change), but a later visit, or Gradio showing content it
+        rendered earlier, only changes what is displayed: a view's element then goes from no size to its size. */
+    constructor(explorer) {
+      super(explorer);
+      this.shown = new ResizeObserver(() => this.drawOpenedViews());
+    }
+
     /** Each view: its canvas (drawn in the page), its server image and bridge (the fallback), and how to draw it.
         `anyCheckpoint`: it does not change with the open checkpoint (the comparison has its own picks);
         `pageOnly`: the page draws it in the server fallback too. */
     openViews() {
+      const sliders = this.view('sliders'), strips = this.view('strips'), likelihood = this.view('likelihood');
       return [
         { canvas: 'slider-canvas', server: 'slider-image', bridge: 'server-decode',
-          draw: () => { this.lastZ = null; this.decodeSliders(this.readSliders()); } }, // a new canvas: draw even the same z
+          draw: () => { sliders.lastZ = null; sliders.decodeSliders(sliders.readSliders()); } }, // a new canvas: draw even the same z
         { canvas: 'sv-canvas', server: 'sv-strip', bridge: 'server-sample-vs-mean',
-          draw: () => { this.sampleVsMean(number('sv-index'), number('sv-seed')); this.server('sv-widths-bridge'); } },
+          draw: () => { strips.sampleVsMean(number('sv-index'), number('sv-seed')); this.server('sv-widths-bridge'); } },
         { canvas: 'traversal-canvas', server: 'traversal-image', bridge: 'server-traversal',
-          draw: () => this.traversal(choice('trav-start'), number('trav-seed'), number('trav-index'), number('trav-rows'), number('trav-columns')) },
+          draw: () => strips.traversal(choice('trav-start'), number('trav-seed'), number('trav-index'), number('trav-rows'), number('trav-columns')) },
         { canvas: 'manifold-canvas', server: 'manifold-image', bridge: 'server-manifold', only: () => this.config.z_dim === 2,
-          draw: () => this.manifold(checked('manifold-means')) },
+          draw: () => strips.manifold(checked('manifold-means')) },
         { canvas: 'interp-canvas', server: 'interp-strip', bridge: 'server-interpolate',
-          draw: () => this.interpolate(number('interp-a'), number('interp-b'), number('interp-steps')) },
-        { canvas: 'prior-canvas', server: 'prior-image', bridge: 'server-prior', draw: () => this.priorSamples(number('prior-seed')) },
+          draw: () => strips.interpolate(number('interp-a'), number('interp-b'), number('interp-steps')) },
+        { canvas: 'prior-canvas', server: 'prior-image', bridge: 'server-prior', draw: () => strips.priorSamples(number('prior-seed')) },
         { canvas: 'rank-canvas', server: 'rank-image', bridge: 'server-rank',
-          draw: () => this.drawGallery(choice('rank-score'), choice('rank-which'), this.classIndex(dropdown('rank-class'))) },
-        { canvas: 'ood-anchor', server: 'ood-anchor', pageOnly: true, draw: () => this.drawOod() },
+          draw: () => likelihood.drawGallery(choice('rank-score'), choice('rank-which'), likelihood.classIndex(dropdown('rank-class'))) },
+        { canvas: 'ood-anchor', server: 'ood-anchor', pageOnly: true, draw: () => likelihood.drawOod() },
         { canvas: 'compare-browser', server: 'compare-image', bridge: 'compare-open', anyCheckpoint: true,
           draw: () => this.server('compare-open') },
         // no model needed; its anchor stays shown when a checkpoint without a timeline hides the view
-        { canvas: 'timeline-anchor', server: 'timeline-anchor', pageOnly: true, draw: () => this.timeline() },
+        { canvas: 'timeline-anchor', server: 'timeline-anchor', pageOnly: true, draw: () => this.view('timeline').timeline() },
         // the run the server last named: its status may have arrived before this explorer existed (vae.trainLatest),
         // or not yet (then asked again at the next check)
         { canvas: 'train-anchor', server: 'train-anchor', pageOnly: true, anyCheckpoint: true,
-          draw: () => (vae.trainLatest ? this.trainLive(vae.trainLatest) : delete document.getElementById('train-anchor').dataset.openedFor) },
+          draw: () => (vae.trainLatest ? this.view('train').trainLive(vae.trainLatest) : delete document.getElementById('train-anchor').dataset.openedFor) },
       ];
-    },
+    }
 
     drawOpenedViews() {
       if (this.mode === 'loading' || !this.config) return;
@@ -51,12 +60,6 @@
         if (this.mode === 'browser' || view.pageOnly) view.draw();
         else this.server(view.bridge);
       }
-    },
-
-    /** A tab renders its content when first opened (a DOM change), but a later visit, or Gradio showing content it
-        rendered earlier, only changes what is displayed: a view's element then goes from no size to its size. */
-    watchShownViews() {
-      this.shown = new ResizeObserver(() => this.drawOpenedViews());
-    },
+    }
   };
 })(window.vae = window.vae || {});

@@ -1,5 +1,5 @@
 /* The views that decode a batch of codes into one strip or grid in the page: sample vs mean, traversals, the 2-D
-   manifold, interpolation, prior samples, and the comparison. Methods of the explorer (explorer.js); each draws only
+   manifold, interpolation, prior samples, and the comparison. Views of the explorer (views.js); each draws only
    when the page's model runs (runsHere), and otherwise the server draws it through the view's bridge. */
 (function (vae) {
   const SAMPLES = 8; // tabs/sample.py SAMPLES_PER_DIGIT
@@ -17,7 +17,12 @@
     return Math.max(low, Math.min(high, Math.round(Number(value)) || fallback));
   }
 
-  vae.StripViews = {
+  vae.StripViews = class extends vae.View {
+    constructor(explorer) {
+      super(explorer);
+      this.comparison = new vae.Comparison();
+    }
+
     checkIndex(value, where) {
       const index = Number(value);
       if (!Number.isInteger(index) || index < 0 || index >= this.atlas.n) {
@@ -25,7 +30,7 @@
         return null;
       }
       return index;
-    },
+    }
 
     async interpolate(a, b, steps) {
       if (!this.runsHere('server-interpolate')) return;
@@ -41,14 +46,14 @@
       }
       vae.drawDigits(byId('interp-canvas'), await this.model.decode(z, n), n, n, 3);
       this.frame('interpolate');
-    },
+    }
 
     async priorSamples(seed) {
       if (!this.runsHere('server-prior')) return;
       const z = gaussians(seed, PRIOR_GRID * this.atlas.zDim);
       vae.drawDigits(byId('prior-canvas'), await this.model.decode(z, PRIOR_GRID), PRIOR_GRID, 8, 3);
       this.frame('prior');
-    },
+    }
 
     async sampleVsMean(index, seed) {
       if (!this.runsHere('server-sample-vs-mean')) return;
@@ -68,7 +73,7 @@
       for (let k = 0; k <= SAMPLES; k++) parts.push(decoded.subarray(k * 784, (k + 1) * 784));
       vae.drawDigits(byId('sv-canvas'), vae.stackDigits(parts), parts.length, parts.length, 4);
       this.frame('sample-vs-mean');
-    },
+    }
 
     /** Where a traversal starts (tabs/traversals.py TRAVERSAL_STARTS): zero, a seeded prior sample, or a test image's mean. */
     traversalBase(start, seed, index) {
@@ -79,7 +84,7 @@
         return i === null ? null : Float32Array.from(this.atlas.mean(i));
       }
       return new Float32Array(zDim);
-    },
+    }
 
     async traversal(start, seed, index, rows, columns) {
       if (!this.runsHere('server-traversal')) return;
@@ -87,7 +92,7 @@
       if (!base) return;
       const informative = this.config.order.filter((d) => this.config.active[d]);
       const dims = (informative.length ? informative : this.config.order).slice(0, clampInt(rows, 1, 16, 8));
-      const values = vae.traversalValues(clampInt(columns, 2, 15, 11));
+      const values = vae.traversalValues(clampInt(columns, 2, 15, 11), this.config.traversal_range);
       const canvas = byId('traversal-canvas');
       vae.drawDigits(canvas, await this.model.decode(vae.traversalCodes(base, dims, values), dims.length * values.length),
         dims.length * values.length, values.length, 2);
@@ -97,24 +102,25 @@
       link.href = vae.enlargedPng(canvas, 4);
       link.hidden = false;
       this.frame('traversal');
-    },
+    }
 
-    kl(d) { return Number((this.config.kl || [])[d] ?? NaN).toFixed(2); },
+    kl(d) { return Number((this.config.kl || [])[d] ?? NaN).toFixed(2); }
 
     async manifold(showMeans) {
       if (!this.runsHere('server-manifold') || this.atlas.zDim !== 2) return;
       const canvas = byId('manifold-canvas');
-      vae.drawDigits(canvas, await this.model.decode(vae.manifoldCodes(MANIFOLD), MANIFOLD * MANIFOLD), MANIFOLD * MANIFOLD, MANIFOLD, 1);
-      if (showMeans) vae.drawMeansOverManifold(canvas, this.atlas.means, this.atlas.labels, MANIFOLD);
+      const range = this.config.traversal_range, colours = this.config.class_colours;
+      vae.drawDigits(canvas, await this.model.decode(vae.manifoldCodes(MANIFOLD, range), MANIFOLD * MANIFOLD), MANIFOLD * MANIFOLD, MANIFOLD, 1);
+      if (showMeans) vae.drawMeansOverManifold(canvas, this.atlas.means, this.atlas.labels, MANIFOLD, range, colours);
       const legend = byId('manifold-legend');
       legend.replaceChildren(...(showMeans ? (this.config.classes || []).map((name, label) => {
         const item = document.createElement('span');
         item.textContent = `● ${name}  `;
-        item.style.color = vae.CLASS_COLOURS[label % vae.CLASS_COLOURS.length];
+        item.style.color = colours[label % colours.length];
         return item;
       }) : []));
       this.frame('manifold');
-    },
+    }
 
     /** The server sends the comparison's plan (which images, which models); the page reconstructs with each model. */
     async compare(planText) {
@@ -125,8 +131,8 @@
       } catch (err) {
         return; // the server refused the selection and said why in the note
       }
-      await this.comparison.render(byId('compare-browser'), plan, this.drawnDigit || null);
+      await this.comparison.render(byId('compare-browser'), plan, this.view('drawing').drawnDigit);
       this.frame('compare');
-    },
+    }
   };
 })(window.vae = window.vae || {});

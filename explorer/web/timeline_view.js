@@ -1,7 +1,7 @@
 /* The training timeline in the page: the checkpoint's timeline.json (loss terms, KL and activity per dimension) and
    timeline.safetensors (the subset's map, reconstructions and prior decodings per snapshot) are fetched once per
    checkpoint; the scrubber and Play redraw a snapshot with no request to the server. It needs no model, so it also
-   draws in the server fallback. Methods of the explorer (explorer.js). */
+   draws in the server fallback. A view of the explorer (views.js). */
 (function (vae) {
   const PIXELS = 784;
   const CURVES = [['total', '#222', 'test −ELBO'], ['recon', '#1f77b4', 'recon'], ['kl', '#ff7f0e', 'KL']];
@@ -29,7 +29,21 @@
     return g;
   }
 
-  vae.TimelineView = {
+  vae.TimelineView = class extends vae.View {
+    constructor(explorer) {
+      super(explorer);
+      this.timelineFor = null; // the checkpoint whose timeline is loaded (timelineData)
+      this.timelineData = null;
+      this.timelineStep = null; // a link's moment, shown once the timeline is loaded
+      this.traversals = new vae.LatestOnly((k) => this.drawTimelineTraversal(k));
+    }
+
+    /** A link's moment: now if this checkpoint's timeline is loaded, else when it loads. */
+    openAt(step) {
+      this.timelineStep = step;
+      if (this.timelineFor === this.name) this.timeline();
+    }
+
     /** Draw the tab: load this checkpoint's timeline once, then the snapshot the scrubber is on. */
     async timeline() {
       const files = this.config && this.config.timeline;
@@ -56,7 +70,7 @@
       this.wireTimeline();
       this.listCompared();
       this.drawSnapshot(Number(byId('timeline-step').value));
-    },
+    }
 
     /** The other checkpoints with a timeline, as the options of "side by side with" (names set as text). */
     listCompared() {
@@ -67,7 +81,7 @@
       select.replaceChildren(new Option('—', ''), ...names.map((n) => new Option(n, n)));
       this.timelineOther = null;
       byId('timeline-other').hidden = true;
-    },
+    }
 
     /** Ask the server for another checkpoint's timeline files (it checks them with the one loader). */
     requestCompared(name) {
@@ -76,7 +90,7 @@
       const box = document.querySelector('#timeline-other-name textarea, #timeline-other-name input');
       box.value = name;
       box.dispatchEvent(new Event('input', { bubbles: true }));
-    },
+    }
 
     /** The server's answer: load that timeline and draw it beside the open one at the same moment. */
     async compareTimeline(answerText) {
@@ -91,7 +105,7 @@
         (await fetchOk(answer.files.tensors, 'tensors')).arrayBuffer()]);
       this.timelineOther = { name: answer.name, snapshots: meta.snapshots, tensors: vae.parseSafetensors(buffer) };
       this.drawSnapshot(Number(byId('timeline-step').value));
-    },
+    }
 
     /** The compared run at the same optimizer step (its last snapshot at or before it). */
     drawCompared(step) {
@@ -105,7 +119,7 @@
       byId('timeline-other-caption').textContent = `${other.name} at step ${s.step} (epoch ${s.epoch.toFixed(2)}): test −ELBO ` +
         `${s.test.total.toFixed(1)} (recon ${s.test.recon.toFixed(1)} + KL ${s.test.kl.toFixed(1)}), ` +
         `${s.active.filter(Boolean).length} of ${s.active.length} dimensions active`;
-    },
+    }
 
     /** A traversal by the decoder of that moment: the latest snapshot at or before k that kept one (epochs 1, 2,
         4, …), its 4 most informative dimensions from −3 to 3. Latest wins while scrubbing. */
@@ -126,13 +140,13 @@
       const model = await this.timelineModels.get(url);
       const kl = snapshots[d].kl_per_dim;
       const dims = kl.map((_, i) => i).sort((a, b) => kl[b] - kl[a]).slice(0, 4);
-      const values = vae.traversalValues(9);
+      const values = vae.traversalValues(9, this.config.traversal_range);
       const codes = vae.traversalCodes(new Float32Array(this.config.z_dim), dims, values);
       vae.drawDigits(canvas, await model.decode(codes, dims.length * values.length), dims.length * values.length, values.length, 2);
       caption.textContent = `The decoder at step ${snapshots[d].step} (epoch ${snapshots[d].epoch.toFixed(0)}): its 4 most informative ` +
         `dimensions then (${dims.map((i) => `z${i}`).join(', ')}), each from −3 to 3, the others at 0.`;
       this.frame('timeline-traversal');
-    },
+    }
 
     /** The scrubber and Play (once per element: Gradio may render the tab's HTML anew). */
     wireTimeline() {
@@ -142,7 +156,7 @@
       scrubber.addEventListener('input', () => this.drawSnapshot(Number(scrubber.value)));
       byId('timeline-compare').addEventListener('change', (e) => this.requestCompared(e.target.value));
       play.addEventListener('click', () => this.playTimeline());
-    },
+    }
 
     playTimeline() {
       const scrubber = byId('timeline-step');
@@ -160,7 +174,7 @@
         scrubber.value = String(next);
         this.drawSnapshot(next);
       }, 400);
-    },
+    }
 
     drawSnapshot(k) {
       const data = this.timelineData;
@@ -174,14 +188,14 @@
       this.drawTimelineCurves(snapshots, k);
       this.drawTimelineKl(snapshot);
       this.drawCompared(snapshot.step);
-      this.timelineTraversals.push(k);
+      this.traversals.push(k);
       const active = snapshot.active.filter(Boolean).length;
       const test = snapshot.test;
       byId('timeline-caption').textContent = `snapshot ${k + 1} of ${snapshots.length} · step ${snapshot.step} · epoch ` +
         `${snapshot.epoch.toFixed(2)} · test −ELBO ${test.total.toFixed(1)} (recon ${test.recon.toFixed(1)} + KL ` +
         `${test.kl.toFixed(1)}) · ${active} of ${snapshot.active.length} dimensions active`;
       this.frame('timeline');
-    },
+    }
 
     /** The subset's points at snapshot k, scaled to fill the canvas (the caption of the axes says the spread). */
     drawTimelineMap(coords, labels, k, canvasId = 'timeline-map') {
@@ -192,15 +206,15 @@
       const xs = points.filter((_, i) => i % 2 === 0), ys = points.filter((_, i) => i % 2 === 1);
       const [x0, x1] = robustRange(xs), [y0, y1] = robustRange(ys);
       const span = Math.max(x1 - x0, y1 - y0) * 1.15, cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
-      const size = canvas.width;
+      const size = canvas.width, colours = this.config?.class_colours ?? ['#444']; // the Train tab may draw before a checkpoint opens
       for (let i = 0; i < n; i++) {
-        g.fillStyle = vae.CLASS_COLOURS[Number(labels[i]) % vae.CLASS_COLOURS.length];
+        g.fillStyle = colours[Number(labels[i]) % colours.length];
         g.fillRect(size / 2 + ((xs[i] - cx) / span) * size - 1.5, size / 2 - ((ys[i] - cy) / span) * size - 1.5, 3, 3);
       }
       g.fillStyle = '#555';
       g.font = '11px sans-serif';
       g.fillText(`width of the view: ${span.toPrecision(2)}`, 6, size - 6);
-    },
+    }
 
     /** Test recon, KL and −ELBO against log(1 + step), with the current snapshot marked. */
     drawTimelineCurves(snapshots, k) {
@@ -229,7 +243,7 @@
       g.fillStyle = '#555';
       g.fillText(`0 … ${top.toFixed(0)} nats`, pad + 4, pad + h + 14);
       g.fillText(`step 0 … ${snapshots[snapshots.length - 1].step}`, pad + w - 90, pad + h + 14);
-    },
+    }
 
     /** KL per dimension at this snapshot, in the finished model's order (most informative first). */
     drawTimelineKl(snapshot, canvasId = 'timeline-kl', order = this.config.order) {
@@ -245,6 +259,6 @@
       g.fillStyle = '#555';
       g.font = '11px sans-serif';
       g.fillText(`0 … ${top.toFixed(2)} nats`, 4, 11);
-    },
+    }
   };
 })(window.vae = window.vae || {});

@@ -2,7 +2,7 @@
    second); the page fetches the run's progress.json (every step's training loss, the epochs' test loss) and, when a
    snapshot arrives, its timeline so far, and draws the curves, the map, the reconstructions, the prior samples and
    the KL per dimension at the latest snapshot. Nothing is computed on the server; it needs no model, so it also draws
-   in the server fallback. Methods of the explorer (explorer.js). */
+   in the server fallback. A view of the explorer (views.js); it draws its map and KL bars as the timeline does. */
 (function (vae) {
   const PIXELS = 784;
   const TERMS = [[1, '#222'], [2, '#1f77b4'], [3, '#ff7f0e']]; // [column of [step|epoch, total, recon, kl], colour]
@@ -18,10 +18,10 @@
   /** The bridge's listener: keep the latest status (the page's explorer may not exist yet) and draw it. */
   vae.trainStatus = function (text) {
     vae.trainLatest = text;
-    if (vae.explorer) vae.explorer.trainLive(text);
+    if (vae.explorer) vae.explorer.views.get('train').trainLive(text);
   };
 
-  vae.TrainView = {
+  vae.TrainView = class extends vae.View {
     /** The server's status of the run on show (JSON); latest wins while a fetch is under way. */
     async trainLive(text) {
       const live = JSON.parse(text || '{}');
@@ -44,7 +44,7 @@
       } catch (err) {
         byId('train-caption').textContent = `The live view could not be updated: ${err.message}`;
       }
-    },
+    }
 
     drawTraining(live, progress, timeline) {
       this.drawTrainCurves(progress);
@@ -58,18 +58,18 @@
         // the JSON is replaced after the tensors: never more snapshots than the tensors hold
         const k = Math.min(snapshots.length, tensors.coords.shape[0]) - 1;
         const s = snapshots[k];
-        this.drawTimelineMap(tensors.coords, tensors.labels.data, k, 'train-map');
+        this.view('timeline').drawTimelineMap(tensors.coords, tensors.labels.data, k, 'train-map');
         const shown = tensors.recon.shape[1], prior = tensors.prior.shape[1];
         vae.drawDigits(byId('train-recon'), tensors.recon.data.subarray(k * shown * PIXELS, (k + 1) * shown * PIXELS), shown, shown, 2);
         vae.drawDigits(byId('train-prior'), tensors.prior.data.subarray(k * prior * PIXELS, (k + 1) * prior * PIXELS), prior, prior, 2);
-        this.drawTimelineKl(s, 'train-kl', null);
+        this.view('timeline').drawTimelineKl(s, 'train-kl', null);
         caption += ` · latest snapshot at step ${s.step}: test −ELBO ${s.test.total.toFixed(1)} (recon ` +
           `${s.test.recon.toFixed(1)} + KL ${s.test.kl.toFixed(1)}), ${s.active.filter(Boolean).length} of ` +
           `${s.active.length} dimensions active`;
       }
       byId('train-caption').textContent = caption;
       this.frame('train');
-    },
+    }
 
     /** Every step's training loss (thin lines) and each epoch end's test loss (dots), against the step. */
     drawTrainCurves(progress) {
@@ -98,6 +98,6 @@
       g.font = '11px sans-serif';
       g.fillText(`0 … ${top.toFixed(0)} nats (first steps cut)`, pad + 4, pad - 8);
       g.fillText(`step 0 … ${progress.steps}`, pad + w - 80, pad + h + 14);
-    },
+    }
   };
 })(window.vae = window.vae || {});
