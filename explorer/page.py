@@ -13,7 +13,7 @@ from training import safe_text
 from training.errors import UserError
 from training.ood import OOD_FILE
 
-from . import deep_links, describe, figures, web_assets
+from . import deep_links, describe, web_assets
 from .context import PageContext
 from .tabs.common import SHARED, Tab, friendly
 
@@ -50,7 +50,7 @@ class PageViews:
         version = ctx.library.version(ck.path)
         config = web_assets.runtime_config(name, ck.path, ck.config.model.z_dim, ctx.sprite(name), version)
         ood = ck.path / OOD_FILE
-        config.update(ood=web_assets.file_url(ood, version) if ood.is_file() else None, class_colours=figures.CLASS_COLOURS,
+        config.update(ood=web_assets.file_url(ood, version) if ood.is_file() else None,
                       classes=describe.checkpoint_classes(ck), dataset=describe.dataset_title(ck), order=dims.order,
                       active=dims.active, kl=[round(v, 4) for v in dims.kl], tabs={t.ID: t.LABEL for t in self.tabs},
                       timeline=ctx.timeline_files(name),

@@ -14,7 +14,7 @@ from PIL import Image
 from training.atomic import atomic_path
 from training.scores import SCORE_NAMES, single_image_noise
 
-from . import core, figures, latent_views, likelihood, neighbours
+from . import atlas_maps, figures, latent_views, likelihood, neighbours
 
 WEB = Path(__file__).resolve().parent / "web"
 ORT_VERSION = "1.30.0"
@@ -80,8 +80,8 @@ def page_rules(z_dim: int) -> dict:
     names and neighbour counts, the score names, the class colours, the traversal range, and the noise with which the
     server scores one image (the page scores a drawing with it)."""
     return {
-        "latent_plane": core.LATENT_PLANE,
-        "tsne_neighbours": core.TSNE_NEIGHBOURS,
+        "latent_plane": atlas_maps.LATENT_PLANE,
+        "tsne_neighbours": atlas_maps.TSNE_NEIGHBOURS,
         "map_neighbours": neighbours.K,
         "score_names": {key: SCORE_NAMES[key] for key in likelihood.SCORE_CHOICES.values()},  # in the controls' order
         "score_noise": single_image_noise(z_dim).reshape(-1).tolist(),

@@ -1,6 +1,6 @@
 """Every rule the page computes in JavaScript against its Python twin, on a shipped checkpoint, in one blank Chromium
 page (no Gradio app): a drawing's score (explorer/web/scores.js ↔ training/scores.py), the ★'s place on the map and a
-point's neighbours (atlas.js ↔ explorer/core.py, explorer/neighbours.py), traversal and manifold codes
+point's neighbours (atlas.js ↔ explorer/atlas_maps.py, explorer/neighbours.py), traversal and manifold codes
 (latent_views.js ↔ explorer/latent_views.py) and the gallery's ranking (scores.js ↔ explorer/likelihood.py).
 The page gets its files from the disk through Playwright's router, under a made-up origin."""
 import mimetypes
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from explorer import core, latent_views, likelihood, neighbours, web_assets
+from explorer import atlas_maps, latent_views, likelihood, neighbours, web_assets
 from tests.helpers import synthetic_digits
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, ROOT
 from tests import test_browser
@@ -98,10 +98,10 @@ def test_a_new_encoding_lands_where_the_server_places_it_on_every_map(page, name
     means = atlas["means"].numpy()
     rng = np.random.default_rng(1)
     codes = [means[7], (means[7] + means[8]) / 2, rng.standard_normal(means.shape[1]).astype(np.float32)]
-    for method in core.map_methods(atlas):
+    for method in atlas_maps.map_methods(atlas):
         got = page.evaluate("([name, codes, method]) => codes.map((z) => window.loaded[name].atlas.placeOnMap(Float32Array.from(z), method))",
                             [name, [c.tolist() for c in codes], method])
-        want = [core.place_on_map(atlas, c, method) for c in codes]
+        want = [atlas_maps.place_on_map(atlas, c, method) for c in codes]
         assert np.allclose(got, want, atol=1e-4), method
 
 
@@ -122,7 +122,7 @@ def test_a_points_neighbours_are_the_servers(page):
     _open(page, "default")
     atlas = load_checkpoint(CHECKPOINTS / "default", check_onnx=False).atlas
     method = "t-SNE"
-    coords = core.map_coordinates(atlas, method)
+    coords = atlas_maps.map_coordinates(atlas, method)
     for i in (0, 123, 4567, 9999):
         got = page.evaluate("([i, method, k]) => { const a = window.loaded.default.atlas; return a.neighbours(a.mean(i), i, method, k); }",
                             [i, method, neighbours.K])
