@@ -43,8 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="on CPU, run transposed convolutions as one matrix multiply + overlap-add (same function)")
     p.add_argument("--compile", action=argparse.BooleanOptionalAction, default=d_train.compile, help="torch.compile the step")
     p.add_argument("--tsne", action=argparse.BooleanOptionalAction, default=True, help="compute the t-SNE map at the end")
-    p.add_argument("--umap", action=argparse.BooleanOptionalAction, default=True,
-                   help="also a UMAP map at the end (umap-learn; ≈ 50 s for 10k in a fresh process, its code compiles first)")
+    p.add_argument("--umap", action=argparse.BooleanOptionalAction, default=False,
+                   help="also a UMAP map at the end (off by default: umap-learn takes 50–100 s for 10k in a fresh process on "
+                        "2 CPU cores, more than a 1-epoch run; its code compiles first)")
     p.add_argument("--tsne-after", action="store_true",
                    help="save the last epoch first with its PCA map (it opens then), then add the t-SNE map (≈ 25 s for 10k)")
     p.add_argument("--live", metavar="DIR", help="write the run's progress and timeline so far into DIR as it trains "
@@ -126,7 +127,8 @@ def evaluate_main(argv: list[str]) -> int:
     p.add_argument("--iwae", action=argparse.BooleanOptionalAction, default=True, help="also the IWAE bound (k=1000)")
     p.add_argument("--scores", action=argparse.BooleanOptionalAction, default=True,
                    help="also every test image's scores (into the atlas) and ood.json (k=8, ≈ 20 s on 2 cores)")
-    p.add_argument("--umap", action=argparse.BooleanOptionalAction, default=True, help="also the UMAP map (≈ 50 s)")
+    p.add_argument("--umap", action=argparse.BooleanOptionalAction, default=False,
+                   help="also the UMAP map (50–100 s on 2 CPU cores)")
     args = p.parse_args(argv)
     from .train import reevaluate
     from .writer_lock import writer_lock

@@ -94,7 +94,7 @@ class FinishConfig:
     """What is computed once the last epoch is trained: maps, the IWAE bound, per-image scores and ood.json."""
 
     tsne: bool = True
-    umap: bool = False  # umap-learn: ≈ 50 s in a fresh process (the command turns it on; Train-tab runs do not)
+    umap: bool = False  # umap-learn: 50–100 s in a fresh process on 2 cores, more than a 1-epoch run (`--umap` asks)
     iwae: bool = True
     scores: bool = True  # every test image's scores into the atlas, and ood.json
     maps_after_save: bool = False  # save the last epoch with its PCA map first (it opens then), then add the rest

@@ -28,7 +28,9 @@ def finishing_step(model, test_split: ImageSplit, run: RunConfig, parts: FinishC
         metrics["final"]["iwae"] = iwae_on_subset(model, test_split, seed=seed)
     if parts.tsne:
         atlas["tsne"] = timed(lambda: fit_tsne(atlas["means"], seed), "t-SNE map", log)
-    if parts.umap:
+    if parts.umap:  # the slowest part: say what it costs before it starts
+        log(f"UMAP map of {len(atlas['means']):,} points: 50–100 s on 2 CPU cores in a fresh process (umap-learn "
+            "compiles its code first); --no-umap skips it")
         atlas["umap"] = timed(lambda: fit_umap(atlas["means"], seed), "UMAP map", log)
     ood = add_scores(model, test_split, run, atlas, metrics, ood_data_dir, autocast, log) if parts.scores else None
     model.train()
