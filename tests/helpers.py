@@ -76,3 +76,12 @@ def running_explorer(args: list[str], log: Path, cwd: Path):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def cache_onnx_graphs(model: "ModelConfig") -> None:
+    """Put this architecture's ONNX graphs into the template cache (training/onnx_export.py), as any earlier run on the
+    machine has, so that the trainers a test starts refresh their weights instead of each exporting them (seconds)."""
+    from training.model import VAE
+    from training.onnx_export import OnnxExporter
+
+    OnnxExporter().export(VAE(model))

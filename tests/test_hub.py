@@ -1,6 +1,7 @@
 """Checkpoints on the Hub, against a local server that speaks the Hub's endpoints (tests/fake_hub.py): nothing here
 reaches the real Hugging Face Hub."""
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -94,24 +95,34 @@ def test_hub_names_with_revisions_parse():
     assert parse_hub_spec("hf://alice/mnist.v2@refs/pr/1") == ("alice/mnist.v2", "refs/pr/1")
 
 
-def test_the_push_command_and_the_explorer_flag_use_the_configured_hub(published, hub, tmp_path):
+def test_the_push_command_and_the_explorer_flag_use_the_configured_hub(published, hub, tmp_path, capsys):
     """$HF_ENDPOINT, $HF_HUB_CACHE and $HF_TOKEN reach huggingface_hub as a user sets them (it reads them at import)."""
+    import json
     import os
     import subprocess
     import sys
 
     from tests.test_browser import ROOT
+    from training.__main__ import main
 
+    assert main(["push", str(published), "not a repo"]) == 2  # refused before any request: no Hub needed
+    assert "not a Hub checkpoint" in capsys.readouterr().err
+    # a fresh process, where huggingface_hub is imported under these variables: the push command's main(), then the
+    # explorer's --checkpoint hf://… (one process for both: an interpreter and torch start once, not twice)
     env = {**os.environ, "HF_ENDPOINT": hub.endpoint, "HF_HUB_CACHE": str(tmp_path / "hub-cache"), "HF_TOKEN": "hf_test"}
-    run = lambda *args: subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    pushed = run("-m", "training", "push", str(published), "alice/cli")
-    assert pushed.returncode == 0, pushed.stderr
-    assert "python -m explorer --checkpoint hf://alice/cli" in pushed.stdout
-    refused = run("-m", "training", "push", str(published), "not a repo")
-    assert refused.returncode == 2 and "not a Hub checkpoint" in refused.stderr
-    opened = run("-c", "from explorer.__main__ import build_parser, prepare\n"
-                       f"library, name, *_ = prepare(build_parser().parse_args(['--checkpoint', 'hf://alice/cli', '--checkpoints-dir', {str(tmp_path)!r}]))\n"
-                       "ck = library.get(name)\n"
-                       "print(name, ck.path.parent.name, ck.path.parent.parent in library.folders())")
-    assert opened.returncode == 0, opened.stderr
-    assert opened.stdout.split() == ["alice/cli", "snapshots", "True"]  # the cached repo (links → blobs/) is served
+    script = ("import json, sys\n"
+              "from training.__main__ import main\n"
+              f"pushed = main(['push', {str(published)!r}, 'alice/cli'])\n"
+              "from explorer.__main__ import build_parser, prepare\n"
+              f"library, name, *_ = prepare(build_parser().parse_args(['--checkpoint', 'hf://alice/cli', '--checkpoints-dir', {str(tmp_path)!r}]))\n"
+              "ck = library.get(name)\n"
+              "print(json.dumps([pushed, name, str(ck.path), ck.path.parent.parent in library.folders()]))")
+    child = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert child.returncode == 0, child.stderr
+    *printed, result = child.stdout.strip().splitlines()
+    assert "python -m explorer --checkpoint hf://alice/cli" in "\n".join(printed)
+    pushed, name, path, served = json.loads(result)
+    assert pushed == 0 and hub.files("alice/cli")  # pushed to $HF_ENDPOINT
+    snapshot = Path(path)
+    assert name == "alice/cli" and snapshot.parent.name == "snapshots" and served  # the cached repo (links → blobs/) is served
+    assert snapshot.is_relative_to(tmp_path / "hub-cache")  # downloaded into $HF_HUB_CACHE

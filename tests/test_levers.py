@@ -160,7 +160,7 @@ def test_only_the_command_changes_the_allocator(tmp_path, monkeypatch, capsys, k
     monkeypatch.setattr(training.allocator, "keep_freed_memory", lambda: calls.append(1) or True)
     data = write_tiny_mnist(tmp_path / "data", n_train=64, n_test=32)
     assert main(["--data-dir", str(data), "--no-download", "--out", str(tmp_path / "ck"), "--dry-run", "--no-tsne",
-                 "--no-iwae", "--no-progress", "--z-dim", "2", "--encoder-hidden", "2", "--decoder-hidden", "2"],
+                 "--no-iwae", "--no-progress", "--z-dim", "4", "--encoder-hidden", "4", "--decoder-hidden", "8"],
                 keep_freed=keep_freed) == 0
     assert len(calls) == keep_freed
     assert ("freed memory kept for reuse" in capsys.readouterr().out) == keep_freed

@@ -1,7 +1,5 @@
 """encoder.onnx / decoder.onnx: written with every save, equal to torch, refused when missing, damaged or stale."""
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from training.__main__ import main as training_main
 from training.checkpoint import WEIGHTS, add_onnx_files, load_checkpoint
 from training.errors import UserError
 from training import onnx_export
@@ -24,6 +23,24 @@ def copy_of(trained_checkpoint, tmp_path):
     target = tmp_path / "copy"
     shutil.copytree(trained_checkpoint, target)
     return target
+
+
+@pytest.fixture
+def exports(trained_checkpoint, onnx_template_cache, monkeypatch):
+    """The graph export (2–3 s a graph) answered with the graph a real export of this architecture put into the
+    session's cache (when trained_checkpoint was trained; test_a_new_run_reuses… checks that cache against a fresh
+    export): what a test then sees is which graphs were exported anew, in order."""
+    cfg = load_checkpoint(trained_checkpoint).config.model
+    pristine = {input_name: (onnx_template_cache / "onnx-templates" / onnx_export._template_path(cfg, name).name).read_bytes()
+                for name, (_, input_name, _) in onnx_export.GRAPHS.items()}
+    exported = []
+
+    def export_graph(module, example, input_name, output_names):
+        exported.append(input_name)
+        return onnx.load_from_string(pristine[input_name])
+
+    monkeypatch.setattr(onnx_export, "_export_graph", export_graph)
+    return exported
 
 
 def _session(path):
@@ -69,22 +86,23 @@ def test_a_new_run_reuses_the_cached_graphs_without_exporting(trained_checkpoint
 
 
 @pytest.mark.parametrize("damage", ["garbage", "other graph", "empty"])
-def test_a_damaged_cached_graph_is_exported_anew(trained_checkpoint, onnx_template_cache, monkeypatch, tmp_path, damage):
-    shutil.copytree(onnx_template_cache, tmp_path, dirs_exist_ok=True)  # the first export is a cache hit: one export a test
+def test_a_damaged_cached_graph_is_exported_anew(trained_checkpoint, onnx_template_cache, monkeypatch, tmp_path, damage,
+                                                 exports):
+    shutil.copytree(onnx_template_cache, tmp_path, dirs_exist_ok=True)  # the first export is a cache hit
     monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path))
     model = load_checkpoint(trained_checkpoint).model
     first = OnnxExporter().export(model)
+    assert exports == []
     decoder, encoder = (onnx_export._template_path(model.cfg, name) for name in (DECODER_ONNX, ENCODER_ONNX))
     decoder.write_bytes({"garbage": b"\x08\x07junk" * 100, "other graph": encoder.read_bytes(), "empty": b""}[damage])
     assert OnnxExporter().export(model) == first
+    assert exports == ["z"]  # the decoder's graph, and only it, was exported anew
     assert decoder.read_bytes() != b"" and onnx_export._cached_template(decoder, "decoder", {
         k: v.numpy() for k, v in onnx_export.inference_copy(model).state_dict().items()}) is not None
 
 
 def test_a_cached_graph_that_computes_something_else_is_not_used(trained_checkpoint, onnx_template_cache, monkeypatch,
-                                                                tmp_path):
-    import onnx
-
+                                                                tmp_path, exports):
     shutil.copytree(onnx_template_cache, tmp_path, dirs_exist_ok=True)
     monkeypatch.setenv("VAE_EXPLORER_CACHE", str(tmp_path))
     model = load_checkpoint(trained_checkpoint).model
@@ -95,14 +113,17 @@ def test_a_cached_graph_that_computes_something_else_is_not_used(trained_checkpo
     sigmoid.op_type = "Relu"  # same weights, same names, another function
     path.write_bytes(graph.SerializeToString())
     assert OnnxExporter().export(model) == first
+    assert exports == ["z"]  # exported anew, not taken from the cache
 
 
-def test_an_unwritable_cache_only_costs_the_export(trained_checkpoint, monkeypatch, tmp_path):
+def test_an_unwritable_cache_only_costs_the_export(trained_checkpoint, monkeypatch, tmp_path, exports):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     monkeypatch.setenv("VAE_EXPLORER_CACHE", str(blocker))
     model = load_checkpoint(trained_checkpoint).model
-    assert set(OnnxExporter().export(model)) == {ENCODER_ONNX, DECODER_ONNX}
+    files = OnnxExporter().export(model)
+    assert exports == ["image", "z"] and set(files) == {ENCODER_ONNX, DECODER_ONNX}  # both exported, neither stored
+    assert files == {name: (trained_checkpoint / name).read_bytes() for name in files}
 
 
 def test_shipped_checkpoint_has_checked_onnx_files():
@@ -138,20 +159,19 @@ def test_onnx_swapped_between_graphs_is_refused(copy_of):
         load_checkpoint(copy_of)
 
 
-def test_export_command_repairs_a_stale_folder(copy_of):
+def test_export_command_repairs_a_stale_folder(copy_of, capsys):
     (copy_of / ENCODER_ONNX).write_bytes(b"junk")
     (copy_of / DECODER_ONNX).unlink()
-    done = subprocess.run([sys.executable, "-m", "training", "export-onnx", str(copy_of)], cwd=ROOT,
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    assert training_main(["export-onnx", str(copy_of)]) == 0, capsys.readouterr().err  # `python -m training export-onnx`
+    assert f"wrote and checked {copy_of}/encoder.onnx" in capsys.readouterr().out
     load_checkpoint(copy_of)
     assert not list(copy_of.glob(".*partial"))
 
 
-def test_export_command_on_a_missing_folder_prints_one_line(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "training", "export-onnx", str(tmp_path / "nope")], cwd=ROOT,
-                          capture_output=True, text=True)
-    assert done.returncode == 2 and done.stderr.startswith("error:") and "Traceback" not in done.stderr
+def test_export_command_on_a_missing_folder_prints_one_line(tmp_path, capsys):
+    assert training_main(["export-onnx", str(tmp_path / "nope")]) == 2  # raised nothing: no traceback
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and err.count("\n") == 1 and "Traceback" not in err
 
 
 def test_add_onnx_files_is_idempotent(copy_of):
