@@ -1,7 +1,8 @@
-"""The lab's reference training loop, kept as it was (Sigmoid + BCELoss, torch.distributions KL, DataLoader(ToTensor)).
+"""The lab's reference training loop, kept as it was (its classes and module names, Sigmoid + BCELoss,
+torch.distributions KL, DataLoader(ToTensor)).
 
-It is the baseline the benchmarks compare against; `to_project_state_dict` renames its parameters to
-training.model.VAE's so that the same `evaluate` scores both.
+It is the baseline the benchmarks compare against, and the model the import is tested on; `to_project_state_dict`
+renames its parameters to training.model.VAE's with the importer (training/importing.py).
 """
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from torch.distributions import Normal, kl_divergence
 from torch.utils.data import DataLoader
 
 
-class LabEncoder(nn.Module):
+class Encoder(nn.Module):
     def __init__(self, im_chan=1, output_chan=32, hidden_dim=16):
         super().__init__()
         self.z_dim = output_chan
-        self.net = nn.Sequential(
+        self.disc = nn.Sequential(
             self.make_disc_block(im_chan, hidden_dim),
             self.make_disc_block(hidden_dim, hidden_dim * 2),
             self.make_disc_block(hidden_dim * 2, output_chan * 2, final_layer=True),
@@ -28,19 +29,19 @@ class LabEncoder(nn.Module):
                 nn.BatchNorm2d(output_channels),
                 nn.LeakyReLU(0.2, inplace=True),
             )
-        return nn.Conv2d(input_channels, output_channels, kernel_size, stride)
+        return nn.Sequential(nn.Conv2d(input_channels, output_channels, kernel_size, stride))
 
     def forward(self, image):
-        disc_pred = self.net(image)
+        disc_pred = self.disc(image)
         encoding = disc_pred.view(len(disc_pred), -1)
         return encoding[:, : self.z_dim], encoding[:, self.z_dim :].exp()
 
 
-class LabDecoder(nn.Module):
+class Decoder(nn.Module):
     def __init__(self, z_dim=32, im_chan=1, hidden_dim=64):
         super().__init__()
         self.z_dim = z_dim
-        self.net = nn.Sequential(
+        self.gen = nn.Sequential(
             self.make_gen_block(z_dim, hidden_dim * 4),
             self.make_gen_block(hidden_dim * 4, hidden_dim * 2, kernel_size=4, stride=1),
             self.make_gen_block(hidden_dim * 2, hidden_dim),
@@ -57,20 +58,23 @@ class LabDecoder(nn.Module):
         return nn.Sequential(nn.ConvTranspose2d(input_channels, output_channels, kernel_size, stride), nn.Sigmoid())
 
     def forward(self, noise):
-        return self.net(noise.view(len(noise), self.z_dim, 1, 1))
+        x = noise.view(len(noise), self.z_dim, 1, 1)
+        return self.gen(x)
 
 
-class LabVAE(nn.Module):
+class VAE(nn.Module):
     def __init__(self, z_dim=32, im_chan=1):
         super().__init__()
-        self.encoder = LabEncoder(im_chan, z_dim)
-        self.decoder = LabDecoder(z_dim, im_chan)
+        self.z_dim = z_dim
+        self.encode = Encoder(im_chan, z_dim)
+        self.decode = Decoder(z_dim, im_chan)
 
     def forward(self, images):
-        q_mean, q_stddev = self.encoder(images)
+        q_mean, q_stddev = self.encode(images)
         q_dist = Normal(q_mean, q_stddev)
         z_sample = q_dist.rsample()
-        return self.decoder(z_sample), q_dist
+        decoding = self.decode(z_sample)
+        return decoding, q_dist
 
 
 reconstruction_loss = nn.BCELoss(reduction="sum")
@@ -85,7 +89,7 @@ def lab_dataloader(dataset, batch_size=1024, seed=0) -> DataLoader:
     return DataLoader(dataset, shuffle=True, batch_size=batch_size, generator=torch.Generator().manual_seed(seed))
 
 
-def lab_step(vae: LabVAE, opt: torch.optim.Optimizer, images: torch.Tensor) -> float:
+def lab_step(vae: VAE, opt: torch.optim.Optimizer, images: torch.Tensor) -> float:
     opt.zero_grad()
     recon_images, encoding = vae(images)
     loss = reconstruction_loss(recon_images, images) + kl_divergence_loss(encoding).sum()
@@ -96,13 +100,15 @@ def lab_step(vae: LabVAE, opt: torch.optim.Optimizer, images: torch.Tensor) -> f
 
 def make_lab(seed=0, lr=0.002):
     torch.manual_seed(seed)
-    vae = LabVAE()
+    vae = VAE()
     return vae, torch.optim.Adam(vae.parameters(), lr=lr)
 
 
 def to_project_state_dict(lab_state: dict) -> dict:
-    """The lab's parameter names → training.model.VAE's (its last decoder block wraps the conv in a Sequential)."""
-    return {k.replace("decoder.net.3.0.", "decoder.net.3."): v for k, v in lab_state.items()}
+    """The lab's parameter names → training.model.VAE's, as `python -m training import` converts them."""
+    from training.importing import to_project_layout
+
+    return to_project_layout(lab_state)[0]
 
 
 def main(argv=None) -> int:

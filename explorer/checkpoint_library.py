@@ -26,6 +26,7 @@ class CheckpointLibrary:
     _loaded: dict[str, Checkpoint] = field(default_factory=dict)
     _stamps: dict[str, tuple] = field(default_factory=dict)
     _memos: dict[str, dict] = field(default_factory=dict)
+    _added: dict[str, Path] = field(default_factory=dict)  # folders from outside the root (`add`)
     _lock: threading.RLock = field(default_factory=threading.RLock)  # the server's worker threads share the library
 
     def _root_names(self) -> list[str]:
@@ -37,7 +38,7 @@ class CheckpointLibrary:
         """The checkpoints on disk now; any loaded one that is gone (a removed run) is forgotten, so memory does not
         grow with every run a long-lived app has seen."""
         runs = self.runs.finished_names() if self.runs is not None else []
-        found = set(self._root_names()) | set(runs)
+        found = set(self._root_names()) | set(runs) | {n for n, p in self._added.items() if (p / "config.json").is_file()}
         with self._lock:
             for gone in [name for name in self._stamps if name not in found]:
                 self.forget(gone)
@@ -45,9 +46,8 @@ class CheckpointLibrary:
 
     def folder(self, name: str) -> Path:
         """Where a listed checkpoint lives: the root, or the runs folder (a run cannot take a root checkpoint's name)."""
-        added = self._loaded.get(name) if name not in self._stamps else None
-        if added is not None:
-            return added.path  # added from outside the root
+        if name in self._added:
+            return self._added[name]  # added from outside the root
         if (self.root / name / "config.json").is_file() or self.runs is None:
             return self.root / name
         return Path(self.runs.runs_dir) / name
@@ -101,11 +101,13 @@ class CheckpointLibrary:
             self._memos.pop(name, None)
 
     def add(self, checkpoint: Checkpoint, name: str | None = None) -> str:
-        """Register a checkpoint loaded from outside the root (`--checkpoint path` or `hf://OWNER/NAME`)."""
+        """Register a checkpoint loaded from outside the root (`--checkpoint path`, `hf://OWNER/NAME`, a notebook's
+        model): listed like the root's, and re-read when its folder is saved anew."""
         name = name or checkpoint.path.name
         with self._lock:
+            self._added[name] = checkpoint.path
             self._loaded[name] = checkpoint
-            self._stamps.pop(name, None)
+            self._stamps[name] = self.stamp(checkpoint.path)
             self._memos.pop(name, None)
         return name
 
@@ -145,4 +147,4 @@ class CheckpointLibrary:
         return (folder / TIMELINE_JSON).is_file()
 
     def all_names(self) -> list[str]:
-        return sorted(set(self.names()) | set(list(self._loaded)))
+        return self.names()

@@ -24,6 +24,8 @@ from .test_sets import TestImages, TestSets
 
 NO_TIMELINE = ("This checkpoint has no timeline: it was trained before timelines existed, or with `--timeline off`. "
                "Every new run of `python -m training` records one.")
+IMPORTED_NO_TIMELINE = ("This model was trained outside the explorer and imported: nobody watched its training, so it has "
+                        "no timeline. A run of `python -m training` (or the Train tab) records one as it trains.")
 
 
 class PageContext:
@@ -77,7 +79,7 @@ class PageContext:
             ck = self.library.get(name)
             try:
                 found = load_timeline(ck.path, ck.config.model.z_dim, len(ck.atlas["labels"]))
-                return found, None if found else NO_TIMELINE
+                return found, None if found else IMPORTED_NO_TIMELINE if ck.config.imported_from else NO_TIMELINE
             except UserError as err:  # it quotes the folder's name: escaped for the tab's Markdown
                 return None, safe_text.markdown(err, safe_text.LONG)
 

@@ -26,18 +26,23 @@ def negative_test_elbo(final: dict) -> float:
     return float(recon) + float(kl) if isinstance(recon, (int, float)) and isinstance(kl, (int, float)) else float("nan")
 
 
-def checkpoint_summary(ck: Checkpoint, n_active: int) -> str:
+def checkpoint_summary(ck: Checkpoint, n_active: int, finishing: bool = False) -> str:
     """Markdown: what this checkpoint is and how good it is. Every value from its files is escaped (safe_text)."""
     final = ck.metrics.get("final", {})  # checked by the loader (training/metrics_file.py); fields may be absent
     test, iwae = final.get("test", {}), final.get("iwae", {}).get("nll")
     t, m = ck.config.train, ck.config.model
     number = safe_text.number
+    source = ck.config.imported_from.get("file") or ck.config.imported_from.get("object")
+    trained = (f"imported from {safe_text.markdown(source)}" if source is not None
+               else f"β {number(t.beta, 3)} · {number(final.get('epochs'), 0)} epochs")
     return (
         f"**{safe_text.markdown(ck.path.name)}** · {safe_text.markdown(dataset_title(ck))} · z_dim {m.z_dim} · "
-        f"β {number(t.beta, 3)} · {number(final.get('epochs'), 0)} epochs · "
+        f"{trained} · "
         f"test −ELBO **{number(negative_test_elbo(final))}** nats "
         f"(recon {number(test.get('recon'))} + KL {number(test.get('kl'))})"
         + (f" · IWAE {number(iwae)}" if number(iwae) != "?" else "")
-        + f" · {n_active} of {m.z_dim} latent dims active · loss {safe_text.markdown(t.reconstruction)} · "
-        f"seed {number(t.seed, 0)}"
+        + f" · {n_active} of {m.z_dim} latent dims active"
+        + ("" if source is not None else f" · loss {safe_text.markdown(t.reconstruction)} · seed {number(t.seed, 0)}")
+        + ("\n\n⏳ Its t-SNE/UMAP maps and per-image scores are still being computed: this page adds them when they are "
+           "ready." if finishing else "")
     )

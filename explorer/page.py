@@ -12,6 +12,7 @@ import gradio as gr
 from training import safe_text
 from training.errors import UserError
 from training.ood import OOD_FILE
+from training.run_state import run_state
 
 from . import deep_links, describe, web_assets
 from .context import PageContext
@@ -60,11 +61,22 @@ class PageViews:
     def opened(self, name) -> dict:
         """Everything that changes with the checkpoint: the header's and every tab's on_open."""
         ck = self.ctx.library.get(name)
-        updates = {self.summary: describe.checkpoint_summary(ck, len(self.ctx.dimensions(name).informative)),
-                   self.runtime_html: self.runtime(name)}
+        finishing = self.finishing(name)
+        updates = {self.summary: describe.checkpoint_summary(ck, len(self.ctx.dimensions(name).informative), finishing),
+                   self.runtime_html: self.runtime(name), self.refresh: gr.Timer(active=finishing)}
         for tab in self.tabs:
             updates.update(tab.on_open(name))
         return updates
+
+    def finishing(self, name) -> bool:
+        """Whether the checkpoint's maps and scores are still being added (its run's state says so, training/run_state.py)."""
+        return run_state(self.ctx.library.folder(name)).state == "finishing"
+
+    def refresh_when_finished(self, name, active, request: gr.Request = None) -> dict:
+        """While the open checkpoint is finishing, nothing; once it is done, open it again with its maps and scores."""
+        if name != active or self.finishing(name):
+            return {self.refresh: gr.skip()}
+        return self.switch_checkpoint(name, active, request)
 
     def switch_checkpoint(self, name, active, request: gr.Request = None) -> dict:
         """Open checkpoint `name`; if it cannot be loaded, warn and put the picker back on `active`, which keeps working.
@@ -123,6 +135,8 @@ class PageViews:
         with gr.Row():
             checkpoint = gr.Dropdown(names, value=ctx.default_name, label="Checkpoint", scale=1)
             self.summary = gr.Markdown()
+        # ticks only while the open checkpoint is finishing: the page then adds its maps and scores by itself
+        self.refresh = gr.Timer(2.0, active=False)
         self.link_notice = gr.Markdown(elem_id="link-notice")
         with gr.Row():
             self.view_link = gr.Textbox(label="Link to this view", elem_id="view-link", interactive=False, scale=3,
@@ -150,7 +164,7 @@ class PageViews:
     def wire(self, tabs_component: gr.Tabs) -> None:
         """Open a checkpoint (the picker, a link, a tab's action) and open a link's view; offer new names."""
         page = self.page
-        self._open_outputs = [page.checkpoint, page.active, self.summary, self.runtime_html,
+        self._open_outputs = [page.checkpoint, page.active, self.summary, self.runtime_html, self.refresh,
                               *[c for tab in self.tabs for c in tab.opened]]
         # A link opens its view: read the query, open its checkpoint, then set the view. The picker listens to .input
         # (a user's pick) so the checkpoint the link sets does not trigger a second switch that would reset the view.
@@ -163,6 +177,8 @@ class PageViews:
             None, [link, plan], None, js="(link, plan) => vae.explorer.openLink(link, plan)")
         page.checkpoint.input(friendly(self.switch_checkpoint), [page.checkpoint, page.active], self._open_outputs,
                               **SHARED, api_name=False)
+        self.refresh.tick(friendly(self.refresh_when_finished), [page.checkpoint, page.active], self._open_outputs,
+                          show_progress="hidden", api_name=False, **SHARED)
         page.names.change(lambda: gr.Dropdown(choices=self.ctx.library.all_names()), None, page.checkpoint, queue=False,
                           show_progress="hidden", api_name=False)
         self.copy_link.click(None, None, self.view_link, js="() => vae.explorer.copyLink()")

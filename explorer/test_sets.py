@@ -54,6 +54,11 @@ class TestSets:
     def of(cls, images: TestImages) -> "TestSets":
         return cls(None, fixed=images)
 
+    @classmethod
+    def with_split(cls, data_dir, download: bool, dataset: str, split: ImageSplit) -> "TestSets":
+        """One data set's test images given (a notebook's); the others read from `data_dir` on first use."""
+        return cls(data_dir, download, _loaded={dataset_info(dataset).key: TestImages(split)})
+
     def get(self, dataset: str | None) -> TestImages:
         if self.fixed is not None:
             return self.fixed

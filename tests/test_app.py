@@ -223,7 +223,8 @@ def test_picking_a_damaged_checkpoint_keeps_the_one_the_session_had(trained_chec
     page = views.page
     opened = views.switch_checkpoint("good", None)
     assert opened[page.active] == "good"  # and every tab's redraw: each tab's declared components, nothing else
-    assert set(opened) == {page.active, views.summary, views.runtime_html, *[c for t in views.tabs for c in t.opened]}
+    assert set(opened) == {page.active, views.summary, views.runtime_html, views.refresh,
+                           *[c for t in views.tabs for c in t.opened]}
 
     kept = views.switch_checkpoint("broken", "good")
     assert set(kept) == {page.checkpoint, page.active}  # the picker goes back; nothing else changes
@@ -232,6 +233,27 @@ def test_picking_a_damaged_checkpoint_keeps_the_one_the_session_had(trained_chec
     assert np.asarray(views.tab("sliders").decode_sliders("good", *[0.0] * z_dim)).size > 0  # the session keeps working
     with pytest.raises(UserError, match="model.safetensors"):  # with nothing to fall back to, the message is shown
         views.switch_checkpoint("broken", None)
+
+
+def test_a_checkpoint_still_finishing_says_so_and_the_page_reopens_it_when_done(trained_checkpoint, tmp_path):
+    import shutil
+
+    from training.run_state import write_run_state
+
+    root = tmp_path / "checkpoints"
+    shutil.copytree(trained_checkpoint, root / "run")
+    views = page_views(checkpoint_library.CheckpointLibrary(root), test_sets.TestSets.of(test_sets.TestImages(None, "no data")),
+                       default_name="run")
+    lay_out(views)
+    write_run_state(root / "run", "finishing")  # as a trainer or an import does between its two saves
+    opened = views.switch_checkpoint("run", None)
+    assert "still being computed" in opened[views.summary] and opened[views.refresh].active
+    assert set(views.refresh_when_finished("run", "run")) == {views.refresh}  # still finishing: nothing redrawn
+    write_run_state(root / "run", "done")
+    again = views.refresh_when_finished("run", "run")
+    assert "still being computed" not in again[views.summary] and not again[views.refresh].active
+    assert set(again) >= {views.summary, views.runtime_html, *[c for t in views.tabs for c in t.opened]}
+    assert set(views.refresh_when_finished("other", "run")) == {views.refresh}  # a tick from a page that moved on
 
 
 def test_traversal_grid_is_rows_of_informative_dimensions_by_columns_of_values(views, name, library):

@@ -163,6 +163,43 @@ def push_main(argv: list[str]) -> int:
     return report(run)
 
 
+def import_main(argv: list[str]) -> int:
+    """`python -m training import FILE --out DIR`: a model trained elsewhere (the lab's notebook) as a checkpoint folder."""
+    p = argparse.ArgumentParser(prog="python -m training import",
+                                description="Make a checkpoint folder from a state dict saved with torch.save(vae.state_dict(), FILE) "
+                                            "(or a .safetensors file), in the lab's layout or this project's.")
+    p.add_argument("file", help="the saved state dict (.pt/.pth read with weights_only=True, or .safetensors)")
+    p.add_argument("--out", required=True, help="checkpoint folder to write, e.g. checkpoints/my-lab-vae")
+    p.add_argument("--dataset", choices=list(DATASETS), default=DEFAULT_DATASET, help="the data set it was trained on")
+    p.add_argument("--data-dir", default="data", help="folder with torchvision's layout (downloaded there when missing)")
+    p.add_argument("--download", action=argparse.BooleanOptionalAction, default=True, help="download the test set when it is missing")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing checkpoint in --out")
+    p.add_argument("--tsne", action=argparse.BooleanOptionalAction, default=True, help="the t-SNE map (≈ 25 s for 10k)")
+    p.add_argument("--umap", action=argparse.BooleanOptionalAction, default=True,
+                   help="the UMAP map (50–100 s on 2 CPU cores in a fresh process)")
+    p.add_argument("--iwae", action=argparse.BooleanOptionalAction, default=False,
+                   help="also the IWAE bound (k=1000, 1,000 images: ≈ 5 min on 2 CPU cores, so asked for)")
+    p.add_argument("--scores", action=argparse.BooleanOptionalAction, default=True, help="every test image's scores and ood.json")
+    args = p.parse_args(argv)
+    from .data import load_split
+    from .importing import import_file, imported_run, save_imported
+    from .writer_lock import real_folder, writer_lock
+
+    def run():
+        started = time.perf_counter()
+        imported = import_file(args.file)  # refused in one sentence before the data is read or anything written
+        test_split = load_split(args.data_dir, train=False, download=args.download, dataset=args.dataset)
+        finish = FinishConfig(tsne=args.tsne, umap=args.umap, iwae=args.iwae, scores=args.scores)
+        config = imported_run(imported, test_split, args.dataset, str(args.data_dir), finish, ["import", *argv])
+        out = real_folder(args.out)
+        with writer_lock(out):
+            save_imported(imported, config, test_split, out, overwrite=args.overwrite)
+        return (f"imported {args.file} ({imported.source['layout']} layout, z_dim {imported.model.z_dim}) → {out} "
+                f"in {time.perf_counter() - started:.1f} s; open it with: python -m explorer --checkpoint {out}")
+
+    return report(run)
+
+
 def main(argv: list[str] | None = None, keep_freed: bool = False) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["export-onnx"]:
@@ -171,6 +208,8 @@ def main(argv: list[str] | None = None, keep_freed: bool = False) -> int:
         return evaluate_main(argv[1:])
     if argv[:1] == ["push"]:
         return push_main(argv[1:])
+    if argv[:1] == ["import"]:
+        return import_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     data_dir = Path(args.data_dir)

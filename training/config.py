@@ -116,6 +116,7 @@ class RunConfig:
     versions: dict = field(default_factory=dict)
     argv: list = field(default_factory=list)
     probe: dict = field(default_factory=dict)  # the lever probe's timings and choice (training/levers.py), if it ran
+    imported_from: dict = field(default_factory=dict)  # a model trained elsewhere (training/importing.py): file, sha256
     version: int = CONFIG_VERSION
 
     def to_dict(self) -> dict:
@@ -138,5 +139,6 @@ class RunConfig:
             versions=dict(raw.get("versions", {})),
             argv=list(raw.get("argv", [])),
             probe=dict(raw.get("probe", {})),
+            imported_from=dict(raw.get("imported_from", {})),
             version=version,
         )

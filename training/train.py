@@ -400,7 +400,7 @@ class EpochSaver:
         last = dry_run or s.epoch + 1 == run.train.epochs
         self.atlas = build_atlas(s.model, self.test_split.images, self.test_split.labels, with_tsne=False,
                                  seed=run.train.seed)
-        self.metrics = _metrics(self.history, test, self.atlas["means"])
+        self.metrics = metrics_content(self.history, test, self.atlas["means"])
         before, self.after = split_around_save(run.finish, last, dry_run)
         self._finish_and_save(s, before)
         self.how.log(_epoch_line(self.history[-1]))
@@ -418,7 +418,8 @@ class EpochSaver:
               self.exporter, s.timeline, ood)
 
 
-def _metrics(history: list, test: dict, test_means: torch.Tensor) -> dict:
+def metrics_content(history: list, test: dict, test_means: torch.Tensor) -> dict:
+    """metrics.json's content: the epochs' history and the final test metrics (an imported model has no history)."""
     return {
         "history": history,
         "final": {
@@ -481,7 +482,7 @@ def reevaluate(folder: str | Path, data_dir: str | Path | None = None, iwae: boo
     test_split = load_split(data_dir, train=False, download=False, dataset=data.get("dataset"))
     torch.manual_seed(ck.config.train.seed)  # the one z per image: the same numbers every time it is re-evaluated
     test = evaluate(ck.model, test_split, ck.config.train, torch.device(device))
-    final = {**ck.metrics.get("final", {}), **_metrics(ck.metrics.get("history", []), test, ck.atlas["means"])["final"]}
+    final = {**ck.metrics.get("final", {}), **metrics_content(ck.metrics.get("history", []), test, ck.atlas["means"])["final"]}
     final["train_seconds"] = ck.metrics.get("final", {}).get("train_seconds", final["train_seconds"])
     for stale in ("active_dims", "inactive_kl_nats"):  # the KL-threshold count that active units replaced
         final.pop(stale, None)
