@@ -21,7 +21,7 @@ CACHE_CLEANUP = (600, 600)
 # cannot): explorer.js puts `vae-browser` or `vae-server` on <body>.
 CSS = """
 .bridge { display: none !important; }
-/* all 12 tabs fit a 1280 px window: the tab buttons and the hidden copies Gradio measures for its overflow menu */
+/* all 13 tabs fit a 1280 px window: the tab buttons and the hidden copies Gradio measures for its overflow menu */
 .tab-wrapper .tab-container button { padding-left: 10px !important; padding-right: 10px !important; }
 .pixelated img, canvas.digits { image-rendering: pixelated; }
 canvas.digits { display: inline-block !important; margin: 4px 8px 4px 0; vertical-align: top; }

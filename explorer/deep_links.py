@@ -13,8 +13,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from .lessons import LESSONS
+
 TABS = ("reconstructions", "sample", "sliders", "traversals", "map", "manifold", "interpolate", "likelihood", "timeline",
-        "compare", "train", "checkpoint")
+        "compare", "lessons", "train", "checkpoint")
 RANKS = ("hardest", "easiest")  # explorer/likelihood.py RANKS
 RANK_SCORES = ("elbo", "recon", "kl", "nll")  # the atlas's score_* keys (training/scores.py)
 SELECTIONS = ("sel", "dir_a", "dir_b")  # the map's selection and a direction's two ends (web/map_instrument.js)
@@ -33,6 +35,7 @@ class ViewLink:
     point: int | None = None
     step: int | None = None
     compare: list[str] | None = None
+    lesson: str | None = None  # explorer/lessons.py LESSONS
     rank: str | None = None
     rank_score: str | None = None  # an atlas key, score_elbo…
     rank_class: int | None = None
@@ -41,7 +44,7 @@ class ViewLink:
 
     def to_dict(self) -> dict:
         return {"checkpoint": self.checkpoint, "tab": self.tab, "z": self.z, "point": self.point, "compare": self.compare,
-                "step": self.step, "rank": self.rank, "rank_score": self.rank_score, "rank_class": self.rank_class,
+                "lesson": self.lesson, "step": self.step, "rank": self.rank, "rank_score": self.rank_score, "rank_class": self.rank_class,
                 "selections": self.selections}
 
 
@@ -99,6 +102,13 @@ def parse_view_link(params, names: list[str], query_chars: int = 0) -> ViewLink:
             link.tab = link.tab or "compare"
         else:
             link.notices.append("The link's compare list must name 2–4 checkpoints that exist here.")
+    lesson = _one(params, "lesson")
+    if lesson is not None:
+        if lesson in LESSONS:
+            link.lesson = lesson
+            link.tab = link.tab or "lessons"
+        else:
+            link.notices.append(f"The link's lesson is not one of {', '.join(LESSONS)}.")
     return link
 
 

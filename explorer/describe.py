@@ -43,6 +43,9 @@ def checkpoint_summary(ck: Checkpoint, n_active: int, finishing: bool = False) -
         + (f" · IWAE {number(iwae)}" if number(iwae) != "?" else "")
         + f" · {n_active} of {m.z_dim} latent dims active"
         + ("" if source is not None else f" · loss {safe_text.markdown(t.reconstruction)} · seed {number(t.seed, 0)}")
+        + (f" · loss {safe_text.markdown(t.reconstruction)}" if source is not None and t.reconstruction != "bce" else "")
+        + ("" if t.sampling == "rsample" else f" · decoder trained on z by **{safe_text.markdown(t.sampling)}** "
+           f"(the lab warns against it: see Lessons)")
         + ("\n\n⏳ Its t-SNE/UMAP maps and per-image scores are still being computed: this page adds them when they are "
            "ready." if finishing else "")
     )

@@ -11,7 +11,7 @@ import hashlib
 import shutil
 import tempfile
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -44,12 +44,14 @@ class Exploration:
         """Whether the maps and scores are still being added."""
         return self.finishing.is_alive()
 
-    def close(self) -> None:
-        """Stop the server; a temporary checkpoint folder is removed once its maps and scores are written."""
+    def close(self, wait_s: float = 600) -> None:
+        """Stop the server; a temporary checkpoint folder is removed once its maps and scores are written (waiting
+        at most `wait_s` for them; past that it is left to the system's temporary-file cleaning)."""
         self.demo.close(verbose=False)
         if self.temporary:
-            self.finishing.join()
-            shutil.rmtree(self.folder.parent, ignore_errors=True)
+            self.finishing.join(wait_s)
+            if not self.finishing.is_alive():
+                shutil.rmtree(self.folder.parent, ignore_errors=True)
 
     def _repr_html_(self) -> str:  # what a notebook cell shows for the handle
         from training.safe_text import html_text
@@ -61,7 +63,8 @@ class Exploration:
 
 def explore(vae: torch.nn.Module, test_images=None, *, name: str = "my-vae", folder: str | Path | None = None,
             data_dir: str | Path = "data", download: bool = True, family: bool = True, umap: bool = True,
-            iwae: bool = False, inline: bool | None = None, height: int = 900, port: int | None = None) -> Exploration:
+            iwae: bool = False, recon: str = "bce", beta: float = 1.0, inline: bool | None = None, height: int = 900,
+            port: int | None = None) -> Exploration:
     """Open the explorer on `vae` — the lab's `VAE`, this project's, or any module with the lab's layout — and return
     a handle (`.url`, `.folder`, `.close()`).
 
@@ -69,16 +72,19 @@ def explore(vae: torch.nn.Module, test_images=None, *, name: str = "my-vae", fol
     `(images, labels)` tensors with images (N, 1, 28, 28) in [0, 1] or (N, 28, 28) uint8); by default the data set's
     test split under `data_dir` (downloaded by torchvision when missing). `folder`: where the checkpoint folder
     `name` is written (default: a temporary folder, removed by `close()`). `family`: list the shipped checkpoints
-    beside it. Call it again after more training to see the new weights.
+    beside it. `recon` ("bce" or "mse") and `beta`: what the model was trained with, so that its −ELBO, bounds and
+    scores use its own likelihood. Call it again after more training to see the new weights.
     """
     from .app import CSS, build_demo
     from .checkpoint_library import CheckpointLibrary
     from .http_limits import launch_options
-    from .test_sets import TestImages, TestSets
+    from .test_sets import TestSets
 
-    weights = _state_dict_of(vae)
-    imported = prepare_import(weights, {"object": f"{type(vae).__name__} from a notebook", "sha256": _digest(weights)})
+    imported = prepare_import(_state_dict_of(vae), {"object": f"{type(vae).__name__} from a notebook"})
+    imported = replace(imported, source={**imported.source, "sha256": _digest(imported.weights)})  # float32 by now
     split, dataset, data_dir = _test_split(test_images, data_dir, download)
+    run = imported_run(imported, split, dataset, data_dir, FinishConfig(tsne=True, umap=umap, iwae=iwae, scores=True),
+                       ["explore", name], recon, beta)  # refuses a bad recon or β before anything is written
     temporary = folder is None
     root = Path(tempfile.mkdtemp(prefix="vae-explore-")) if temporary else Path(folder)
     out = root / name
@@ -86,31 +92,32 @@ def explore(vae: torch.nn.Module, test_images=None, *, name: str = "my-vae", fol
     library = CheckpointLibrary(SHIPPED if family and SHIPPED.is_dir() else root)
     if library.root != root and (SHIPPED / name / CONFIG).exists():
         raise UserError(f"'{name}' is the name of a shipped checkpoint; give explore() another name=.")
-    run = imported_run(imported, split, dataset, data_dir, FinishConfig(tsne=True, umap=umap, iwae=iwae, scores=True),
-                       ["explore", name])
     log: list[str] = []
-    first_save, failure = threading.Event(), []
+    answered, saved, failure = threading.Event(), [], []
 
     def write():
         try:
-            with writer_lock(out):
+            with writer_lock(out):  # refused at once while an earlier explore() still writes this folder
                 save_imported(imported, run, split, out, overwrite=overwrite, log=log.append,
-                              on_first_save=lambda _: first_save.set())
-        except BaseException as err:  # reported to the caller if the first save did not happen
+                              on_first_save=lambda folder: (saved.append(folder), answered.set()))
+        except BaseException as err:  # the caller's, if this call's first save did not happen
             failure.append(err)
-            first_save.set()
+        finally:
+            answered.set()
 
     finishing = threading.Thread(target=write, name=f"explore-{name}", daemon=True)
     finishing.start()
-    if not first_save.wait(FIRST_SAVE_TIMEOUT_S) or (failure and not (out / CONFIG).is_file()):
-        raise failure[0] if failure else UserError(f"{out} was not written within {FIRST_SAVE_TIMEOUT_S} s.")
+    if not answered.wait(FIRST_SAVE_TIMEOUT_S):
+        raise UserError(f"{out} was not written within {FIRST_SAVE_TIMEOUT_S} s.")
+    if not saved:  # judged by this call's own save, never by what an earlier one left on disk
+        raise failure[0]
     library.add(load_checkpoint(out), name)
     test_sets = TestSets.with_split(data_dir, download, dataset, split)
     demo = build_demo(library, name, test_sets)
     demo.queue(default_concurrency_limit=2, max_size=64)
-    colab = _in_colab()
+    # never a public link: Colab serves the page through its own port proxy; elsewhere it stays on 127.0.0.1
     demo.launch(server_name="127.0.0.1", server_port=port, inline=inline, height=height, prevent_thread_lock=True,
-                share=False if colab else None, quiet=True, css=CSS, show_error=True, **launch_options())
+                share=False, quiet=True, css=CSS, show_error=True, **launch_options())
     return Exploration(demo.local_url, out, name, demo, finishing, temporary, log)
 
 
@@ -135,7 +142,7 @@ def _may_overwrite(out: Path) -> bool:
     if not (out / CONFIG).exists():
         return False
     try:
-        if read_config(out).imported_from:
+        if "object" in read_config(out).imported_from:  # written by explore(), not by `training import`
             return True
     except UserError:
         pass
@@ -147,6 +154,9 @@ def _test_split(test_images, data_dir, download: bool) -> tuple[ImageSplit, str,
     if test_images is None:
         return load_split(data_dir, train=False, download=download), DEFAULT_DATASET, str(data_dir)
     if hasattr(test_images, "data") and hasattr(test_images, "targets"):  # a torchvision dataset
+        if getattr(test_images, "train", False):
+            raise UserError("test_images is a training set (train=True): give the test set, e.g. "
+                            "MNIST(root, train=False), so the explorer shows images the model has not seen.")
         by_class = {info.torchvision_class: key for key, info in DATASETS.items()}
         dataset = by_class.get(type(test_images).__name__, DEFAULT_DATASET)
         images, labels = torch.as_tensor(test_images.data), torch.as_tensor(test_images.targets)
@@ -169,9 +179,3 @@ def _test_split(test_images, data_dir, download: bool) -> tuple[ImageSplit, str,
         raise UserError(f"test labels must be {len(images)} class indices 0–9, one per image.")
     return ImageSplit(images.contiguous(), labels), dataset, data_dir
 
-
-def _in_colab() -> bool:
-    """In Colab the page is served through Colab's own port proxy (no public link); elsewhere on 127.0.0.1."""
-    import sys
-
-    return "google.colab" in sys.modules

@@ -19,6 +19,9 @@ from .context import PageContext
 from .tabs.common import SHARED, Tab, friendly
 
 
+REDRAWN_WHEN_FINISHED = ("map", "likelihood")  # the tabs drawn from the maps and scores a finishing step adds
+
+
 @dataclass
 class Page:
     """What the page shares with every tab. Tabs read these; the page alone writes the picker (a tab opens a
@@ -52,6 +55,7 @@ class PageViews:
         config = web_assets.runtime_config(name, ck.path, ck.config.model.z_dim, ctx.sprite(name), version)
         ood = ck.path / OOD_FILE
         config.update(ood=web_assets.file_url(ood, version) if ood.is_file() else None,
+                      likelihood=ck.config.train.reconstruction,  # how the page scores a drawing: as the server does
                       classes=describe.checkpoint_classes(ck), dataset=describe.dataset_title(ck), order=dims.order,
                       active=dims.active, kl=[round(v, 4) for v in dims.kl], tabs={t.ID: t.LABEL for t in self.tabs},
                       timeline=ctx.timeline_files(name),
@@ -60,8 +64,8 @@ class PageViews:
 
     def opened(self, name) -> dict:
         """Everything that changes with the checkpoint: the header's and every tab's on_open."""
+        finishing = self.finishing(name)  # before loading: a save in between costs one more refresh, never the maps
         ck = self.ctx.library.get(name)
-        finishing = self.finishing(name)
         updates = {self.summary: describe.checkpoint_summary(ck, len(self.ctx.dimensions(name).informative), finishing),
                    self.runtime_html: self.runtime(name), self.refresh: gr.Timer(active=finishing)}
         for tab in self.tabs:
@@ -72,11 +76,21 @@ class PageViews:
         """Whether the checkpoint's maps and scores are still being added (its run's state says so, training/run_state.py)."""
         return run_state(self.ctx.library.folder(name)).state == "finishing"
 
-    def refresh_when_finished(self, name, active, request: gr.Request = None) -> dict:
-        """While the open checkpoint is finishing, nothing; once it is done, open it again with its maps and scores."""
-        if name != active or self.finishing(name):
-            return {self.refresh: gr.skip()}
-        return self.switch_checkpoint(name, active, request)
+    def refresh_when_finished(self, name, active) -> dict:
+        """While the open checkpoint is finishing, nothing (a stat of its state file); once it is done, the header
+        and the views its maps and scores feed — the map and the likelihood lens — are drawn again, and the other
+        views keep what the visitor set. On any error the timer stops."""
+        try:
+            if name != active or self.finishing(name):
+                return {self.refresh: gr.skip()}
+            ck = self.ctx.library.get(name)
+            updates = {self.summary: describe.checkpoint_summary(ck, len(self.ctx.dimensions(name).informative)),
+                       self.runtime_html: self.runtime(name), self.refresh: gr.Timer(active=False)}
+            for tab_id in REDRAWN_WHEN_FINISHED:
+                updates.update(self.tab(tab_id).on_open(name))
+            return updates
+        except (UserError, OSError):
+            return {self.refresh: gr.Timer(active=False)}
 
     def switch_checkpoint(self, name, active, request: gr.Request = None) -> dict:
         """Open checkpoint `name`; if it cannot be loaded, warn and put the picker back on `active`, which keeps working.
@@ -177,8 +191,9 @@ class PageViews:
             None, [link, plan], None, js="(link, plan) => vae.explorer.openLink(link, plan)")
         page.checkpoint.input(friendly(self.switch_checkpoint), [page.checkpoint, page.active], self._open_outputs,
                               **SHARED, api_name=False)
-        self.refresh.tick(friendly(self.refresh_when_finished), [page.checkpoint, page.active], self._open_outputs,
-                          show_progress="hidden", api_name=False, **SHARED)
+        # unqueued: a stat a tick, which a flood of slow requests cannot delay; the redraw comes once per finished run
+        self.refresh.tick(self.refresh_when_finished, [page.checkpoint, page.active], self._open_outputs,
+                          show_progress="hidden", api_name=False, queue=False)
         page.names.change(lambda: gr.Dropdown(choices=self.ctx.library.all_names()), None, page.checkpoint, queue=False,
                           show_progress="hidden", api_name=False)
         self.copy_link.click(None, None, self.view_link, js="() => vae.explorer.copyLink()")

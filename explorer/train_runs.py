@@ -23,7 +23,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from training.config import MAX_MODEL_SIZES
+from training.config import MAX_MODEL_SIZES, RECONSTRUCTION_LOSSES, SAMPLING
 from training.datasets import DATASETS
 from training.errors import UserError
 from training.live import read_progress
@@ -94,11 +94,15 @@ class RunRequest:
     epochs: int
     seed: int
     name: str
+    sampling: str = "rsample"  # the lab's lessons (training/loss.py latent_for_decoder)
+    recon: str = "bce"
 
 
-def default_name(dataset: str, beta: float, z_dim: int, epochs: int, taken) -> str:
-    """The settings as a name (`mnist-b1-z16-e3`), numbered when it is taken."""
-    base = f"{dataset}-b{beta:g}-z{z_dim}-e{epochs}".replace(".", "p").lower()
+def default_name(dataset: str, beta: float, z_dim: int, epochs: int, taken, sampling: str = "rsample",
+                 recon: str = "bce") -> str:
+    """The settings as a name (`mnist-b1-z16-e3`, `…-e3-mean-mse` for a lesson's), numbered when it is taken."""
+    lesson = ("" if sampling == "rsample" else f"-{sampling}") + ("" if recon == "bce" else f"-{recon}")
+    base = f"{dataset}-b{beta:g}-z{z_dim}-e{epochs}{lesson}".replace(".", "p").lower()
     base = re.sub(r"[^a-z0-9-]", "-", base)[:36]
     name, k = base, 2
     while name in taken:
@@ -106,8 +110,12 @@ def default_name(dataset: str, beta: float, z_dim: int, epochs: int, taken) -> s
     return name
 
 
-def parse_request(dataset, beta, z_dim, epochs, seed, name, limits: TrainLimits, datasets_present, taken) -> RunRequest:
+def parse_request(dataset, beta, z_dim, epochs, seed, name, limits: TrainLimits, datasets_present, taken,
+                  sampling="rsample", recon="bce") -> RunRequest:
     """The Train tab's form as a run, or a UserError of one sentence (nothing is written)."""
+    if sampling not in SAMPLING or recon not in RECONSTRUCTION_LOSSES:
+        raise UserError(f"Pick how the decoder's z is drawn ({', '.join(SAMPLING)}) and a reconstruction loss "
+                        f"({', '.join(RECONSTRUCTION_LOSSES)}).")
     if dataset not in datasets_present:
         present = ", ".join(datasets_present) or "none"
         raise UserError(f"Pick a data set whose files are on this server ({present}).")
@@ -119,19 +127,20 @@ def parse_request(dataset, beta, z_dim, epochs, seed, name, limits: TrainLimits,
     if name is None:
         raise UserError("The name must be text.")
     if not name:
-        name = default_name(dataset, beta, z_dim, epochs, taken)
+        name = default_name(dataset, beta, z_dim, epochs, taken, sampling, recon)
     if not NAME_PATTERN.fullmatch(name):
         raise UserError("A run's name is 1–40 lower-case letters, digits and dashes, starting with a letter or digit.")
     if name in taken:
         raise UserError(f"There is already a checkpoint or run named {name}; choose another name.")
-    return RunRequest(dataset, beta, z_dim, epochs, seed, name)
+    return RunRequest(dataset, beta, z_dim, epochs, seed, name, sampling, recon)
 
 
 def run_command(request: RunRequest, runs_dir: Path, data_dir: Path, limits: TrainLimits, download: bool = False) -> list[str]:
     """The trainer's command line: PCA first and t-SNE after (the model opens sooner), no IWAE (≈ 3 min)."""
     command = [sys.executable, "-m", "training", "--dataset", request.dataset, "--data-dir", str(data_dir),
                "--download" if download else "--no-download", "--out", str(runs_dir / request.name), "--epochs", str(request.epochs),
-               "--beta", repr(request.beta), "--z-dim", str(request.z_dim), "--seed", str(request.seed), "--no-iwae",
+               "--beta", repr(request.beta), "--z-dim", str(request.z_dim), "--seed", str(request.seed),
+               "--sampling", request.sampling, "--recon", request.recon, "--no-iwae",
                "--no-umap", "--tsne-after", "--live", str(runs_dir / LIVE / request.name), "--no-progress"]
     return command + (["--threads", str(limits.threads)] if limits.threads else [])
 

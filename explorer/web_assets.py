@@ -13,6 +13,7 @@ from PIL import Image
 
 from training.atomic import atomic_path
 from training.scores import SCORE_NAMES, single_image_noise
+from training.loss import MSE_PIXEL_CONSTANT
 
 from . import atlas_maps, figures, latent_views, likelihood, neighbours
 
@@ -85,6 +86,7 @@ def page_rules(z_dim: int) -> dict:
         "map_neighbours": neighbours.K,
         "score_names": {key: SCORE_NAMES[key] for key in likelihood.SCORE_CHOICES.values()},  # in the controls' order
         "score_noise": single_image_noise(z_dim).reshape(-1).tolist(),
+        "mse_pixel_constant": MSE_PIXEL_CONSTANT,
         "gallery_size": likelihood.GALLERY_SIZE,
         "class_colours": list(figures.CLASS_COLOURS),
         "traversal_range": latent_views.TRAVERSAL_RANGE,

@@ -9,9 +9,11 @@ def test_a_good_link_opens_its_checkpoint_tab_and_values():
     link = parse_view_link({"checkpoint": "mnist-beta4", "tab": "sliders", "z": "0.5,-1.25,3"}, NAMES)
     assert (link.checkpoint, link.tab, link.z, link.notices) == ("mnist-beta4", "sliders", [0.5, -1.25, 3.0], [])
     assert parse_view_link({"point": "123"}, NAMES).to_dict() == {
-        "checkpoint": None, "tab": "map", "z": None, "point": 123, "compare": None, "step": None, "rank": None,
-        "rank_score": None, "rank_class": None, "selections": {}}
+        "checkpoint": None, "tab": "map", "z": None, "point": 123, "compare": None, "lesson": None, "step": None,
+        "rank": None, "rank_score": None, "rank_class": None, "selections": {}}
     assert parse_view_link({"compare": "default,mnist-beta4"}, NAMES).compare == ["default", "mnist-beta4"]
+    lesson = parse_view_link({"lesson": "mean"}, NAMES)
+    assert (lesson.lesson, lesson.tab, lesson.notices) == ("mean", "lessons", [])
     assert parse_view_link({"utm_source": "x"}, NAMES).notices == []  # unrelated parameters are ignored
 
 
@@ -19,6 +21,7 @@ def test_a_good_link_opens_its_checkpoint_tab_and_values():
     ({"checkpoint": "../../etc/passwd"}, "checkpoint does not exist"),
     ({"checkpoint": "<img src=x onerror=alert(1)>"}, "checkpoint does not exist"),
     ({"tab": "<script>alert(1)</script>"}, "tab is not one of"),
+    ({"lesson": "<b>mean</b>"}, "lesson is not one of"),
     ({"z": "1,abc"}, "not a list of numbers"),
     ({"z": "1e309,0"}, "outside −3…3"),
     ({"z": "nan"}, "outside −3…3"),

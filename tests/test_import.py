@@ -76,6 +76,18 @@ def test_our_layout_and_safetensors_import_too(lab_model, data_dir, tmp_path):
     assert main(["import", str(path), "--out", str(tmp_path / "ours"), "--data-dir", str(data_dir), *QUICK]) == 0
     ck = load_checkpoint(tmp_path / "ours")
     assert ck.config.imported_from["layout"] == "project" and "tsne" not in ck.atlas
+    # a model trained with MSE is measured with its own likelihood: each pixel a Gaussian of variance ½
+    assert main(["import", str(path), "--out", str(tmp_path / "mse"), "--recon", "mse", "--data-dir", str(data_dir),
+                 *QUICK]) == 0
+    mse = load_checkpoint(tmp_path / "mse")
+    assert mse.config.train.reconstruction == "mse" and ck.config.train.reconstruction == "bce"
+    x = to_model_input(load_split(data_dir, train=False).images, "cpu")
+    with torch.no_grad():
+        mean = torch.sigmoid(mse.model.decoder.logits(mse.model.encode(x).mean))
+    gaussian = -torch.distributions.Normal(mean, 0.5 ** 0.5).log_prob(x).flatten(1).sum(1)
+    recon = mse.metrics["final"]["test"]["recon"]  # one sampled z per image: within a nat or two of the mean's
+    assert abs(recon - float(gaussian.mean())) < 0.05 * abs(float(gaussian.mean())) + 5
+    assert abs(recon - ck.metrics["final"]["test"]["recon"]) > 50  # not BCE's number
     wrapped = tmp_path / "wrapped.pt"  # torch.compile's prefix inside a {"state_dict": …} dictionary
     torch.save({"state_dict": {f"_orig_mod.{k}": v for k, v in lab_model.state_dict().items()}}, wrapped)
     assert import_file(wrapped).model.z_dim == 32

@@ -119,7 +119,7 @@ class RawVisitor:
         raise AssertionError("the stream ended without the event's result")
 
     def start(self, name: str) -> dict:
-        done = self.queued("start", [self.token, "mnist", 1, 4, 30, 0, name])
+        done = self.queued("start", [self.token, "mnist", 1, 4, 30, 0, name, "rsample", "bce"])
         if done["success"]:
             self.token = done["output"]["data"][0]
         return done

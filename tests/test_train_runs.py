@@ -37,7 +37,8 @@ def request(name="r1", epochs=1, dataset="mnist"):
     ("epochs", 31, "Epochs must be a whole number from 1 to 30, not 31"), ("seed", -3, "The seed must be"),
     ("name", "../escape", "lower-case letters"), ("name", "<b>x</b>", "lower-case letters"),
     ("name", "default", "already a checkpoint or run named default"), ("dataset", "kmnist", "whose files are on this server"),
-    ("name", "x" * 41, "1–40"),
+    ("name", "x" * 41, "1–40"), ("sampling", "torch.normal", "how the decoder's z is drawn"),
+    ("recon", ["bce"], "a reconstruction loss"),
 ])
 def test_bad_settings_are_one_sentence(field, value, says):
     form = {"dataset": "mnist", "beta": 1, "z_dim": 16, "epochs": 3, "seed": 0, "name": "", field: value}
@@ -49,6 +50,13 @@ def test_bad_settings_are_one_sentence(field, value, says):
 def test_an_empty_name_is_made_from_the_settings_and_numbered_when_taken():
     made = parse_request("mnist", 0.5, 16, 3, 0, " ", LIMITS, ["mnist"], taken={"mnist-b0p5-z16-e3"})
     assert made == RunRequest("mnist", 0.5, 16, 3, 0, "mnist-b0p5-z16-e3-2")
+
+
+def test_the_labs_lessons_are_options_of_a_run_its_name_and_its_command():
+    made = parse_request("mnist", 1, 16, 3, 0, "", LIMITS, ["mnist"], set(), sampling="mean", recon="mse")
+    assert made == RunRequest("mnist", 1.0, 16, 3, 0, "mnist-b1-z16-e3-mean-mse", "mean", "mse")
+    command = train_runs.run_command(made, Path("runs"), Path("data"), LIMITS)
+    assert command[command.index("--sampling") + 1] == "mean" and command[command.index("--recon") + 1] == "mse"
 
 
 def test_a_space_gets_conservative_caps_and_a_laptop_generous_ones():

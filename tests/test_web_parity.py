@@ -79,16 +79,16 @@ def test_a_drawing_gets_the_servers_score_in_the_page(page):
     images = synthetic_digits(4, seed=5).images.numpy()  # (4, 28, 28) uint8
     blank_ink = np.zeros((28, 28), np.uint8)
     blank_ink[4:24, 12:16] = 255  # a bar, unlike the training digits: saturated pixels the model is sure about
-    for image in [*images, blank_ink]:
-        want = score_images(model, torch.from_numpy(image)[None])
-        got = page.evaluate("""async (pixels) => {
+    for image, kind in [*((image, "bce") for image in images), (blank_ink, "bce"), (images[0], "mse"), (blank_ink, "mse")]:
+        want = score_images(model, torch.from_numpy(image)[None], kind=kind)  # an MSE model: the Gaussian likelihood
+        got = page.evaluate("""async ([pixels, kind]) => {
             const { model, atlas, config } = window.loaded.default;
             const input = Float32Array.from(pixels, (v) => v / 255);
             const { mean, std } = await model.encode(input, 1);
-            return vae.scoreImage(model, input, mean, std, config.score_noise);
-        }""", image.ravel().tolist())
+            return vae.scoreImage(model, input, mean, std, config.score_noise, { ...config, likelihood: kind });
+        }""", [image.ravel().tolist(), kind])
         for key, name in (("score_recon", "recon"), ("score_kl", "kl"), ("score_elbo", "elbo")):
-            assert got[name] == pytest.approx(float(want[key][0]), rel=2e-4, abs=2e-3), (key, got, want)
+            assert got[name] == pytest.approx(float(want[key][0]), rel=2e-4, abs=2e-3), (key, kind, got, want)
 
 
 @pytest.mark.parametrize("name", ["default", "mnist-z2"])

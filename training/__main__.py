@@ -28,7 +28,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=positive_int, default=d_train.batch_size)
     p.add_argument("--lr", type=positive_float, default=d_train.lr)
     p.add_argument("--beta", type=non_negative_float, default=d_train.beta, help="weight of the KL term")
-    p.add_argument("--recon", choices=["bce", "mse"], default=d_train.reconstruction, help="reconstruction loss")
+    p.add_argument("--recon", choices=["bce", "mse"], default=d_train.reconstruction,
+                   help="reconstruction loss: bce (each pixel a Bernoulli, the lab's) or mse (pixels Gaussian)")
+    p.add_argument("--sampling", choices=["rsample", "normal", "mean"], default=d_train.sampling,
+                   help="the decoder's z in training: rsample (the reparameterisation trick, the lab's), normal "
+                        "(torch.normal: no gradient reaches the encoder through z) or mean (the posterior mean)")
     p.add_argument("--z-dim", type=positive_int, default=d_model.z_dim)
     p.add_argument("--encoder-hidden", type=positive_int, default=d_model.encoder_hidden)
     p.add_argument("--decoder-hidden", type=positive_int, default=d_model.decoder_hidden)
@@ -53,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=positive_int, help="CPU threads for torch (default: torch's, one per core)")
     p.add_argument("--timeline", choices=["on", "off"], default="on",
                    help="record snapshots of the run (steps 0, 5, 10, 20, … and every epoch end) for the explorer's timeline")
+    p.add_argument("--timeline-decoders", choices=["geometric", "last"], default="geometric",
+                   help="epoch ends whose decoder the timeline keeps (≈ 1.4 MB each): 1, 2, 4, 8, … and the last, or the last only")
     p.add_argument("--iwae", action=argparse.BooleanOptionalAction, default=True,
                    help="score the final model with the IWAE bound (k=1000, first 1,000 test images; ≈3 min on 2 cores)")
     p.add_argument("--scores", action=argparse.BooleanOptionalAction, default=True,
@@ -77,12 +83,12 @@ def run_config_from_args(args: argparse.Namespace, argv: list[str], bf16_default
     levers = {"bf16": bf16_default, "gemm_deconv": True, "channels_last": True, **forced_levers(args)}
     train = TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, beta=args.beta, reconstruction=args.recon,
-        seed=args.seed, compile=args.compile, **levers,
+        sampling=args.sampling, seed=args.seed, compile=args.compile, **levers,
     )
     info = DATASETS[args.dataset]
     data = {"dataset": info.key, "class_names": list(info.class_names), "data_dir": str(args.data_dir),
             "train_images": None, "test_images": None}
-    record = RecordConfig(timeline=args.timeline == "on", live=str(args.live) if args.live else None,
+    record = RecordConfig(timeline=args.timeline == "on", timeline_decoders=args.timeline_decoders, live=str(args.live) if args.live else None,
                           probe_levers=args.probe, forced_levers=tuple(forced_levers(args)))
     finish = FinishConfig(tsne=args.tsne, umap=args.umap, iwae=args.iwae, scores=args.scores,
                           maps_after_save=args.tsne_after)
@@ -180,6 +186,9 @@ def import_main(argv: list[str]) -> int:
     p.add_argument("--iwae", action=argparse.BooleanOptionalAction, default=False,
                    help="also the IWAE bound (k=1000, 1,000 images: ≈ 5 min on 2 CPU cores, so asked for)")
     p.add_argument("--scores", action=argparse.BooleanOptionalAction, default=True, help="every test image's scores and ood.json")
+    p.add_argument("--recon", choices=["bce", "mse"], default="bce",
+                   help="the reconstruction loss it was trained with (the likelihood of every score and bound)")
+    p.add_argument("--beta", type=non_negative_float, default=1.0, help="the KL weight it was trained with")
     args = p.parse_args(argv)
     from .data import load_split
     from .importing import import_file, imported_run, save_imported
@@ -190,7 +199,8 @@ def import_main(argv: list[str]) -> int:
         imported = import_file(args.file)  # refused in one sentence before the data is read or anything written
         test_split = load_split(args.data_dir, train=False, download=args.download, dataset=args.dataset)
         finish = FinishConfig(tsne=args.tsne, umap=args.umap, iwae=args.iwae, scores=args.scores)
-        config = imported_run(imported, test_split, args.dataset, str(args.data_dir), finish, ["import", *argv])
+        config = imported_run(imported, test_split, args.dataset, str(args.data_dir), finish, ["import", *argv],
+                              args.recon, args.beta)
         out = real_folder(args.out)
         with writer_lock(out):
             save_imported(imported, config, test_split, out, overwrite=args.overwrite)

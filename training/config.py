@@ -8,6 +8,7 @@ from .numbers import is_number
 
 CONFIG_VERSION = 1
 RECONSTRUCTION_LOSSES = ("bce", "mse")
+SAMPLING = ("rsample", "normal", "mean")  # training/loss.py latent_for_decoder: what each means
 # Sizes beyond these are refused before anything is allocated: far above what this 28×28 model needs, far below what
 # would exhaust memory (z_dim 1024 with hidden 1024 is ≈ 0.2 GB of weights).
 MAX_MODEL_SIZES = {"z_dim": 1024, "encoder_hidden": 1024, "decoder_hidden": 1024, "image_channels": 4}
@@ -41,6 +42,7 @@ class TrainConfig:
     lr: float = 0.002
     beta: float = 1.0
     reconstruction: str = "bce"
+    sampling: str = "rsample"  # the decoder's z in training: rsample (the lab's), normal or mean (its warnings)
     seed: int = 0
     bf16: bool = False
     channels_last: bool = True
@@ -50,6 +52,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.reconstruction not in RECONSTRUCTION_LOSSES:
             raise ValueError(f"reconstruction must be one of {RECONSTRUCTION_LOSSES}, got {self.reconstruction!r}")
+        if self.sampling not in SAMPLING:
+            raise ValueError(f"sampling must be one of {SAMPLING}, got {self.sampling!r}")
         if not 1 <= self.epochs <= MAX_EPOCHS or not 1 <= self.batch_size <= MAX_BATCH_SIZE:
             raise ValueError(f"epochs must be 1–{MAX_EPOCHS} and batch_size 1–{MAX_BATCH_SIZE}")
         for name in ("lr", "beta"):
@@ -76,12 +80,15 @@ class RecordConfig:
     """What a run records while it trains; none of it changes the weights."""
 
     timeline: bool = True  # snapshots of the run (training/timeline.py): the Timeline tab
+    timeline_decoders: str = "geometric"  # epoch ends whose decoder the timeline keeps: 1, 2, 4, 8… and the last, or "last"
     live: str | None = None  # a folder for the run's progress and timeline so far (training/live.py): the Train tab
     probe_levers: bool = False  # try the speed levers on the first steps and keep the fastest (training/levers.py)
     forced_levers: tuple = ()  # levers the command line fixed: the probe leaves them as they are
 
     def __post_init__(self) -> None:
         _require_bools(self, ("timeline", "probe_levers"))
+        if self.timeline_decoders not in ("geometric", "last"):
+            raise ValueError(f"record.timeline_decoders must be 'geometric' or 'last', got {self.timeline_decoders!r}")
         if self.live is not None and not isinstance(self.live, str):
             raise ValueError(f"record.live must be a folder's path or null, got {self.live!r}")
         object.__setattr__(self, "forced_levers", tuple(self.forced_levers))  # JSON gives a list

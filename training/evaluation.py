@@ -38,7 +38,8 @@ def dimensions_by_information(kl_per_dim, active) -> list[int]:
 
 
 @torch.inference_mode()
-def iwae_on_subset(model, split: ImageSplit, k: int = IWAE_SAMPLES, n_images: int = IWAE_SUBSET, seed: int = 0) -> dict:
+def iwae_on_subset(model, split: ImageSplit, k: int = IWAE_SAMPLES, n_images: int = IWAE_SUBSET, seed: int = 0,
+                   kind: str = "bce") -> dict:
     """IWAE log-likelihood bound (k samples) on the first n test images: −log p(x) estimate per image, in nats."""
     model.eval()
     device = next(model.parameters()).device
@@ -46,7 +47,7 @@ def iwae_on_subset(model, split: ImageSplit, k: int = IWAE_SAMPLES, n_images: in
     torch.manual_seed(seed)
     started = time.perf_counter()
     per_image = torch.cat([
-        iwae_bound(model, to_model_input(chunk, device), k=k).double().cpu()
+        iwae_bound(model, to_model_input(chunk, device), k=k, kind=kind).double().cpu()
         for chunk in images.split(IWAE_IMAGES_PER_BATCH)
     ])
     return {

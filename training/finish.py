@@ -25,7 +25,7 @@ def finishing_step(model, test_split: ImageSplit, run: RunConfig, parts: FinishC
     seed = run.train.seed
     if parts.iwae:
         log(f"IWAE bound (k={IWAE_SAMPLES}) on the first {IWAE_SUBSET} test images…")
-        metrics["final"]["iwae"] = iwae_on_subset(model, test_split, seed=seed)
+        metrics["final"]["iwae"] = iwae_on_subset(model, test_split, seed=seed, kind=run.train.reconstruction)
     if parts.tsne:
         atlas["tsne"] = timed(lambda: fit_tsne(atlas["means"], seed), "t-SNE map", log)
     if parts.umap:  # the slowest part: say what it costs before it starts
@@ -54,10 +54,11 @@ def add_scores(model, test_split: ImageSplit, run: RunConfig, atlas: dict, metri
                log) -> dict:
     """Every test image's scores into the atlas (and their cost and means into metrics.json); returns ood.json's content."""
     started = time.perf_counter()
-    atlas.update(score_images(model, test_split.images, seed=run.train.seed, autocast=autocast))
+    kind = run.train.reconstruction  # the likelihood the model was trained with
+    atlas.update(score_images(model, test_split.images, seed=run.train.seed, autocast=autocast, kind=kind))
     scored = time.perf_counter()
     ood = ood_summary(model, test_split.images, atlas, ood_data_dir, run.data.get("dataset"), seed=run.train.seed,
-                      autocast=autocast)
+                      autocast=autocast, kind=kind)
     metrics["final"]["scores"] = scores_summary(atlas, scored - started, time.perf_counter() - scored)
     log(f"per-image scores (k={SCORE_SAMPLES}) in {scored - started:.1f} s, out-of-distribution sets in "
         f"{time.perf_counter() - scored:.1f} s")

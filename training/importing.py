@@ -18,7 +18,7 @@ import torch
 
 from . import checkpoint as ckpt
 from .atlas import build_atlas
-from .config import FinishConfig, ModelConfig, RecordConfig, RunConfig
+from .config import FinishConfig, ModelConfig, RecordConfig, RunConfig, TrainConfig
 from .data import ImageSplit
 from .datasets import dataset_info
 from .deconv import use_fast_deconvs
@@ -26,9 +26,10 @@ from .errors import UserError
 from .finish import NOTHING, finishing_step
 from .model import VAE
 from .run_state import write_run_state
+from .safe_text import plain
 from .train import SAMPLE_GRID_DIGITS, check_output_folder, evaluate, metrics_content, reconstruction_grid, versions
 
-MAX_IMPORT_BYTES = ckpt.MAX_TENSOR_FILE_BYTES  # the largest model the limits allow is ≈ 0.2 GB
+MAX_IMPORT_BYTES = ckpt.MAX_TENSOR_FILE_BYTES  # 1 GiB: the largest model the limits allow is ≈ 0.2 GB in float32
 # Wrappers a saved state dict may carry: torch.compile's `_orig_mod.`, DataParallel's `module.`.
 WRAPPER_PREFIXES = ("_orig_mod.", "module.")
 # The lab's module names → ours. Its final blocks are Sequentials, Sequential(Conv2d) and Sequential(ConvTranspose2d,
@@ -61,23 +62,27 @@ def read_state_dict_file(path: str | Path) -> tuple[dict, str]:
     if size > MAX_IMPORT_BYTES:
         raise UserError(f"{path} is {size / 2**20:,.0f} MiB; a model within the supported sizes is at most "
                         f"{MAX_IMPORT_BYTES // 2**20:,} MiB.")
-    data = path.read_bytes()
-    digest = hashlib.sha256(data).hexdigest()
-    if data[:8] and _looks_like_safetensors(data):
-        return ckpt.read_tensors(path), digest
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        head = f.read(9)
+        digest.update(head)
+        for block in iter(lambda: f.read(2**20), b""):
+            digest.update(block)
+    if _looks_like_safetensors(head, size):
+        return ckpt.read_tensors(path), digest.hexdigest()
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # UnpicklingError for a pickled module or code, RuntimeError/EOFError for a damaged file
         reason = " ".join(str(err).split())[:160]
         raise UserError(f"{path} is not a state dict that can be read safely ({type(err).__name__}: {reason}); "
                         "save the weights with torch.save(vae.state_dict(), PATH), not the whole model.") from None
-    return loaded, digest
+    return loaded, digest.hexdigest()
 
 
-def _looks_like_safetensors(data: bytes) -> bool:
+def _looks_like_safetensors(head: bytes, size: int) -> bool:
     """safetensors starts with an 8-byte little-endian header length, then a JSON object."""
-    n = int.from_bytes(data[:8], "little")
-    return 2 <= n <= len(data) - 8 and data[8:9] == b"{"
+    n = int.from_bytes(head[:8], "little")
+    return len(head) == 9 and 2 <= n <= size - 8 and head[8:9] == b"{"
 
 
 def to_project_layout(state) -> tuple[dict[str, torch.Tensor], str]:
@@ -91,8 +96,10 @@ def to_project_layout(state) -> tuple[dict[str, torch.Tensor], str]:
                         "save it with torch.save(vae.state_dict(), PATH).")
     weights, layout = {}, "project"
     for key, value in state.items():
-        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
-            raise UserError(f"entry {str(key)[:80]!r} of the state dict is a {type(value).__name__}, not a tensor.")
+        if not isinstance(key, str):
+            raise UserError(f"the state dict has a {type(key).__name__} key; its keys must be parameter names.")
+        if not isinstance(value, torch.Tensor):
+            raise UserError(f"entry {plain(key, 80)!r} of the state dict is a {type(value).__name__}, not a tensor.")
         name = key
         for prefix in WRAPPER_PREFIXES:
             name = name.removeprefix(prefix)
@@ -100,6 +107,8 @@ def to_project_layout(state) -> tuple[dict[str, torch.Tensor], str]:
             if pattern.match(name):
                 name, layout = pattern.sub(ours, name), "lab"
                 break
+        if name in weights:
+            raise UserError(f"two entries of the state dict are both {plain(name, 80)!r} once converted.")
         weights[name] = value
     return weights, layout
 
@@ -111,13 +120,15 @@ def infer_model_config(weights: dict[str, torch.Tensor]) -> ModelConfig:
         if name not in weights or weights[name].dim() != 4:
             found = next(iter(weights))
             raise UserError(f"the state dict has no 4-D '{name}': it is not the lab's VAE (encode.disc…/decode.gen…) "
-                            f"or this project's (encoder.net…/decoder.net…); its first key is {found[:80]!r}.")
+                            f"or this project's (encoder.net…/decoder.net…); its first key is {plain(found, 80)!r}.")
     encoder_hidden, channels = weights[first].shape[:2]
     z2 = weights[last].shape[0]
     z_dim, decoder_width = weights[decoder_first].shape[:2]  # ConvTranspose2d weights are (in, out, kH, kW)
     if z2 != 2 * z_dim or decoder_width % 4:
         raise UserError(f"'{last}' gives {z2} outputs and '{decoder_first}' {z_dim} inputs × {decoder_width} outputs: "
                         "the encoder must output 2 × z_dim (mean and std) and the decoder start at 4 × its hidden width.")
+    if channels != 1:
+        raise UserError(f"'{first}' takes {channels} image channels; the explorer's data sets are grey (1 channel).")
     try:
         return ModelConfig(z_dim=int(z_dim), encoder_hidden=int(encoder_hidden), decoder_hidden=int(decoder_width) // 4,
                            image_channels=int(channels))
@@ -126,8 +137,9 @@ def infer_model_config(weights: dict[str, torch.Tensor]) -> ModelConfig:
 
 
 def check_weights(weights: dict[str, torch.Tensor], model: ModelConfig) -> dict[str, torch.Tensor]:
-    """Every name and shape the architecture needs, nothing else, all finite; as float32 tensors of our dtypes."""
-    expected = VAE(model).state_dict()
+    """Every name and shape the architecture needs, nothing else, all finite once in our dtypes (float32)."""
+    with torch.device("meta"):  # the shapes only: nothing allocated for sizes the file declares
+        expected = VAE(model).state_dict()
     for name, want in expected.items():
         if name not in weights:
             raise UserError(f"the state dict lacks '{name}' that a {_sizes(model)} model needs.")
@@ -136,13 +148,18 @@ def check_weights(weights: dict[str, torch.Tensor], model: ModelConfig) -> dict[
             raise UserError(f"'{name}' has shape {tuple(got.shape)}, but a {_sizes(model)} model needs {tuple(want.shape)}.")
         if want.is_floating_point() and not got.is_floating_point():
             raise UserError(f"'{name}' holds {got.dtype} values; weights must be floating point.")
-        if got.is_floating_point() and not torch.isfinite(got).all():
-            raise UserError(f"'{name}' contains NaN or infinite values: the model diverged; import an earlier one.")
     unexpected = sorted(set(weights) - set(expected))
     if unexpected:
-        raise UserError(f"'{unexpected[0][:80]}' is not a parameter of the lab's VAE ({len(unexpected)} unexpected "
-                        "in all): the model has layers this explorer does not know.")
-    return {name: weights[name].detach().to("cpu", want.dtype).contiguous() for name, want in expected.items()}
+        raise UserError(f"{plain(unexpected[0], 80)!r} is not a parameter of the lab's VAE ({len(unexpected)} "
+                        "unexpected in all): the model has layers this explorer does not know.")
+    converted = {name: weights[name].detach().to("cpu", want.dtype).contiguous() for name, want in expected.items()}
+    for name, tensor in converted.items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise UserError(f"'{name}' contains NaN or infinite values (in float32): the model diverged; import an "
+                            "earlier one.")
+        if name.endswith("running_var") and (tensor < 0).any():
+            raise UserError(f"'{name}' holds negative variances: the file is damaged.")
+    return converted
 
 
 def _sizes(model: ModelConfig) -> str:
@@ -163,13 +180,14 @@ def import_file(path: str | Path) -> Imported:
 
 
 def imported_run(imported: Imported, test_split: ImageSplit, dataset: str, data_dir: str | None, finish: FinishConfig,
-                 argv: list[str]) -> RunConfig:
+                 argv: list[str], reconstruction: str = "bce", beta: float = 1.0) -> RunConfig:
     """The run config an imported model is saved with: its architecture and source; no timeline (its training was
-    not watched); the training settings are the lab's, which this project's defaults are."""
+    not watched); the training settings are the lab's, which this project's defaults are, but for the two its
+    numbers depend on: the likelihood it was trained with (every score and bound uses it) and β."""
     info = dataset_info(dataset)
     data = {"dataset": info.key, "class_names": list(info.class_names), "data_dir": data_dir,
             "train_images": None, "test_images": len(test_split.images)}
-    return RunConfig(model=imported.model, record=RecordConfig(timeline=False, probe_levers=False), finish=finish,
+    return RunConfig(model=imported.model, train=TrainConfig(reconstruction=reconstruction, beta=beta), record=RecordConfig(timeline=False, probe_levers=False), finish=finish,
                      data=data, versions=versions(), argv=argv, imported_from=imported.source)
 
 
@@ -180,6 +198,16 @@ def save_imported(imported: Imported, run: RunConfig, test_split: ImageSplit, ou
     (training/run_state.py). Call it holding the folder's writer lock. Returns the folder."""
     out = Path(out)
     check_output_folder(out, resume=False, overwrite=overwrite)
+    write_run_state(out, "training")  # until the first save is whole, whatever an earlier folder here said
+    try:
+        with torch.random.fork_rng():  # the caller's (a notebook's) random state is left as it was
+            return _save_imported(imported, run, test_split, out, log, on_first_save)
+    except BaseException as err:  # a first save that was whole still opens; the state says the rest did not come
+        write_run_state(out, "stopped" if isinstance(err, KeyboardInterrupt) else "failed", str(err)[:400])
+        raise
+
+
+def _save_imported(imported, run, test_split, out, log, on_first_save) -> Path:
     started = time.perf_counter()
     model = VAE(run.model)
     model.load_state_dict(imported.weights)
@@ -198,12 +226,8 @@ def save_imported(imported: Imported, run: RunConfig, test_split: ImageSplit, ou
     if on_first_save is not None:
         on_first_save(folder)
     if more:
-        try:
-            ood = finishing_step(model, test_split, run, run.finish, atlas, metrics, run.data.get("data_dir"), log=log)
-            ckpt.save_checkpoint(out, model, run, metrics, atlas, samples=grid, onnx_exporter=exporter, ood=ood)
-        except BaseException as err:  # the first save stays whole and opens; its state says the rest did not come
-            write_run_state(folder, "stopped" if isinstance(err, KeyboardInterrupt) else "failed", str(err)[:400])
-            raise
+        ood = finishing_step(model, test_split, run, run.finish, atlas, metrics, run.data.get("data_dir"), log=log)
+        ckpt.save_checkpoint(out, model, run, metrics, atlas, samples=grid, onnx_exporter=exporter, ood=ood)
         write_run_state(folder, "done")
         log(f"added the maps and scores in {time.perf_counter() - started:.1f} s in all")
     return folder

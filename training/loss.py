@@ -7,6 +7,8 @@ from typing import NamedTuple
 import torch
 from torch.distributions import Normal
 
+from .config import SAMPLING
+
 
 class LossTerms(NamedTuple):
     """Per-image means over a batch, in nats for BCE: total = recon + beta·KL."""
@@ -42,15 +44,36 @@ class _BinaryCrossEntropyWithLogits(torch.autograd.Function):
         return torch.sigmoid(logits).sub_(target).mul_(grad), None
 
 
+# 'mse' as a likelihood: each pixel Gaussian with variance ½, so that −log N(x; μ, ½) = (x − μ)² + ½·log π — the
+# squared error the lab's MSE variant minimises, plus the constant that makes it a normalised density (per pixel).
+MSE_PIXEL_CONSTANT = 0.5 * math.log(math.pi)
+
+
 def reconstruction_per_image(logits: torch.Tensor, x: torch.Tensor, kind: str = "bce") -> torch.Tensor:
-    """−log p(x|z) summed over pixels, shape (B,). 'mse' is a fixed-variance Gaussian up to constants."""
+    """−log p(x|z) summed over pixels, shape (B,): 'bce' each pixel a Bernoulli (nats of a probability), 'mse' each
+    pixel a Gaussian of variance ½ around the decoder's output (nats of a density: not comparable with BCE's)."""
     if kind == "bce":
         per_pixel = _BinaryCrossEntropyWithLogits.apply(logits, x)
     elif kind == "mse":
         per_pixel = (torch.sigmoid(logits) - x).square()
     else:
         raise ValueError(f"unknown reconstruction loss {kind!r}")
-    return per_pixel.flatten(1).sum(1)
+    summed = per_pixel.flatten(1).sum(1)
+    return summed + MSE_PIXEL_CONSTANT * x[0].numel() if kind == "mse" else summed
+
+
+def latent_for_decoder(posterior: Normal, sampling: str = "rsample") -> torch.Tensor:
+    """The z the decoder is trained on. `rsample`: μ + σ·ε, the reparameterisation trick — the reconstruction's
+    gradient reaches μ and σ. `normal`: `torch.normal(μ, σ)`, which the lab warns against — the sample carries no
+    gradient back, so the encoder learns from the KL term alone. `mean`: μ itself, the lab's "common mistake" — no
+    sampling noise; the KL term still applies."""
+    if sampling == "rsample":
+        return posterior.rsample()
+    if sampling == "normal":
+        return torch.normal(posterior.mean, posterior.stddev)
+    if sampling == "mean":
+        return posterior.mean
+    raise ValueError(f"unknown sampling {sampling!r}; one of {SAMPLING}")
 
 
 def elbo_terms(logits: torch.Tensor, x: torch.Tensor, posterior: Normal, beta: float = 1.0, kind: str = "bce") -> LossTerms:
@@ -60,23 +83,26 @@ def elbo_terms(logits: torch.Tensor, x: torch.Tensor, posterior: Normal, beta: f
     return LossTerms(recon + beta * kl, recon, kl)
 
 
-def log_weight_terms(model, x: torch.Tensor, posterior: Normal, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """For samples z (n, B, z_dim) of q(z|x): log p(x|z) and log p(z) − log q(z|x), each (n, B), in float32."""
+def log_weight_terms(model, x: torch.Tensor, posterior: Normal, z: torch.Tensor,
+                     kind: str = "bce") -> tuple[torch.Tensor, torch.Tensor]:
+    """For samples z (n, B, z_dim) of q(z|x): log p(x|z) under the model's likelihood `kind` and log p(z) − log q(z|x),
+    each (n, B), in float32."""
     n = len(z)
     logits = model.decoder.logits(z.flatten(0, 1))  # (n·B, 1, 28, 28)
     targets = x.expand(n, *x.shape).flatten(0, 1)
-    log_px_z = -reconstruction_per_image(logits.float(), targets, "bce").view(n, -1)
+    log_px_z = -reconstruction_per_image(logits.float(), targets, kind).view(n, -1)
     prior = Normal(torch.zeros_like(posterior.mean), torch.ones_like(posterior.stddev))
     return log_px_z, prior.log_prob(z).sum(-1) - posterior.log_prob(z).sum(-1)
 
 
 @torch.no_grad()
-def iwae_bound(model, x: torch.Tensor, k: int = 1000, chunk: int = 250) -> torch.Tensor:
-    """Importance-weighted estimate of log p(x) per image (B,) with k samples (Burda et al. 2016), in nats."""
+def iwae_bound(model, x: torch.Tensor, k: int = 1000, chunk: int = 250, kind: str = "bce") -> torch.Tensor:
+    """Importance-weighted estimate of log p(x) per image (B,) with k samples (Burda et al. 2016), in nats, under the
+    model's likelihood `kind`."""
     posterior = model.encode(x)
     log_weights = []
     for start in range(0, k, chunk):
         z = posterior.sample((min(chunk, k - start),))  # (n, B, z)
-        log_px_z, log_ratio = log_weight_terms(model, x, posterior, z)
+        log_px_z, log_ratio = log_weight_terms(model, x, posterior, z, kind)
         log_weights.append(log_px_z + log_ratio)
     return torch.logsumexp(torch.cat(log_weights), dim=0) - math.log(k)

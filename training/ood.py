@@ -125,8 +125,10 @@ def finding(summary: dict) -> str:
 
 @torch.inference_mode()
 def ood_summary(model, own_images: torch.Tensor, own_scores: dict[str, torch.Tensor], data_dir: str | Path | None,
-                own_dataset: str | None, seed: int = 0, autocast: Callable = nullcontext, k: int = SCORE_SAMPLES) -> dict:
-    """Score the foreign sets (the own set's scores come from the atlas) and summarise them."""
+                own_dataset: str | None, seed: int = 0, autocast: Callable = nullcontext, k: int = SCORE_SAMPLES,
+                kind: str = "bce") -> dict:
+    """Score the foreign sets under the model's likelihood `kind` (the own set's scores come from the atlas) and
+    summarise them."""
     title = own_title(own_dataset)
     own_name = f"{title} test"
     sets = {own_name: {key: own_scores[key].numpy() for key in HISTOGRAM_SCORES}}
@@ -134,7 +136,7 @@ def ood_summary(model, own_images: torch.Tensor, own_scores: dict[str, torch.Ten
                for key in foreign_datasets(data_dir, own_dataset)}
     foreign |= {f"{name} ({title})": images for name, images in transformed_sets(own_images[:IMAGES_PER_SET], seed).items()}
     for name, images in foreign.items():
-        scores = score_images(model, images, k=k, seed=seed, autocast=autocast)
+        scores = score_images(model, images, k=k, seed=seed, autocast=autocast, kind=kind)
         sets[name] = {key: scores[key].numpy() for key in HISTOGRAM_SCORES}
     return summarise(own_name, sets, k)
 

@@ -27,11 +27,12 @@ IMAGES_PER_BATCH = 500  # × 8 samples: 4,000 decodes a call, ≈ 60 MB of activ
 
 @torch.inference_mode()
 def score_images(model, images_u8: torch.Tensor, k: int = SCORE_SAMPLES, seed: int = 0,
-                 autocast: Callable = nullcontext) -> dict[str, torch.Tensor]:
+                 autocast: Callable = nullcontext, kind: str = "bce") -> dict[str, torch.Tensor]:
     """Per-image scores (N,) in nats of uint8 images (N, 28, 28): reconstruction = mean over k samples of
     −log p(x|z); KL(q(z|x) ‖ N(0, I)) in closed form; −ELBO = their sum; −log p(x) ≈ −log mean_k p(x,z)/q(z|x).
 
-    Deterministic for a seed (its own generator: the caller's RNG stream is not touched)."""
+    `kind`: the likelihood the model was trained with (training/loss.py). Deterministic for a seed (its own
+    generator: the caller's RNG stream is not touched)."""
     model.eval()
     device = next(model.parameters()).device
     generator = torch.Generator(device=device).manual_seed(seed)
@@ -44,7 +45,7 @@ def score_images(model, images_u8: torch.Tensor, k: int = SCORE_SAMPLES, seed: i
         eps = posterior_noise(generator, k, *posterior.mean.shape)
         z = posterior.mean + posterior.stddev * eps
         with autocast():
-            log_px_z, log_ratio = log_weight_terms(model, x, posterior, z)
+            log_px_z, log_ratio = log_weight_terms(model, x, posterior, z, kind)
         recon = -log_px_z.mean(0)
         kl = kl_per_dim(posterior).sum(1)
         nll = -(torch.logsumexp(log_px_z + log_ratio, 0) - math.log(k))

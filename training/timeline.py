@@ -45,9 +45,11 @@ def snapshot_steps(steps_per_epoch: int, epochs: int) -> list[int]:
     return sorted({s for s in geometric if s <= last} | {steps_per_epoch * e for e in range(1, epochs + 1)})
 
 
-def decoder_epochs(epochs: int) -> set[int]:
-    """The epoch ends whose decoder is kept: 1, 2, 4, 8, … and the last (a few MB each, so not all of them)."""
-    return {2**k for k in range(int(math.log2(epochs)) + 1)} | {epochs}
+def decoder_epochs(epochs: int, kept: str = "geometric") -> set[int]:
+    """The epoch ends whose decoder is kept: 1, 2, 4, 8, … and the last (a few MB each, so not all of them); with
+    `kept` = "last" only the last (a small folder: the lessons)."""
+    last = {epochs}
+    return last if kept == "last" else {2**k for k in range(int(math.log2(epochs)) + 1)} | last
 
 
 def balanced_subset(labels: torch.Tensor, per_class: int = PER_CLASS) -> torch.Tensor:
@@ -209,7 +211,8 @@ class Recorder(Observer):
         self.steps_per_epoch = -(-self.train_images // s.run.train.batch_size)
         self.step = self.done_epochs * self.steps_per_epoch
         self.schedule = set(snapshot_steps(self.steps_per_epoch, s.run.train.epochs))
-        self.keep_decoder_at = {self.steps_per_epoch * e for e in decoder_epochs(s.run.train.epochs)}
+        self.keep_decoder_at = {self.steps_per_epoch * e
+                                for e in decoder_epochs(s.run.train.epochs, s.run.record.timeline_decoders)}
         self.timeline = s.timeline = self._started_or_continued()
         if self.timeline is not None and not self.timeline.entries:
             self.snapshot(s.model, 0, None)

@@ -27,7 +27,7 @@ from .finish import NOTHING, finishing_step, split_around_save
 from .grid import image_grid
 from .levers import LEVERS, LeverProbe, ProbeObserver, lever_options
 from .live import LiveProgress
-from .loss import LossTerms, elbo_terms, kl_per_dim
+from .loss import LossTerms, elbo_terms, kl_per_dim, latent_for_decoder
 from .model import VAE
 from .observers import LoopState, Observer, end, notify
 from .run_state import RunStateFile
@@ -75,8 +75,10 @@ def versions() -> dict:
     return {"python": platform.python_version(), "torch": torch.__version__, "torchvision": torchvision}
 
 
-def forward_loss(model: VAE, x: torch.Tensor, beta: float, kind: str) -> LossTerms:
-    logits, posterior = model(x)
+def forward_loss(model: VAE, x: torch.Tensor, beta: float, kind: str, sampling: str = "rsample") -> LossTerms:
+    """The training loss of a batch: q(z|x), the decoder on z drawn as `sampling` says (training/loss.py), the ELBO."""
+    posterior = model.encode(x)
+    logits = model.decoder.logits(latent_for_decoder(posterior, sampling))
     return elbo_terms(logits, x, posterior, beta, kind)
 
 
@@ -113,7 +115,7 @@ class Stepper:
     def __call__(self, images_u8: torch.Tensor) -> LossTerms:
         x = to_model_input(images_u8, self.device).contiguous(memory_format=self.memory_format)
         with self.autocast():
-            terms = self.loss_fn(self.model, x, self.cfg.beta, self.cfg.reconstruction)
+            terms = self.loss_fn(self.model, x, self.cfg.beta, self.cfg.reconstruction, self.cfg.sampling)
         self.optimizer.zero_grad(set_to_none=True)
         terms.total.backward()
         self.optimizer.step()

@@ -3,6 +3,7 @@ from .checkpoint import CheckpointTab
 from .compare import CompareTab
 from .interpolate import InterpolateTab
 from .latent_map import LatentMapTab
+from .lessons import LessonsTab
 from .likelihood import LikelihoodTab
 from .manifold import ManifoldTab
 from .reconstructions import ReconstructionsTab
@@ -13,7 +14,7 @@ from .train import TrainTab
 from .traversals import TraversalsTab
 
 TAB_CLASSES = (ReconstructionsTab, SampleTab, SlidersTab, TraversalsTab, LatentMapTab, ManifoldTab, InterpolateTab,
-               LikelihoodTab, TimelineTab, CompareTab, TrainTab, CheckpointTab)
+               LikelihoodTab, TimelineTab, CompareTab, LessonsTab, TrainTab, CheckpointTab)
 
 
 def make_tabs(ctx) -> list:

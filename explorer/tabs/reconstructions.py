@@ -54,7 +54,8 @@ class ReconstructionsTab(Tab):
         """ " −ELBO 142.3 nats: more unusual than 91 % of the MNIST test images." (the page says the same of a drawing)"""
         if not likelihood.has_scores(ck.atlas):
             return ""
-        elbo = float(score_images(ck.model, torch.from_numpy(np.ascontiguousarray(digit))[None])["score_elbo"][0])
+        image = torch.from_numpy(np.ascontiguousarray(digit))[None]
+        elbo = float(score_images(ck.model, image, kind=ck.config.train.reconstruction)["score_elbo"][0])
         share = likelihood.percentile(ck.atlas, "score_elbo", elbo)
         return (f" −ELBO {elbo:.1f} nats: more unusual than {share:.0f} % of the "
                 f"{safe_text.markdown(describe.dataset_title(ck))} test images.")

@@ -27,6 +27,14 @@ def _quote(name: str) -> str:
     return f"**{safe_text.markdown(name)}**"
 
 
+SAMPLING_CHOICES = [  # one line each on what the lab says
+    ("rsample: z = mean + std·ε, the reparameterisation trick (the lab's)", "rsample"),
+    ("torch.normal: the lab says “do not use”: no gradient reaches the encoder through z", "normal"),
+    ("the mean: the lab says “a common mistake”: blurrier images", "mean"),
+]
+RECON_CHOICES = [("BCE: each pixel a Bernoulli (the lab's)", "bce"), ("MSE: each pixel a Gaussian", "mse")]
+
+
 class TrainTab(Tab):
     """Reads the context's runs: a TrainingRuns, or None when the app has no runs folder."""
 
@@ -52,13 +60,14 @@ class TrainTab(Tab):
     def _taken(self) -> set[str]:
         return set(self.ctx.library.all_names()) | self.ctx.runs.remembered_names()
 
-    def train_start(self, owner, dataset, beta, z_dim, epochs, seed, name, request: gr.Request = None):
+    def train_start(self, owner, dataset, beta, z_dim, epochs, seed, name, sampling="rsample", recon="bce",
+                    request: gr.Request = None):
         """Queue the visitor's run (it starts at once when nobody else's is training)."""
         runs = self.ctx.runs
         if runs is None or not runs.limits.enabled:
             raise UserError("Training is turned off on this server (--no-train).")
         run = train_runs.parse_request(dataset, beta, z_dim, epochs, seed, name, runs.limits, runs.datasets(),
-                                       self._taken())
+                                       self._taken(), sampling, recon)
         owner, _ = runs.submit(owner, run, self.ctx.client_of(request))
         return owner, *self.train_status(owner, None, request)
 
@@ -112,7 +121,9 @@ class TrainTab(Tab):
         lines = []
         if mine is not None:
             what = (f"{_quote(mine.name)} ({safe_text.markdown(DATASETS[mine.request.dataset].title)}, β {mine.request.beta:g}, "
-                    f"z_dim {mine.request.z_dim}, {mine.request.epochs} epoch{'s' if mine.request.epochs > 1 else ''})")
+                    f"z_dim {mine.request.z_dim}, {mine.request.epochs} epoch{'s' if mine.request.epochs > 1 else ''}"
+                    + ("" if mine.request.sampling == "rsample" else f", z by {mine.request.sampling}")
+                    + ("" if mine.request.recon == "bce" else f", {mine.request.recon}") + ")")
             if mine.state == "queued":
                 active = runs.active()
                 other = f"; {_quote(active.name)} is training now" if active is not None else ""
@@ -208,6 +219,10 @@ class TrainTab(Tab):
                                     elem_id="train-epochs")
             self.seed = gr.Number(0, label="Seed", precision=0, elem_id="train-seed")
             self.name = gr.Textbox(label="Name (empty: from the settings)", max_length=40, elem_id="train-name")
+        with gr.Row():  # the lab's warnings, as choices: explorer/lessons.py shows what each does
+            self.sampling = gr.Radio(SAMPLING_CHOICES, value="rsample", label="The decoder's z (the lab's lessons)",
+                                     elem_id="train-sampling")
+            self.recon = gr.Radio(RECON_CHOICES, value="bce", label="Reconstruction loss", elem_id="train-recon")
         with gr.Row():
             self.start = gr.Button("Start training", variant="primary", elem_id="train-start",
                                    interactive=bool(datasets) and limits.enabled)
@@ -228,7 +243,7 @@ class TrainTab(Tab):
         # requests cannot make a visitor's polls fail and their run look abandoned
         quiet = dict(show_progress="hidden", api_name=False, queue=False)
         self.start.click(friendly(self.train_start), [self.owner, self.dataset, self.beta, self.z_dim, self.epochs,
-                                                       self.seed, self.name],
+                                                       self.seed, self.name, self.sampling, self.recon],
                          [self.owner, *status_outputs], api_name=False)
         self.stop.click(friendly(self.train_stop), self.owner, status_outputs, api_name=False)
         self.timer.tick(self.train_status, [self.owner, self.shown], status_outputs, **quiet)

@@ -96,7 +96,7 @@
     async showDrawingScore(input, mean, std) {
       const line = byId('draw-score');
       if (!line || !this.atlas.scores) return;
-      const score = await vae.scoreImage(this.model, input, mean, std, this.config.score_noise); // the server's noise
+      const score = await vae.scoreImage(this.model, input, mean, std, this.config.score_noise, this.config); // the server's noise and likelihood
       const share = vae.percentileOf(this.atlas.scores.score_elbo, score.elbo);
       this.drawingScore = { ...score, percentile: share };
       line.textContent = `−ELBO ${score.elbo.toFixed(1)} nats (reconstruction ${score.recon.toFixed(1)} + KL ${score.kl.toFixed(1)}): ` +

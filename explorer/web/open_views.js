@@ -40,6 +40,9 @@
         { canvas: 'ood-anchor', server: 'ood-anchor', pageOnly: true, draw: () => likelihood.drawOod() },
         { canvas: 'compare-browser', server: 'compare-image', bridge: 'compare-open', anyCheckpoint: true,
           draw: () => this.server('compare-open') },
+        // drawn by the server in both modes: two checkpoints of its own, whatever is open
+        { canvas: 'lessons-anchor', server: 'lessons-anchor', pageOnly: true, anyCheckpoint: true,
+          draw: () => this.server('lessons-open') },
         // no model needed; its anchor stays shown when a checkpoint without a timeline hides the view
         { canvas: 'timeline-anchor', server: 'timeline-anchor', pageOnly: true, draw: () => this.view('timeline').timeline() },
         // the run the server last named: its status may have arrived before this explorer existed (vae.trainLatest),

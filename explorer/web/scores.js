@@ -17,6 +17,14 @@
     return sum;
   }
 
+  /** −log p(x|z) of a model trained with MSE: each pixel a Gaussian of variance ½ around `p` (training/loss.py),
+      (x − p)² + `constant` (½·log π, sent by the server) per pixel. */
+  function squaredError(x, p, constant) {
+    let sum = 0;
+    for (let i = 0; i < PIXELS; i++) sum += (x[i] - p[i]) * (x[i] - p[i]) + constant;
+    return sum;
+  }
+
   /** KL(q(z|x) ‖ N(0, I)) in closed form, summed over the dimensions (training/loss.py kl_per_dim). */
   function klToPrior(mean, std) {
     let kl = 0;
@@ -25,14 +33,19 @@
   }
 
   /** One image's reconstruction term, KL and −ELBO in nats: `input` 784 floats in [0, 1], q(z|x)'s `mean` and `std`,
-      and `noise` (k·zDim standard normals, the server's): z_s = mean + std·noise_s, decoded by `model`. */
-  vae.scoreImage = async function (model, input, mean, std, noise) {
+      and `noise` (k·zDim standard normals, the server's): z_s = mean + std·noise_s, decoded by `model`; under the
+      model's likelihood (config.likelihood: 'bce', or 'mse' with config.mse_pixel_constant). */
+  vae.scoreImage = async function (model, input, mean, std, noise, config = {}) {
     const zDim = mean.length, k = noise.length / zDim;
     const z = new Float32Array(k * zDim);
     for (let s = 0; s < k; s++) for (let d = 0; d < zDim; d++) z[s * zDim + d] = mean[d] + std[d] * noise[s * zDim + d];
     const pixels = await model.decode(z, k);
     let recon = 0;
-    for (let s = 0; s < k; s++) recon += crossEntropy(input, pixels.subarray(s * PIXELS, (s + 1) * PIXELS)) / k;
+    const mse = config.likelihood === 'mse';
+    for (let s = 0; s < k; s++) {
+      const p = pixels.subarray(s * PIXELS, (s + 1) * PIXELS);
+      recon += (mse ? squaredError(input, p, config.mse_pixel_constant) : crossEntropy(input, p)) / k;
+    }
     const kl = klToPrior(mean, std);
     return { recon, kl, elbo: recon + kl };
   };

@@ -1,0 +1,105 @@
+"""Lessons: the lab's warnings trained and shown — the lab's default run beside the same run with one thing changed
+(torch.normal, the mean to the decoder, MSE): the same images, the same prior samples, their numbers and maps, and
+the sentence those numbers support (explorer/lessons.py)."""
+from __future__ import annotations
+
+import gradio as gr
+import numpy as np
+import pandas as pd
+
+from training import safe_text
+from training.errors import UserError
+
+from .. import compare as compare_views
+from .. import atlas_maps, describe, figures, inference, lessons
+from .common import SHARED, Tab, friendly, pixel_image, served
+
+COLUMNS = 10  # one test image of each class; 8 samples of q(z|x) beside an image and its mean's decoding
+TRAIN_HINT = ("Train it with `python -m training --data-dir DIR --epochs 10 --seed 0 --timeline-decoders last --out "
+              "checkpoints/NAME FLAG` (no flag for lesson-default).")
+
+
+class LessonsTab(Tab):
+    ID, LABEL = "lessons", "Lessons"
+
+    def figures_of(self, name: str) -> dict:
+        """`lessons.measure` of one checkpoint, once per save."""
+        ck = self.ctx.library.get(name)
+        split = self.ctx.test_split(name)
+        return self.ctx.library.memo(name, "lesson-figures", lambda: lessons.measure(
+            ck.model, ck.config.train.reconstruction, ck.metrics, split.images))
+
+    def lesson(self, key):
+        """The lesson `key`: the lab's sentence and the measured finding, the table, the picture, KL bars and maps."""
+        if key not in lessons.LESSONS:
+            raise UserError(f"There is no lesson {str(key)[:40]!r}; the lessons are {', '.join(lessons.LESSONS)}.")
+        lesson = lessons.LESSONS[key]
+        names = (lessons.BASELINE, lesson.checkpoint)
+        missing = [n for n in names if n not in self.ctx.library.all_names()]
+        if missing:
+            flag = lesson.changed if lesson.checkpoint in missing else ""
+            note = (f"This server has no {', '.join(missing)} checkpoint: "
+                    + TRAIN_HINT.replace("NAME", missing[0]).replace("FLAG", flag).replace(" `", "`"))
+            return note, [], None, None, None
+        default, variant = (self.figures_of(n) for n in names)
+        note = (f"**{safe_text.markdown(lesson.title)}** — the lab: {lesson.lab_says}\n\n"
+                f"`{lesson.checkpoint}` is `{lessons.BASELINE}` (the lab's settings, 10 epochs, seed 0) trained again "
+                f"with `{lesson.changed}`.\n\n{lessons.finding(key, default, variant)}")
+        table = pd.DataFrame(lessons.figures_table(default, variant, names), columns=["figure", *names])
+        picture, kl, maps = self._picture(names), self._kl(names), self._maps(names)
+        return note, table, served(picture), kl, maps
+
+    def _picture(self, names) -> np.ndarray:
+        """Rows: test images; each model's reconstructions; each model's decodings of the same prior samples; for
+        one test image, each model's image, mean decoding and 8 samples of q(z|x)."""
+        split = self.ctx.test_split(names[0])
+        originals = split.images[compare_views.one_per_class(split.labels.numpy(), COLUMNS)].numpy()
+        models = [self.ctx.model(n) for n in names]
+        rows = [originals, *(inference.reconstruct(m, originals) for m in models),
+                *(inference.prior_samples(m, COLUMNS, seed=lessons.SEED) for m in models)]
+        for m in models:
+            mean, samples, _ = inference.posterior_samples(m, originals[:1], COLUMNS - 2, seed=lessons.SEED)
+            rows.append(np.concatenate([originals[:1], mean[None], samples]))
+        return figures.image_grid(np.concatenate(rows), COLUMNS, 2)
+
+    def _kl(self, names):
+        dims = {n: self.ctx.dimensions(n) for n in names}
+        return figures.kl_bars_compared([(n, dims[n].kl, dims[n].active) for n in names])
+
+    def _maps(self, names):
+        panels = []
+        for n in names:
+            ck = self.ctx.library.get(n)
+            method = atlas_maps.map_methods(ck.atlas)[0]
+            panels.append((f"{n} ({method})", atlas_maps.map_coordinates(ck.atlas, method), ck.atlas["labels"].numpy(),
+                           describe.checkpoint_classes(ck)))
+        return figures.maps_compared(panels)
+
+    def on_link(self, name, link: dict) -> dict:
+        if not link.get("lesson"):
+            return {}
+        return {self.pick: link["lesson"], **dict(zip(self.drawn, self.lesson(link["lesson"])))}
+
+    def layout(self, page) -> None:
+        gr.Markdown("The lab teaches by warnings. Each lesson is the lab's default run trained again with one thing "
+                    "changed, shown beside it: the same test images reconstructed, the same prior samples decoded, "
+                    "sample against mean, their numbers, KL per dimension and maps — and what the numbers say.")
+        self.pick = gr.Radio([(lesson.title, key) for key, lesson in lessons.LESSONS.items()], value="normal",
+                             label="Lesson", elem_id="lesson-pick")
+        gr.HTML('<div id="lessons-anchor"></div>')
+        self.note = gr.Markdown(elem_id="lesson-note")
+        self.table = gr.Dataframe(headers=["figure", lessons.BASELINE, "the variant"], interactive=False,
+                                  label="Measured (the same test images and prior samples for both)", elem_id="lesson-table")
+        self.image = pixel_image("Rows: test images · reconstructions by the default, then the variant · the same "
+                                 "prior samples decoded by each · one image, its mean's decoding and 8 samples of "
+                                 "q(z|x), by each", elem_id="lesson-image")
+        self.kl = gr.Plot(label="KL per dimension")
+        self.maps = gr.Plot(label="Maps")
+        self.drawn = [self.note, self.table, self.image, self.kl, self.maps]  # what `lesson` returns, in order
+        self.linked = [self.pick, *self.drawn]
+
+    def wire(self, page) -> None:
+        # the page clicks lessons-open when the tab is first shown (explorer/web/open_views.js); a pick redraws it
+        opened = gr.Button(elem_id="lessons-open", elem_classes="bridge")
+        gr.on([opened.click, self.pick.change], friendly(self.lesson), self.pick, self.drawn, **SHARED,
+              trigger_mode="always_last", api_name="lesson")
