@@ -38,7 +38,9 @@ class CheckpointLibrary:
         """The checkpoints on disk now; any loaded one that is gone (a removed run) is forgotten, so memory does not
         grow with every run a long-lived app has seen."""
         runs = self.runs.finished_names() if self.runs is not None else []
-        found = set(self._root_names()) | set(runs) | {n for n, p in self._added.items() if (p / "config.json").is_file()}
+        with self._lock:
+            added = dict(self._added)
+        found = set(self._root_names()) | set(runs) | {n for n, p in added.items() if (p / "config.json").is_file()}
         with self._lock:
             for gone in [name for name in self._stamps if name not in found]:
                 self.forget(gone)
@@ -75,7 +77,7 @@ class CheckpointLibrary:
         if found is not None:
             return found
         if name not in self.names():
-            raise UserError(f"No checkpoint named {name!r} in {self.root}; available: {self.names()}.")
+            raise UserError(f"No checkpoint named {name!r}; available: {self.names()}.")
         folder = self.folder(name)
         stamp = self.stamp(folder)
         found = load_checkpoint(folder, self.device)
@@ -117,8 +119,10 @@ class CheckpointLibrary:
         A Hub snapshot's files are links into the cached repo's blobs/, so for those the cached repo folder is served.
         """
         folders = [self.root] + ([Path(self.runs.runs_dir)] if self.runs is not None else [])
-        for ck in list(self._loaded.values()):
-            folders.append(ck.path.parent.parent if ck.path.parent.name == "snapshots" else ck.path)
+        with self._lock:
+            outside = [ck.path for ck in self._loaded.values()] + list(self._added.values())
+        for path in outside:
+            folders.append(path.parent.parent if path.parent.name == "snapshots" else path)
         return folders
 
     def _config(self, name: str):
@@ -145,6 +149,3 @@ class CheckpointLibrary:
         loaded = self._loaded.get(name)
         folder = loaded.path if loaded is not None else self.folder(name)
         return (folder / TIMELINE_JSON).is_file()
-
-    def all_names(self) -> list[str]:
-        return self.names()

@@ -14,6 +14,7 @@ from training.errors import UserError
 from training.safe_text import markdown, plain
 
 from .describe import dataset_title, negative_test_elbo
+from .lessons import is_lesson
 
 MIN_COMPARED, MAX_COMPARED = 2, 4
 TABLE_COLUMNS = ["checkpoint", "data set", "β", "z_dim", "epochs", "train min", "test −ELBO (recon + KL)", "recon", "KL",
@@ -30,9 +31,10 @@ class CompareGroup:
 
 
 def first_selection(names: list[str], default_name: str, dataset_of) -> list[str]:
-    """What the compare tab starts with: the open checkpoint and the first other one of the same data set."""
-    same = [n for n in names if n != default_name and dataset_of(n) == dataset_of(default_name)]
-    others = [n for n in names if n != default_name]
+    """What the compare tab starts with: the open checkpoint and the first other one of the same data set — a
+    lesson's baseline only for a lesson (the Lessons tab pairs those; beside `default` it would say little)."""
+    others = sorted((n for n in names if n != default_name), key=lambda n: is_lesson(n) != is_lesson(default_name))
+    same = [n for n in others if dataset_of(n) == dataset_of(default_name)]
     return [default_name, *(same or others)[:1]]
 
 

@@ -33,7 +33,7 @@ class PageContext:
                  default_name: str | None = None, runs=None):
         self.library, self.test_sets, self.sprite_dir = library, test_sets, sprite_dir
         self.runs = runs  # explorer.train_runs.TrainingRuns: the Train tab's runs, or None (no training here)
-        self.default_name = default_name or (library.all_names() or [None])[0]
+        self.default_name = default_name or (library.names() or [None])[0]
         self._sprites: dict[str, Path] = {}  # one per data set (a handful)
         self._page_writes = threading.Lock()
 
@@ -109,7 +109,7 @@ class PageContext:
 
     def timeline_checkpoint(self, name) -> str | None:
         """A checkpoint to offer instead of `name` where a timeline is needed: the first other one that has one."""
-        return next((n for n in self.library.all_names() if n != name and self.library.has_timeline(n)), None)
+        return next((n for n in self.library.names() if n != name and self.library.has_timeline(n)), None)
 
     # --- files made for the page
 

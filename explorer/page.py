@@ -59,7 +59,7 @@ class PageViews:
                       classes=describe.checkpoint_classes(ck), dataset=describe.dataset_title(ck), order=dims.order,
                       active=dims.active, kl=[round(v, 4) for v in dims.kl], tabs={t.ID: t.LABEL for t in self.tabs},
                       timeline=ctx.timeline_files(name),
-                      timeline_names=[n for n in ctx.library.all_names() if n != name and ctx.library.has_timeline(n)])
+                      timeline_names=[n for n in ctx.library.names() if n != name and ctx.library.has_timeline(n)])
         return web_assets.runtime_html(config)
 
     def opened(self, name) -> dict:
@@ -111,7 +111,7 @@ class PageViews:
         library = self.ctx.library
         params = dict(request.query_params) if request is not None else {}
         query_chars = len(str(request.url.query)) if request is not None and getattr(request, "url", None) else 0
-        link = deep_links.parse_view_link(params, library.all_names(), query_chars)
+        link = deep_links.parse_view_link(params, library.names(), query_chars)
         name = link.checkpoint or self.ctx.default_name
         try:
             ck = library.get(name)
@@ -145,7 +145,7 @@ class PageViews:
         default_images = ctx.images_of(ctx.default_name)
         if default_images.split is None:
             gr.Markdown(f"ℹ️ {safe_text.markdown(default_images.message, safe_text.LONG)}")
-        names = ctx.library.all_names()
+        names = ctx.library.names()
         with gr.Row():
             checkpoint = gr.Dropdown(names, value=ctx.default_name, label="Checkpoint", scale=1)
             self.summary = gr.Markdown()
@@ -166,7 +166,7 @@ class PageViews:
     def _open_checkpoint(self, trigger, pick, inputs):
         """A tab's action that opens a checkpoint: `pick(*inputs)` names it; the page moves the picker and opens it."""
         def picked(*values):  # the name among the picker's choices, whatever the session's picker offered so far
-            return gr.Dropdown(choices=self.ctx.library.all_names(), value=pick(*values))
+            return gr.Dropdown(choices=self.ctx.library.names(), value=pick(*values))
 
         return self._then_open(trigger(picked, inputs, self.page.checkpoint, api_name=False))
 
@@ -194,6 +194,6 @@ class PageViews:
         # unqueued: a stat a tick, which a flood of slow requests cannot delay; the redraw comes once per finished run
         self.refresh.tick(self.refresh_when_finished, [page.checkpoint, page.active], self._open_outputs,
                           show_progress="hidden", api_name=False, queue=False)
-        page.names.change(lambda: gr.Dropdown(choices=self.ctx.library.all_names()), None, page.checkpoint, queue=False,
+        page.names.change(lambda: gr.Dropdown(choices=self.ctx.library.names()), None, page.checkpoint, queue=False,
                           show_progress="hidden", api_name=False)
         self.copy_link.click(None, None, self.view_link, js="() => vae.explorer.copyLink()")

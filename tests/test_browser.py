@@ -526,6 +526,7 @@ PICTURE = {
     "Likelihood": "canvas#rank-canvas",
     "Timeline": "canvas#timeline-map",  # the shipped default checkpoint carries its run's timeline
     "Compare": "#compare-table table, #compare-browser h4",
+    "Lessons": "#lesson-image img",  # no test images here: each model's prior samples, KL bars and maps
     "Train": "canvas#train-map",  # before anyone's run: how the shipped default learned, as an example
     "Checkpoint": ".json-holder, [data-testid=json]",
 }

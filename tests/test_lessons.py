@@ -24,16 +24,18 @@ def test_a_collapsed_encoder_is_found_and_a_working_one_is_not_called_collapsed(
 def test_the_mean_lesson_says_what_got_worse_or_that_nothing_did():
     sharp_but_bad_samples = lessons.finding("mean", figures(), figures(recon_blur=0.12, prior_to_nearest=0.140))
     assert "not blurrier" in sharp_but_bad_samples and "farther from" in sharp_but_bad_samples
-    assert "warning holds for what a VAE is for" in sharp_but_bad_samples
+    assert "sampling — broke" in sharp_but_bad_samples
     blurrier = lessons.finding("mean", figures(), figures(recon_blur=0.30, prior_to_nearest=0.080))
     assert "blurrier" in blurrier and "warning holds: blurrier images" in blurrier
     nothing = lessons.finding("mean", figures(), figures(recon_blur=0.10, prior_to_nearest=0.080))
-    assert "does not show here" in nothing
+    assert "does not show here" in nothing and "shifts of the mean" not in sharp_but_bad_samples
+    hidden = lessons.finding("mean", figures(), figures(kl=0.65, elbo_bce=1404.0, recon_blur=0.09, prior_to_nearest=0.08))
+    assert "sampling — broke" in hidden and "shifts of the mean far smaller than σ" in hidden
 
 
 def test_the_mse_lesson_compares_on_one_scale_and_names_its_own_as_a_density():
     greyer = lessons.finding("mse", figures(), figures(likelihood="mse", elbo=-400.0, recon_blur=0.31, elbo_bce=130.0))
-    assert "greyer" in greyer and "130.0" in greyer and "of a density" in greyer
+    assert "greyer" in greyer and "130.0" in greyer and "of a density" in greyer and "as close to" in greyer
     assert "crisper" in lessons.finding("mse", figures(), figures(likelihood="mse", recon_blur=0.1))
 
 
@@ -65,3 +67,13 @@ def test_the_summary_names_a_lesson_s_sampling_and_an_imported_model_s_likelihoo
     imported = replace(ck, config=replace(ck.config, imported_from={"file": "vae.pt"},
                                           train=replace(ck.config.train, reconstruction="mse")))
     assert "imported from vae" in describe.checkpoint_summary(imported, 2) and "loss mse" in describe.checkpoint_summary(imported, 2)
+
+
+def test_compare_pairs_a_family_member_with_the_family_and_a_lesson_with_the_lessons():
+    from explorer.compare import first_selection
+
+    names = ["default", "fashion-mnist", "lesson-default", "lesson-mean", "mnist-beta4"]
+    dataset_of = lambda n: "fashion-mnist" if n == "fashion-mnist" else "mnist"  # noqa: E731
+    assert first_selection(names, "default", dataset_of) == ["default", "mnist-beta4"]
+    assert first_selection(names, "lesson-mean", dataset_of) == ["lesson-mean", "lesson-default"]
+    assert first_selection(["default", "lesson-default"], "default", dataset_of) == ["default", "lesson-default"]

@@ -6,5 +6,6 @@ from tests.test_browser import ROOT
 
 def test_the_readme_table_is_the_shipped_checkpoints_metrics():
     library = CheckpointLibrary(ROOT / "checkpoints")
-    assert library.names() == ["default", "fashion-mnist", "mnist-beta4", "mnist-z2"]
+    assert library.names() == ["default", "fashion-mnist", "lesson-default", "lesson-mean", "lesson-mse", "lesson-normal",
+                               "mnist-beta4", "mnist-z2"]
     assert markdown_table(library) in (ROOT / "README.md").read_text()

@@ -22,7 +22,7 @@ class CompareTab(Tab):
 
     def compare(self, names, drawing_data=None):
         """The comparison: a note, the metrics table, KL bars, small-multiple maps, and the page's plan (JSON)."""
-        chosen = compare_views.checked_selection(names, self.ctx.library.all_names())
+        chosen = compare_views.checked_selection(names, self.ctx.library.names())
         checkpoints = {n: self.ctx.library.get(n) for n in chosen}
         groups = compare_views.group_by_dataset(checkpoints)
         dims = {n: self.ctx.dimensions(n) for n in chosen}
@@ -50,7 +50,7 @@ class CompareTab(Tab):
 
     def compare_reconstructions(self, names, drawing_data=None):
         """The server's picture of the comparison: per data set, its test images and each checkpoint's reconstructions."""
-        chosen = compare_views.checked_selection(names, self.ctx.library.all_names())
+        chosen = compare_views.checked_selection(names, self.ctx.library.names())
         groups = compare_views.group_by_dataset({n: self.ctx.library.get(n) for n in chosen})
         drawn = None
         if drawing_data:
@@ -84,7 +84,7 @@ class CompareTab(Tab):
                     "reconstructed by each, their test metrics, their KL per dimension and their maps. "
                     "Checkpoints of different data sets are shown on their own data.")
         library = self.ctx.library
-        names = library.all_names()
+        names = library.names()
         first = compare_views.first_selection(names, self.ctx.default_name, library.dataset_of)
         self.pick = gr.CheckboxGroup(names, value=first, label="Checkpoints", elem_id="compare-pick")
         self.note = gr.Markdown(elem_id="compare-note")
@@ -110,5 +110,5 @@ class CompareTab(Tab):
         bridge.click(f(self.compare_reconstructions), [self.pick, page.drawing], [self.image, self.caption], **SHARED,
                      api_name="compare_reconstructions")
         # a run saved by the Train tab is offered here too
-        page.names.change(lambda: gr.CheckboxGroup(choices=self.ctx.library.all_names()), None, self.pick, queue=False,
+        page.names.change(lambda: gr.CheckboxGroup(choices=self.ctx.library.names()), None, self.pick, queue=False,
                           show_progress="hidden", api_name=False)

@@ -28,7 +28,7 @@ class ManifoldTab(Tab):
 
     def two_d_checkpoint(self, name) -> str | None:
         """The checkpoint to offer on this tab when `name` has no 2-D latent: the first one that has."""
-        return next((n for n in self.ctx.library.all_names() if n != name and self.ctx.library.z_dim_of(n) == 2), None)
+        return next((n for n in self.ctx.library.names() if n != name and self.ctx.library.z_dim_of(n) == 2), None)
 
     def manifold_offer(self, name):
         """The tab's notice and its one-click switch to a 2-D checkpoint (both hidden when `name` is 2-D)."""

@@ -31,7 +31,7 @@ class TimelineTab(Tab):
         """The page's request to show another checkpoint's timeline beside the open one: its files (JSON), or why not."""
         if other == "":
             return json.dumps({})  # none: the page hides the second column
-        if not isinstance(other, str) or other not in self.ctx.library.all_names():
+        if not isinstance(other, str) or other not in self.ctx.library.names():
             return json.dumps({"error": "Pick a checkpoint from the list."})
         try:
             files = self.ctx.timeline_files(other)

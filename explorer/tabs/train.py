@@ -58,7 +58,7 @@ class TrainTab(Tab):
         return [(DATASETS[k].title + ("" if k in present else " (downloaded first)"), k) for k in offered]
 
     def _taken(self) -> set[str]:
-        return set(self.ctx.library.all_names()) | self.ctx.runs.remembered_names()
+        return set(self.ctx.library.names()) | self.ctx.runs.remembered_names()
 
     def train_start(self, owner, dataset, beta, z_dim, epochs, seed, name, sampling="rsample", recon="bce",
                     request: gr.Request = None):
@@ -99,7 +99,7 @@ class TrainTab(Tab):
             elif example:
                 status += (f" Below, as an example of what your run will draw: how {_quote(example)}, a model shipped "
                            "with the explorer, learned.")
-        names = self.ctx.library.all_names()
+        names = self.ctx.library.names()
         # the visitor's run opens once its last epoch is saved (the library lists it then), t-SNE or not
         opens = mine.name if mine is not None and mine.name in names else None
         saved = list(self.ctx.library.stamp(self.ctx.library.folder(opens)) or ()) if opens else None
@@ -137,7 +137,7 @@ class TrainTab(Tab):
                              f"{safe_text.markdown_code(f'python -m training push {shown} OWNER/NAME')}.")
             else:
                 why = safe_text.markdown(mine.message, safe_text.LONG)
-                opens = mine.name in self.ctx.library.all_names()
+                opens = mine.name in self.ctx.library.names()
                 lines.append(f"{'' if mine.state == 'stopped' else '⚠️ '}{what} {mine.state}: {why}."
                              + (" Its saved epochs open like any checkpoint." if opens else ""))
         if watched is not None and watched is not mine and watched.state == "running":
@@ -222,7 +222,7 @@ class TrainTab(Tab):
         with gr.Row():  # the lab's warnings, as choices: explorer/lessons.py shows what each does
             self.sampling = gr.Radio(SAMPLING_CHOICES, value="rsample", label="The decoder's z (the lab's lessons)",
                                      elem_id="train-sampling")
-            self.recon = gr.Radio(RECON_CHOICES, value="bce", label="Reconstruction loss", elem_id="train-recon")
+            self.recon = gr.Radio(RECON_CHOICES, value="bce", label="Reconstruction loss", elem_id="train-loss")
         with gr.Row():
             self.start = gr.Button("Start training", variant="primary", elem_id="train-start",
                                    interactive=bool(datasets) and limits.enabled)
