@@ -36,6 +36,7 @@ def main() -> int:
     args = p.parse_args()
     ck = load_checkpoint(args.checkpoint)
     use_fast_deconvs(ck.model)
+    kind = ck.config.train.reconstruction  # its own likelihood
     images = load_split(args.data_dir, train=False, dataset=ck.config.data.get("dataset")).images
     bf16 = bf16_supported(torch.device("cpu"))
     precisions = {"bf16": lambda: torch.autocast("cpu", dtype=torch.bfloat16)} if bf16 else {}
@@ -43,15 +44,15 @@ def main() -> int:
     rows, best = [], None
     for name, autocast in precisions.items():
         started = time.perf_counter()
-        scores = score_images(ck.model, images, autocast=autocast)
+        scores = score_images(ck.model, images, autocast=autocast, kind=kind)
         seconds = time.perf_counter() - started
         rows.append([name, len(images), f"{seconds:.1f}", f"{scores['score_elbo'].double().mean():.2f}",
                      f"{scores['score_nll'].double().mean():.2f}"])
         best = best or autocast
     subset = images[:1000]
-    k8 = score_images(ck.model, subset, k=8, autocast=best)["score_nll"].numpy()
+    k8 = score_images(ck.model, subset, k=8, autocast=best, kind=kind)["score_nll"].numpy()
     started = time.perf_counter()
-    k64 = score_images(ck.model, subset, k=64, autocast=best)["score_nll"].numpy()
+    k64 = score_images(ck.model, subset, k=64, autocast=best, kind=kind)["score_nll"].numpy()
     k64_seconds = time.perf_counter() - started
     rank8, rank64 = np.argsort(np.argsort(k8)), np.argsort(np.argsort(k64))
     rho = float(np.corrcoef(rank8, rank64)[0, 1])

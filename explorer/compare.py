@@ -68,6 +68,17 @@ def separation_note(groups: list[CompareGroup]) -> str:
             "images, and likelihoods are comparable only within a data set.")
 
 
+def likelihood_note(names: list[str], likelihood_of) -> str:
+    """Markdown: one sentence when the picks were trained with different likelihoods (their nats measure different
+    things), else nothing."""
+    kinds = {n: likelihood_of(n) for n in names}
+    if len(set(kinds.values())) < 2:
+        return ""
+    mse = ", ".join(markdown(n) for n, k in kinds.items() if k == "mse")
+    return (f"{mse} trained with MSE: its −ELBO and IWAE are nats of a Gaussian density (σ² = ½ per pixel), not "
+            "comparable with the BCE models' (the Lessons tab compares them on one scale).")
+
+
 def metrics_row(name: str, ck: Checkpoint, n_active: int) -> list:
     """One table row: the checkpoint's settings and its final test metrics (blank where metrics.json lacks one)."""
     final = ck.metrics.get("final", {}) if isinstance(ck.metrics, dict) else {}

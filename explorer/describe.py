@@ -29,7 +29,7 @@ def negative_test_elbo(final: dict) -> float:
 def checkpoint_summary(ck: Checkpoint, n_active: int, finishing: bool = False) -> str:
     """Markdown: what this checkpoint is and how good it is. Every value from its files is escaped (safe_text)."""
     final = ck.metrics.get("final", {})  # checked by the loader (training/metrics_file.py); fields may be absent
-    test, iwae = final.get("test", {}), final.get("iwae", {}).get("nll")
+    test, iwae = final.get("test", {}), (final.get("iwae") or {}).get("nll")
     t, m = ck.config.train, ck.config.model
     number = safe_text.number
     source = ck.config.imported_from.get("file") or ck.config.imported_from.get("object")

@@ -27,24 +27,47 @@ class Lesson:
     title: str
     changed: str  # the one thing the variant changed, as its training flag
     lab_says: str  # the lab's own sentence
+    settings: tuple  # (TrainConfig field, value) pairs the variant was trained with: `changed`, as config.json says it
+
+
+BASELINE_SETTINGS = (("sampling", "rsample"), ("reconstruction", "bce"), ("beta", 1.0))  # the lab's
+PREFIX = "lesson-"  # reserved for the lessons family: a Train-tab run cannot take such a name
 
 
 LESSONS = {
     "normal": Lesson("lesson-normal", "torch.normal instead of rsample", "--sampling normal",
                      "“Do not use torch.normal(mean, stddev), as the optimizer will not backpropagate through the "
-                     "expectation of that sample.”"),
+                     "expectation of that sample.”", (("sampling", "normal"),)),
     "mean": Lesson("lesson-mean", "the mean passed to the decoder", "--sampling mean",
                    "“A common mistake is to pass the mean to the decoder — this leads to blurrier images and is not "
-                   "the way in which VAEs are designed to be used.”"),
+                   "the way in which VAEs are designed to be used.”", (("sampling", "mean"),)),
     "mse": Lesson("lesson-mse", "MSE instead of BCE", "--recon mse",
                   "“Different assumptions about the distribution of the pixel brightnesses lead to different loss "
-                  "functions”: BCE takes each pixel as a Bernoulli, MSE as a Gaussian."),
+                  "functions”: BCE takes each pixel as a Bernoulli, MSE as a Gaussian.", (("reconstruction", "mse"),)),
 }
 
 
 def is_lesson(name: str) -> bool:
     """Whether a checkpoint is one of the lessons family (`lesson-…`)."""
-    return name.startswith("lesson-")
+    return name.startswith(PREFIX)
+
+
+def not_as_trained(key: str, baseline, variant) -> str | None:
+    """Why the two checkpoints (their RunConfigs) are not the lesson `key` — the baseline not the lab's settings, the
+    variant not the baseline with the lesson's one change, another data set, seed or number of epochs — else None."""
+    want = dict(BASELINE_SETTINGS)
+    for name, config, expected in ((BASELINE, baseline, want), (LESSONS[key].checkpoint, variant,
+                                                               {**want, **dict(LESSONS[key].settings)})):
+        wrong = [f"{field} {getattr(config.train, field)!r}" for field, value in expected.items()
+                 if getattr(config.train, field) != value]
+        if wrong:
+            return f"{name} was trained with {', '.join(wrong)}, not as the lesson says"
+    for field in ("seed", "epochs"):
+        if getattr(baseline.train, field) != getattr(variant.train, field):
+            return f"the two were trained with different {'seeds' if field == 'seed' else 'numbers of epochs'}"
+    if baseline.data.get("dataset") != variant.data.get("dataset") or baseline.model != variant.model:
+        return "the two differ in their data set or architecture"
+    return None
 
 
 def blur(probabilities: torch.Tensor) -> float:
@@ -71,8 +94,8 @@ def measure(model, reconstruction: str, metrics: dict, test_images_u8: torch.Ten
     final = metrics.get("final", {})
     x = to_model_input(test_images_u8[:MEASURED_IMAGES], "cpu")
     posterior = model.encode(x)
-    torch.manual_seed(SEED)
-    logits = model.decoder.logits(posterior.rsample())
+    noise = torch.randn(posterior.mean.shape, generator=torch.Generator().manual_seed(SEED))  # not the process's RNG
+    logits = model.decoder.logits(posterior.mean + posterior.stddev * noise)
     kl = kl_per_dim(posterior).sum(1)
     recon_bce = reconstruction_per_image(logits, x, "bce")
     reconstructions = model.decode(posterior.mean).flatten(1)
@@ -84,11 +107,12 @@ def measure(model, reconstruction: str, metrics: dict, test_images_u8: torch.Ten
     return {
         "likelihood": reconstruction,
         "elbo": float(test.get("recon", float("nan")) + test.get("kl", float("nan"))),
-        "iwae": final.get("iwae", {}).get("nll"),
+        "iwae": (final.get("iwae") or {}).get("nll"),
         "elbo_bce": float((recon_bce + kl).mean()),
         "kl": float(kl.mean()),
         "kl_per_dim": [float(v) for v in final.get("kl_per_dim", [])],
-        "active_units": final.get("active_units"),
+        "active_units": (final.get("active_units") if final.get("active_units") is not None  # else on these images
+                         else int((posterior.mean.var(0) > 0.01).sum())),
         "z_dim": int(posterior.mean.shape[1]),
         "input_spread": mean_pair_distance(flat),
         "recon_spread": mean_pair_distance(reconstructions),
@@ -101,10 +125,17 @@ def measure(model, reconstruction: str, metrics: dict, test_images_u8: torch.Ten
 SAME_WITHIN = 0.02  # two figures within 2 % of each other are called the same
 
 
-def _more(a: float, b: float, more: str, less: str, same: str | None = None) -> str:
-    if same is not None and abs(a - b) <= SAME_WITHIN * max(abs(a), abs(b)):
-        return same
-    return more if a > b else less
+def _same(a: float, b: float) -> bool:
+    return abs(a - b) <= SAME_WITHIN * max(abs(a), abs(b))
+
+
+def _greater(a: float, b: float) -> bool:
+    """a is measurably greater than b."""
+    return a > b and not _same(a, b)
+
+
+def _more(a: float, b: float, more: str, less: str, same: str) -> str:
+    return same if _same(a, b) else more if a > b else less
 
 
 def finding(key: str, default: dict, variant: dict) -> str:
@@ -113,7 +144,7 @@ def finding(key: str, default: dict, variant: dict) -> str:
     d, v = default, variant
     elbo = f"test −ELBO {v['elbo_bce']:.1f} nats against the default's {d['elbo_bce']:.1f} (BCE scale, sampled z)"
     if key == "normal":
-        collapsed = (v["active_units"] or 0) == 0 or v["kl"] < 1.0
+        collapsed = v["active_units"] == 0 or v["kl"] < 1.0
         same = v["recon_spread"] < 0.25 * d["recon_spread"]
         state = (f"KL {v['kl']:.2f} nats per image against {d['kl']:.1f}, {v['active_units']} of {v['z_dim']} units "
                  f"active against {d['active_units']}; its reconstructions of different images differ by "
@@ -125,12 +156,12 @@ def finding(key: str, default: dict, variant: dict) -> str:
         return (f"Measured: the encoder did not collapse ({state}); {elbo}. The lab's warning does not show as a "
                 "collapse here: something other than the reconstruction kept the encoder informative.")
     if key == "mean":
-        blurrier = v["recon_blur"] > d["recon_blur"]
-        samples_worse = v["prior_to_nearest"] > d["prior_to_nearest"]
+        blurrier = _greater(v["recon_blur"], d["recon_blur"])
+        samples_worse = _greater(v["prior_to_nearest"], d["prior_to_nearest"])
         hidden = v["kl"] < 0.25 * d["kl"] and v["elbo_bce"] > 2 * d["elbo_bce"]
-        measured = (f"Measured: its reconstructions are {_more(v['recon_blur'], d['recon_blur'], 'blurrier', 'not blurrier')} "
-                    f"than the default's (blur {v['recon_blur']:.3f} against {d['recon_blur']:.3f}), and its samples "
-                    f"from the prior are {_more(v['prior_to_nearest'], d['prior_to_nearest'], 'farther from', 'no farther from')} "
+        look = _more(v["recon_blur"], d["recon_blur"], "blurrier than", "not blurrier than", "as blurry as")
+        measured = (f"Measured: its reconstructions are {look} the default's (blur {v['recon_blur']:.3f} against {d['recon_blur']:.3f}), and its samples "
+                    f"from the prior are {_more(v['prior_to_nearest'], d['prior_to_nearest'], 'farther from', 'no farther from', 'as close to')} "
                     f"the nearest test digit ({v['prior_to_nearest']:.3f} per pixel against {d['prior_to_nearest']:.3f}; "
                     f"blur {v['prior_blur']:.3f} against {d['prior_blur']:.3f}); {elbo}.")
         why = (f" Its KL is {v['kl']:.2f} nats per image against {d['kl']:.1f} with {v['active_units']} of "
@@ -146,13 +177,14 @@ def finding(key: str, default: dict, variant: dict) -> str:
             verdict = " The lab's warning does not show here: neither reconstructions nor samples got worse."
         return measured + verdict
     if key == "mse":
-        greyer = v["recon_blur"] > d["recon_blur"]
-        return (f"Measured: with each pixel a Gaussian, its reconstructions are {'greyer' if greyer else 'crisper'} "
+        greyer = _greater(v["recon_blur"], d["recon_blur"])
+        look = _more(v["recon_blur"], d["recon_blur"], "greyer", "crisper", "as grey as the default's")
+        return (f"Measured: with each pixel a Gaussian, its reconstructions are {look} "
                 f"(blur {v['recon_blur']:.3f} against {d['recon_blur']:.3f}) and its prior samples "
                 f"{_more(v['prior_to_nearest'], d['prior_to_nearest'], 'farther from', 'closer to', 'as close to')} the nearest test "
                 f"digit ({v['prior_to_nearest']:.3f} against {d['prior_to_nearest']:.3f}); {elbo} — its own −ELBO, "
                 f"{v['elbo']:.1f} nats, is of a density, not comparable. The lab's point holds: another assumption "
-                f"about the pixels is another loss, and {'a blurrier' if greyer else 'a different'} model.")
+                f"about the pixels is another loss, and {'a blurrier' if greyer else 'not a blurrier'} model.")
     raise KeyError(key)
 
 
@@ -162,7 +194,7 @@ def figures_table(default: dict, variant: dict, names: tuple[str, str]) -> list[
         return "–" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
     rows = [("test −ELBO, own likelihood (nats)", "elbo", 2), ("test −ELBO on BCE's scale, 1,000 images", "elbo_bce", 2),
-            ("IWAE k=1000, own likelihood", "iwae", 2), ("KL per image (nats)", "kl", 2),
+            ("−log p(x), IWAE k=1000, own likelihood (nats)", "iwae", 2), ("KL per image (nats)", "kl", 2),
             ("active units", "active_units", 0), ("reconstructions: difference between inputs", "recon_spread", 3),
             ("(the inputs themselves)", "input_spread", 3), ("reconstructions: blur", "recon_blur", 3),
             ("prior samples: blur", "prior_blur", 3), ("prior samples: distance to the nearest test image", "prior_to_nearest", 3)]

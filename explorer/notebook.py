@@ -24,6 +24,8 @@ from training.errors import UserError
 from training.importing import imported_run, prepare_import, save_imported
 from training.writer_lock import writer_lock
 
+from .train_runs import NAME_PATTERN
+
 SHIPPED = Path(__file__).resolve().parent.parent / "checkpoints"
 FIRST_SAVE_TIMEOUT_S = 600  # the test metrics, the atlas and the ONNX graphs: seconds; only a stuck disk takes this long
 
@@ -37,7 +39,7 @@ class Exploration:
     name: str
     demo: object = field(repr=False)
     finishing: threading.Thread = field(repr=False)
-    temporary: bool = field(default=False, repr=False)
+    temporary_root: Path | None = field(default=None, repr=False)  # the folder explore() made for it, if it did
     log: list = field(default_factory=list, repr=False)
 
     def still_computing(self) -> bool:
@@ -48,10 +50,10 @@ class Exploration:
         """Stop the server; a temporary checkpoint folder is removed once its maps and scores are written (waiting
         at most `wait_s` for them; past that it is left to the system's temporary-file cleaning)."""
         self.demo.close(verbose=False)
-        if self.temporary:
+        if self.temporary_root is not None:
             self.finishing.join(wait_s)
             if not self.finishing.is_alive():
-                shutil.rmtree(self.folder.parent, ignore_errors=True)
+                shutil.rmtree(self.temporary_root, ignore_errors=True)
 
     def _repr_html_(self) -> str:  # what a notebook cell shows for the handle
         from training.safe_text import html_text
@@ -80,6 +82,8 @@ def explore(vae: torch.nn.Module, test_images=None, *, name: str = "my-vae", fol
     from .http_limits import launch_options
     from .test_sets import TestSets
 
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+        raise UserError(f"name= must be 1–40 lower-case letters, digits and dashes, e.g. 'my-vae'; got {str(name)[:60]!r}.")
     imported = prepare_import(_state_dict_of(vae), {"object": f"{type(vae).__name__} from a notebook"})
     imported = replace(imported, source={**imported.source, "sha256": _digest(imported.weights)})  # float32 by now
     split, dataset, data_dir = _test_split(test_images, data_dir, download)
@@ -110,6 +114,8 @@ def explore(vae: torch.nn.Module, test_images=None, *, name: str = "my-vae", fol
     if not answered.wait(FIRST_SAVE_TIMEOUT_S):
         raise UserError(f"{out} was not written within {FIRST_SAVE_TIMEOUT_S} s.")
     if not saved:  # judged by this call's own save, never by what an earlier one left on disk
+        if temporary:  # its writer has ended: nothing else uses the folder made for it
+            shutil.rmtree(root, ignore_errors=True)
         raise failure[0]
     library.add(load_checkpoint(out), name)
     test_sets = TestSets.with_split(data_dir, download, dataset, split)
@@ -118,7 +124,7 @@ def explore(vae: torch.nn.Module, test_images=None, *, name: str = "my-vae", fol
     # never a public link: Colab serves the page through its own port proxy; elsewhere it stays on 127.0.0.1
     demo.launch(server_name="127.0.0.1", server_port=port, inline=inline, height=height, prevent_thread_lock=True,
                 share=False, quiet=True, css=CSS, show_error=True, **launch_options())
-    return Exploration(demo.local_url, out, name, demo, finishing, temporary, log)
+    return Exploration(demo.local_url, out, name, demo, finishing, root if temporary else None, log)
 
 
 def _state_dict_of(vae) -> dict:

@@ -23,6 +23,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
+
 from training.config import MAX_MODEL_SIZES, RECONSTRUCTION_LOSSES, SAMPLING
 from training.datasets import DATASETS
 from training.errors import UserError
@@ -30,6 +31,7 @@ from training.live import read_progress
 from training.numbers import number, seed_value, whole_number
 from training.run_state import run_state, state_path
 
+from .lessons import PREFIX as LESSON_PREFIX
 from .visitors import VisitorIds
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,6 +132,8 @@ def parse_request(dataset, beta, z_dim, epochs, seed, name, limits: TrainLimits,
         name = default_name(dataset, beta, z_dim, epochs, taken, sampling, recon)
     if not NAME_PATTERN.fullmatch(name):
         raise UserError("A run's name is 1–40 lower-case letters, digits and dashes, starting with a letter or digit.")
+    if name.startswith(LESSON_PREFIX):
+        raise UserError(f"Names starting with {LESSON_PREFIX} are kept for the lessons; choose another name.")
     if name in taken:
         raise UserError(f"There is already a checkpoint or run named {name}; choose another name.")
     return RunRequest(dataset, beta, z_dim, epochs, seed, name, sampling, recon)

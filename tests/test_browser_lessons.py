@@ -17,13 +17,16 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def lessons_app(tmp_path_factory, trained_checkpoint):
-    """The lessons family as four copies of one tiny checkpoint, said to be of MNIST, with 120 test images in MNIST's
-    layout (as many as its atlas encoded)."""
+    """The lessons family as four copies of one tiny checkpoint, said to be of MNIST and trained as each lesson says,
+    with 120 test images in MNIST's layout (as many as its atlas encoded)."""
     root = tmp_path_factory.mktemp("checkpoints")
-    for name in ("lesson-default", "lesson-normal", "lesson-mean", "lesson-mse"):
+    trained_as = {"lesson-default": {}, "lesson-normal": {"sampling": "normal"}, "lesson-mean": {"sampling": "mean"},
+                  "lesson-mse": {"reconstruction": "mse"}}  # what the tab checks before it shows a lesson
+    for name, settings in trained_as.items():
         shutil.copytree(trained_checkpoint, root / name)
         config = json.loads((root / name / "config.json").read_text())
         config["data"]["dataset"] = "mnist"
+        config["train"].update(settings)
         (root / name / "config.json").write_text(json.dumps(config))
     data = write_tiny_mnist(tmp_path_factory.mktemp("data"), n_train=64, n_test=120)  # the checkpoint's test images
     args = ["--checkpoints-dir", str(root), "--data-dir", str(data), "--no-download", "--no-train"]

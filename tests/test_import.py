@@ -1,5 +1,6 @@
 """`python -m training import`: a model trained by the lab's own code becomes a checkpoint, exactly."""
 import pickle
+import zipfile
 
 import numpy as np
 import pytest
@@ -127,6 +128,14 @@ def test_bad_files_are_refused_in_one_sentence_with_nothing_written(lab_model, d
     garbage.write_bytes(b"\x00not a model" * 100)
     assert "not a state dict" in refusal(garbage, tmp_path, data_dir, capsys)
 
+    bomb = tmp_path / "bomb.pt"  # 200 MB of zeros deflated into a few hundred KB: never unpacked
+    torch.save({"encode.disc.0.0.weight": torch.zeros(50_000_000)}, tmp_path / "big.pt")
+    with zipfile.ZipFile(tmp_path / "big.pt") as stored, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as packed:
+        for entry in stored.infolist():
+            packed.writestr(entry.filename, stored.read(entry))
+    (tmp_path / "big.pt").unlink()
+    assert bomb.stat().st_size < 2**20 and "has compressed entries" in refusal(bomb, tmp_path, data_dir, capsys)
+
     missing = tmp_path / "missing.pt"
     torch.save({k: v for k, v in state.items() if not k.startswith("decode.gen.2.1.")}, missing)
     assert "lacks 'decoder.net.2.1.weight'" in refusal(missing, tmp_path, data_dir, capsys)
@@ -155,3 +164,12 @@ def test_bad_files_are_refused_in_one_sentence_with_nothing_written(lab_model, d
     assert "is not a file" in refusal(tmp_path / "nowhere.pt", tmp_path, data_dir, capsys)
     with pytest.raises(UserError, match="not a state dict"):
         import_file(garbage)
+
+
+@pytest.mark.parametrize("name", ["", ".", "../elsewhere", "a/b", "My VAE"])
+def test_explore_refuses_a_name_that_is_not_a_plain_folder_name_before_anything(lab_model, name, tmp_path):
+    from explorer import explore
+
+    with pytest.raises(UserError, match="name= must be"):
+        explore(lab_model, name=name, folder=tmp_path)
+    assert list(tmp_path.iterdir()) == []

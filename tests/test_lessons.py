@@ -23,7 +23,7 @@ def test_a_collapsed_encoder_is_found_and_a_working_one_is_not_called_collapsed(
 
 def test_the_mean_lesson_says_what_got_worse_or_that_nothing_did():
     sharp_but_bad_samples = lessons.finding("mean", figures(), figures(recon_blur=0.12, prior_to_nearest=0.140))
-    assert "not blurrier" in sharp_but_bad_samples and "farther from" in sharp_but_bad_samples
+    assert "not blurrier than the default" in sharp_but_bad_samples and "farther from" in sharp_but_bad_samples
     assert "sampling — broke" in sharp_but_bad_samples
     blurrier = lessons.finding("mean", figures(), figures(recon_blur=0.30, prior_to_nearest=0.080))
     assert "blurrier" in blurrier and "warning holds: blurrier images" in blurrier
@@ -77,3 +77,27 @@ def test_compare_pairs_a_family_member_with_the_family_and_a_lesson_with_the_les
     assert first_selection(names, "default", dataset_of) == ["default", "mnist-beta4"]
     assert first_selection(names, "lesson-mean", dataset_of) == ["lesson-mean", "lesson-default"]
     assert first_selection(["default", "lesson-default"], "default", dataset_of) == ["default", "lesson-default"]
+
+
+def test_a_lesson_is_shown_only_for_checkpoints_trained_as_it_says():
+    from dataclasses import replace
+
+    from training.config import RunConfig, TrainConfig
+
+    base = RunConfig(train=TrainConfig(epochs=10), data={"dataset": "mnist"})
+    variant = lambda **train: replace(base, train=replace(base.train, **train))  # noqa: E731
+    assert lessons.not_as_trained("normal", base, variant(sampling="normal")) is None
+    assert lessons.not_as_trained("mse", base, variant(reconstruction="mse")) is None
+    assert "lesson-mean was trained with sampling 'normal'" in lessons.not_as_trained("mean", base, variant(sampling="normal"))
+    assert "lesson-default was trained with beta 4.0" in lessons.not_as_trained("normal", variant(beta=4.0), variant(sampling="normal"))
+    assert "different numbers of epochs" in lessons.not_as_trained("normal", base, variant(sampling="normal", epochs=3))
+    other = replace(base, train=replace(base.train, sampling="normal"), data={"dataset": "fashion-mnist"})
+    assert "data set" in lessons.not_as_trained("normal", base, other)
+
+
+def test_compare_says_when_its_picks_measure_nats_of_different_likelihoods():
+    from explorer.compare import likelihood_note
+
+    kinds = {"lesson-default": "bce", "lesson-mse": "mse", "default": "bce"}
+    assert likelihood_note(["lesson-default", "default"], kinds.get) == ""
+    assert "lesson-mse trained with MSE" in likelihood_note(["lesson-default", "lesson-mse"], kinds.get)

@@ -38,7 +38,7 @@ def request(name="r1", epochs=1, dataset="mnist"):
     ("name", "../escape", "lower-case letters"), ("name", "<b>x</b>", "lower-case letters"),
     ("name", "default", "already a checkpoint or run named default"), ("dataset", "kmnist", "whose files are on this server"),
     ("name", "x" * 41, "1–40"), ("sampling", "torch.normal", "how the decoder's z is drawn"),
-    ("recon", ["bce"], "a reconstruction loss"),
+    ("recon", ["bce"], "a reconstruction loss"), ("name", "lesson-default", "kept for the lessons"),
 ])
 def test_bad_settings_are_one_sentence(field, value, says):
     form = {"dataset": "mnist", "beta": 1, "z_dim": 16, "epochs": 3, "seed": 0, "name": "", field: value}

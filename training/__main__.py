@@ -192,16 +192,18 @@ def import_main(argv: list[str]) -> int:
     args = p.parse_args(argv)
     from .data import load_split
     from .importing import import_file, imported_run, save_imported
+    from .train import check_output_folder
     from .writer_lock import real_folder, writer_lock
 
     def run():
         started = time.perf_counter()
         imported = import_file(args.file)  # refused in one sentence before the data is read or anything written
+        out = real_folder(args.out)
+        check_output_folder(out, resume=False, overwrite=args.overwrite)  # before a download, not after
         test_split = load_split(args.data_dir, train=False, download=args.download, dataset=args.dataset)
         finish = FinishConfig(tsne=args.tsne, umap=args.umap, iwae=args.iwae, scores=args.scores)
         config = imported_run(imported, test_split, args.dataset, str(args.data_dir), finish, ["import", *argv],
                               args.recon, args.beta)
-        out = real_folder(args.out)
         with writer_lock(out):
             save_imported(imported, config, test_split, out, overwrite=args.overwrite)
         return (f"imported {args.file} ({imported.source['layout']} layout, z_dim {imported.model.z_dim}) → {out} "

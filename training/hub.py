@@ -43,14 +43,15 @@ def model_card(ck: Checkpoint, repo_id: str) -> str:
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
     final = ck.metrics.get("final", {})  # checked by the loader (training/metrics_file.py); fields may be absent
-    test, iwae = final.get("test", {}), final.get("iwae", {})
+    test, iwae = final.get("test", {}), final.get("iwae") or {}
     data = dataset_info(ck.config.data.get("dataset"))
     hub_dataset = {"mnist": "ylecun/mnist", "fashion-mnist": "zalando-datasets/fashion_mnist", "kmnist": "tanganke/kmnist"}[data.key]
     m, t = ck.config.model, ck.config.train
     results = []
     neg_elbo = test["recon"] + test["kl"] if "recon" in test and "kl" in test else None
+    likelihood = {"bce": "BCE", "mse": "MSE: a Gaussian of variance ½ per pixel, nats of a density"}.get(t.reconstruction, t.reconstruction)
     metric_values = [("neg-elbo", "test −ELBO (recon + KL), nats", neg_elbo),
-                     ("reconstruction", "test reconstruction (BCE), nats", test.get("recon")),
+                     ("reconstruction", f"test reconstruction ({likelihood}), nats", test.get("recon")),
                      ("kl", "test KL(q(z|x) ‖ N(0, I)), nats", test.get("kl"))]
     metric_values.append(("neg-log-likelihood", "test −log p(x), IWAE k=1000, first 1,000 images", iwae.get("nll")))
     metric_values.append(("active-units", "active latent units (Cov_x E[z_d] > 0.01)", final.get("active_units")))
@@ -72,7 +73,7 @@ z_dim {m.z_dim}, β {t.beta}, {number(final.get("epochs"), 0)} epochs, batch {t.
 | test metric (nats per image) | value |
 |---|---:|
 | −ELBO = reconstruction + KL | {number(neg_elbo)} |
-| reconstruction (BCE) | {number(test.get("recon"))} |
+| reconstruction ({likelihood}) | {number(test.get("recon"))} |
 | KL | {number(test.get("kl"))} |
 | −log p(x), IWAE k=1000 (first 1,000 test images) | {number(iwae.get("nll"))} |
 | active units | {number(final.get("active_units"), 0)} of {m.z_dim} |

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Mapping
@@ -70,6 +71,7 @@ def read_state_dict_file(path: str | Path) -> tuple[dict, str]:
             digest.update(block)
     if _looks_like_safetensors(head, size):
         return ckpt.read_tensors(path), digest.hexdigest()
+    _check_archive(path)
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # UnpicklingError for a pickled module or code, RuntimeError/EOFError for a damaged file
@@ -77,6 +79,23 @@ def read_state_dict_file(path: str | Path) -> tuple[dict, str]:
         raise UserError(f"{path} is not a state dict that can be read safely ({type(err).__name__}: {reason}); "
                         "save the weights with torch.save(vae.state_dict(), PATH), not the whole model.") from None
     return loaded, digest.hexdigest()
+
+
+def _check_archive(path: Path) -> None:
+    """torch.save writes a zip archive whose entries are stored, not compressed; a compressed entry could unpack to
+    far more than the file's size (a 200 KB file into 200 MB), so only stored entries within the size limit are
+    read. Older PyTorch's non-zip format is refused too (torch.load would read it without these bounds)."""
+    advice = "save the weights with torch.save(vae.state_dict(), PATH) (PyTorch ≥ 1.6) or as safetensors."
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, OSError):
+        raise UserError(f"{path} is not a state dict saved by torch.save (a zip archive) or a safetensors file; "
+                        f"{advice}") from None
+    unpacked = sum(e.file_size for e in entries)
+    if any(e.compress_type != zipfile.ZIP_STORED for e in entries) or unpacked > MAX_IMPORT_BYTES:
+        raise UserError(f"{path} is not a state dict as torch.save writes one: its archive has compressed entries or "
+                        f"unpacks to more than {MAX_IMPORT_BYTES // 2**20:,} MiB; {advice}")
 
 
 def _looks_like_safetensors(head: bytes, size: int) -> bool:

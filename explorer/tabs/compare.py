@@ -33,6 +33,8 @@ class CompareTab(Tab):
              ck.atlas["labels"].numpy(), describe.checkpoint_classes(ck)) for n, ck in checkpoints.items()])
         plan = {"groups": [self._compare_group_plan(g) for g in groups]}
         note = compare_views.separation_note(groups) or f"All on the {safe_text.markdown(groups[0].dataset)} test set."
+        mixed = compare_views.likelihood_note(chosen, lambda n: checkpoints[n].config.train.reconstruction)
+        note = f"{note} {mixed}" if mixed else note
         return note, table, kl, maps, json.dumps(plan)
 
     def _compare_group_plan(self, group) -> dict:

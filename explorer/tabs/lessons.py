@@ -15,8 +15,6 @@ from .. import atlas_maps, describe, figures, inference, lessons
 from .common import SHARED, Tab, friendly, pixel_image, served
 
 COLUMNS = 10  # one test image of each class; 8 samples of q(z|x) beside an image and its mean's decoding
-TRAIN_HINT = ("Train it with `python -m training --data-dir DIR --epochs 10 --seed 0 --timeline-decoders last --out "
-              "checkpoints/NAME FLAG` (no flag for lesson-default).")
 
 
 class LessonsTab(Tab):
@@ -37,10 +35,12 @@ class LessonsTab(Tab):
         names = (lessons.BASELINE, lesson.checkpoint)
         missing = [n for n in names if n not in self.ctx.library.names()]
         if missing:
-            flag = lesson.changed if lesson.checkpoint in missing else ""
-            note = (f"This server has no {', '.join(missing)} checkpoint: "
-                    + TRAIN_HINT.replace("NAME", missing[0]).replace("FLAG", flag).replace(" `", "`"))
-            return note, [], None, None, None
+            hints = " ".join(f"`python -m training --data-dir DIR --epochs 10 --seed 0 --timeline-decoders last --out "
+                             f"checkpoints/{n}{'' if n == lessons.BASELINE else ' ' + lesson.changed}`" for n in missing)
+            return f"This server has no {', '.join(missing)} checkpoint; train it with {hints}.", None, None, None, None
+        wrong = lessons.not_as_trained(key, *(self.ctx.library.get(n).config for n in names))
+        if wrong:
+            return (f"The lesson is not shown: on this server {safe_text.markdown(wrong)}.", None, None, None, None)
         heading = (f"**{safe_text.markdown(lesson.title)}** — the lab: {lesson.lab_says}\n\n"
                    f"`{lesson.checkpoint}` is `{lessons.BASELINE}` (the lab's settings, 10 epochs, seed 0) trained "
                    f"again with `{lesson.changed}`.")
