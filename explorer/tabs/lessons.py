@@ -27,8 +27,8 @@ class LessonsTab(Tab):
         return self.ctx.library.memo(name, "lesson-figures", lambda: lessons.measure(
             ck.model, ck.config.train.reconstruction, ck.metrics, split.images))
 
-    def lesson(self, key):
-        """The lesson `key`: the lab's sentence and the measured finding, the table, the picture, KL bars and maps."""
+    def _pair(self, key) -> tuple[lessons.Lesson, tuple[str, str], str | None]:
+        """The lesson `key`, its two checkpoints' names, and why it cannot be shown here (None when it can)."""
         if key not in lessons.LESSONS:
             raise UserError(f"There is no lesson {str(key)[:40]!r}; the lessons are {', '.join(lessons.LESSONS)}.")
         lesson = lessons.LESSONS[key]
@@ -37,10 +37,18 @@ class LessonsTab(Tab):
         if missing:
             hints = " ".join(f"`python -m training --data-dir DIR --epochs 10 --seed 0 --timeline-decoders last --out "
                              f"checkpoints/{n}{'' if n == lessons.BASELINE else ' ' + lesson.changed}`" for n in missing)
-            return f"This server has no {', '.join(missing)} checkpoint; train it with {hints}.", None, None, None, None
+            return lesson, names, f"This server has no {', '.join(missing)} checkpoint; train it with {hints}."
         wrong = lessons.not_as_trained(key, *(self.ctx.library.get(n).config for n in names))
         if wrong:
-            return (f"The lesson is not shown: on this server {safe_text.markdown(wrong)}.", None, None, None, None)
+            return lesson, names, f"The lesson is not shown: on this server {safe_text.markdown(wrong)}."
+        return lesson, names, None
+
+    def lesson(self, key):
+        """The lesson `key` in words and pixels: the lab's sentence and the measured finding, the table, the picture
+        (drawn first: the plots follow in `lesson_plots`)."""
+        lesson, names, cannot = self._pair(key)
+        if cannot:
+            return cannot, None, None
         heading = (f"**{safe_text.markdown(lesson.title)}** — the lab: {lesson.lab_says}\n\n"
                    f"`{lesson.checkpoint}` is `{lessons.BASELINE}` (the lab's settings, 10 epochs, seed 0) trained "
                    f"again with `{lesson.changed}`.")
@@ -49,11 +57,15 @@ class LessonsTab(Tab):
         except UserError as err:  # no test images on this server: what the two checkpoints show without them
             note = (f"{heading}\n\n{safe_text.markdown(str(err))} The figures, the finding and the reconstructions "
                     "need them; the prior samples, KL bars and maps below do not.")
-            return note, None, served(self._prior_picture(names)), self._kl(names), self._maps(names)
+            return note, None, served(self._prior_picture(names))
         note = f"{heading}\n\n{lessons.finding(key, default, variant)}"
         table = pd.DataFrame(lessons.figures_table(default, variant, names), columns=["figure", *names])
-        picture, kl, maps = self._picture(names), self._kl(names), self._maps(names)
-        return note, table, served(picture), kl, maps
+        return note, table, served(self._picture(names))
+
+    def lesson_plots(self, key):
+        """The lesson's KL bars and maps (none where `lesson` said it cannot be shown)."""
+        _, names, cannot = self._pair(key)
+        return (None, None) if cannot else (self._kl(names), self._maps(names))
 
     def _prior_picture(self, names) -> np.ndarray:
         """Each model's decodings of the same prior samples, one row each."""
@@ -89,7 +101,8 @@ class LessonsTab(Tab):
     def on_link(self, name, link: dict) -> dict:
         if not link.get("lesson"):
             return {}
-        return {self.pick: link["lesson"], **dict(zip(self.drawn, self.lesson(link["lesson"])))}
+        drawn = (*self.lesson(link["lesson"]), *self.lesson_plots(link["lesson"]))
+        return {self.pick: link["lesson"], **dict(zip(self.drawn, drawn))}
 
     def layout(self, page) -> None:
         gr.Markdown("The lab teaches by warnings. Each lesson is the lab's default run trained again with one thing "
@@ -106,11 +119,12 @@ class LessonsTab(Tab):
                                  "q(z|x), by each", elem_id="lesson-image")
         self.kl = gr.Plot(label="KL per dimension")
         self.maps = gr.Plot(label="Maps")
-        self.drawn = [self.note, self.table, self.image, self.kl, self.maps]  # what `lesson` returns, in order
+        self.drawn = [self.note, self.table, self.image, self.kl, self.maps]  # `lesson`, then `lesson_plots`
         self.linked = [self.pick, *self.drawn]
 
     def wire(self, page) -> None:
         # the page clicks lessons-open when the tab is first shown (explorer/web/open_views.js); a pick redraws it
         opened = gr.Button(elem_id="lessons-open", elem_classes="bridge")
-        gr.on([opened.click, self.pick.change], friendly(self.lesson), self.pick, self.drawn, **SHARED,
-              trigger_mode="always_last", api_name="lesson")
+        gr.on([opened.click, self.pick.change], friendly(self.lesson), self.pick, self.drawn[:3], **SHARED,
+              trigger_mode="always_last", api_name="lesson").then(
+            friendly(self.lesson_plots), self.pick, self.drawn[3:], **SHARED, api_name=False)
