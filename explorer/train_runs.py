@@ -23,7 +23,6 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 from training.config import MAX_MODEL_SIZES, RECONSTRUCTION_LOSSES, SAMPLING
 from training.datasets import DATASETS
 from training.errors import UserError

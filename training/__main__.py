@@ -10,7 +10,8 @@ from pathlib import Path
 
 STARTED = time.perf_counter()  # start-up is measured from here (the interpreter itself adds ≈ 0.05 s)
 
-from .config import FinishConfig, ModelConfig, RecordConfig, RunConfig, TrainConfig
+from .config import (RECONSTRUCTION_LOSSES, SAMPLING, TIMELINE_DECODERS, FinishConfig, ModelConfig, RecordConfig,
+                     RunConfig, TrainConfig)
 from .datasets import DATASETS, DEFAULT_DATASET
 from .numbers import MAX_SEED, non_negative_float, positive_float, positive_int, seed_flag
 
@@ -28,9 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=positive_int, default=d_train.batch_size)
     p.add_argument("--lr", type=positive_float, default=d_train.lr)
     p.add_argument("--beta", type=non_negative_float, default=d_train.beta, help="weight of the KL term")
-    p.add_argument("--recon", choices=["bce", "mse"], default=d_train.reconstruction,
+    p.add_argument("--recon", choices=RECONSTRUCTION_LOSSES, default=d_train.reconstruction,
                    help="reconstruction loss: bce (each pixel a Bernoulli, the lab's) or mse (pixels Gaussian)")
-    p.add_argument("--sampling", choices=["rsample", "normal", "mean"], default=d_train.sampling,
+    p.add_argument("--sampling", choices=SAMPLING, default=d_train.sampling,
                    help="the decoder's z in training: rsample (the reparameterisation trick, the lab's), normal "
                         "(torch.normal: no gradient reaches the encoder through z) or mean (the posterior mean)")
     p.add_argument("--z-dim", type=positive_int, default=d_model.z_dim)
@@ -57,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=positive_int, help="CPU threads for torch (default: torch's, one per core)")
     p.add_argument("--timeline", choices=["on", "off"], default="on",
                    help="record snapshots of the run (steps 0, 5, 10, 20, … and every epoch end) for the explorer's timeline")
-    p.add_argument("--timeline-decoders", choices=["geometric", "last"], default="geometric",
+    p.add_argument("--timeline-decoders", choices=TIMELINE_DECODERS, default="geometric",
                    help="epoch ends whose decoder the timeline keeps (≈ 1.4 MB each): 1, 2, 4, 8, … and the last, or the last only")
     p.add_argument("--iwae", action=argparse.BooleanOptionalAction, default=True,
                    help="score the final model with the IWAE bound (k=1000, first 1,000 test images; ≈3 min on 2 cores)")
@@ -88,8 +89,9 @@ def run_config_from_args(args: argparse.Namespace, argv: list[str], bf16_default
     info = DATASETS[args.dataset]
     data = {"dataset": info.key, "class_names": list(info.class_names), "data_dir": str(args.data_dir),
             "train_images": None, "test_images": None}
-    record = RecordConfig(timeline=args.timeline == "on", timeline_decoders=args.timeline_decoders, live=str(args.live) if args.live else None,
-                          probe_levers=args.probe, forced_levers=tuple(forced_levers(args)))
+    record = RecordConfig(timeline=args.timeline == "on", timeline_decoders=args.timeline_decoders,
+                          live=str(args.live) if args.live else None, probe_levers=args.probe,
+                          forced_levers=tuple(forced_levers(args)))
     finish = FinishConfig(tsne=args.tsne, umap=args.umap, iwae=args.iwae, scores=args.scores,
                           maps_after_save=args.tsne_after)
     return RunConfig(model=model, train=train, record=record, finish=finish, data=data, versions=versions(), argv=argv)
@@ -186,7 +188,7 @@ def import_main(argv: list[str]) -> int:
     p.add_argument("--iwae", action=argparse.BooleanOptionalAction, default=False,
                    help="also the IWAE bound (k=1000, 1,000 images: ≈ 5 min on 2 CPU cores, so asked for)")
     p.add_argument("--scores", action=argparse.BooleanOptionalAction, default=True, help="every test image's scores and ood.json")
-    p.add_argument("--recon", choices=["bce", "mse"], default="bce",
+    p.add_argument("--recon", choices=RECONSTRUCTION_LOSSES, default="bce",
                    help="the reconstruction loss it was trained with (the likelihood of every score and bound)")
     p.add_argument("--beta", type=non_negative_float, default=1.0, help="the KL weight it was trained with")
     args = p.parse_args(argv)

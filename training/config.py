@@ -9,6 +9,7 @@ from .numbers import is_number
 CONFIG_VERSION = 1
 RECONSTRUCTION_LOSSES = ("bce", "mse")
 SAMPLING = ("rsample", "normal", "mean")  # training/loss.py latent_for_decoder: what each means
+TIMELINE_DECODERS = ("geometric", "last")  # training/timeline.py decoder_epochs
 # Sizes beyond these are refused before anything is allocated: far above what this 28×28 model needs, far below what
 # would exhaust memory (z_dim 1024 with hidden 1024 is ≈ 0.2 GB of weights).
 MAX_MODEL_SIZES = {"z_dim": 1024, "encoder_hidden": 1024, "decoder_hidden": 1024, "image_channels": 4}
@@ -87,8 +88,8 @@ class RecordConfig:
 
     def __post_init__(self) -> None:
         _require_bools(self, ("timeline", "probe_levers"))
-        if self.timeline_decoders not in ("geometric", "last"):
-            raise ValueError(f"record.timeline_decoders must be 'geometric' or 'last', got {self.timeline_decoders!r}")
+        if self.timeline_decoders not in TIMELINE_DECODERS:
+            raise ValueError(f"record.timeline_decoders must be one of {TIMELINE_DECODERS}, got {self.timeline_decoders!r}")
         if self.live is not None and not isinstance(self.live, str):
             raise ValueError(f"record.live must be a folder's path or null, got {self.live!r}")
         object.__setattr__(self, "forced_levers", tuple(self.forced_levers))  # JSON gives a list

@@ -206,8 +206,9 @@ def imported_run(imported: Imported, test_split: ImageSplit, dataset: str, data_
     info = dataset_info(dataset)
     data = {"dataset": info.key, "class_names": list(info.class_names), "data_dir": data_dir,
             "train_images": None, "test_images": len(test_split.images)}
-    return RunConfig(model=imported.model, train=TrainConfig(reconstruction=reconstruction, beta=beta), record=RecordConfig(timeline=False, probe_levers=False), finish=finish,
-                     data=data, versions=versions(), argv=argv, imported_from=imported.source)
+    return RunConfig(model=imported.model, train=TrainConfig(reconstruction=reconstruction, beta=beta),
+                     record=RecordConfig(timeline=False, probe_levers=False), finish=finish, data=data,
+                     versions=versions(), argv=argv, imported_from=imported.source)
 
 
 def save_imported(imported: Imported, run: RunConfig, test_split: ImageSplit, out: str | Path, overwrite: bool = False,
