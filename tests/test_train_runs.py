@@ -422,3 +422,13 @@ def test_why_a_run_failed_comes_from_its_progress_file_not_its_log(tmp_path, tin
     (runs.live_dir("x") / "log.txt").write_text("error: a line in the log is not the run's state\n")
     stand_in = Run(request("x"), "owner", "client")
     assert runs._failure(stand_in, 1) == "the training process exited with status 1"
+
+
+def test_an_app_that_allows_one_epoch_builds_and_refuses_two(tmp_path, tiny_data, trained_checkpoint):
+    from explorer.app import build_demo
+
+    runs = TrainingRuns(tmp_path / "runs", tiny_data, TrainLimits(max_epochs=1))
+    library = checkpoint_library.CheckpointLibrary(trained_checkpoint.parent, runs=runs)
+    build_demo(library, trained_checkpoint.name, test_sets.TestSets(str(tiny_data), download=False), runs)
+    with pytest.raises(UserError, match="Epochs must be a whole number from 1 to 1"):
+        parse_request("mnist", 1, 4, 2, 0, "", runs.limits, ["mnist"], set())

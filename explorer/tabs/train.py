@@ -215,8 +215,9 @@ class TrainTab(Tab):
                                        elem_id="train-dataset")
             self.beta = gr.Number(1.0, label="β (KL weight)", minimum=0, maximum=train_runs.MAX_BETA, elem_id="train-beta")
             self.z_dim = gr.Number(16, label="z_dim", precision=0, minimum=1, maximum=256, elem_id="train-z")
-            self.epochs = gr.Slider(1, limits.max_epochs, value=min(3, limits.max_epochs), step=1, label="Epochs",
-                                    elem_id="train-epochs")
+            # Gradio refuses a slider whose ends meet: with one epoch allowed, the slider shows 1–2 and is fixed at 1
+            self.epochs = gr.Slider(1, max(2, limits.max_epochs), value=min(3, limits.max_epochs), step=1,
+                                    label="Epochs", interactive=limits.max_epochs > 1, elem_id="train-epochs")
             self.seed = gr.Number(0, label="Seed", precision=0, elem_id="train-seed")
             self.name = gr.Textbox(label="Name (empty: from the settings)", max_length=40, elem_id="train-name")
         with gr.Row():  # the lab's warnings, as choices: explorer/lessons.py shows what each does
