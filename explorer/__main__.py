@@ -1,6 +1,8 @@
 """`python -m explorer`: flags → load the checkpoint(s) and the test images once → launch the Gradio app."""
 from __future__ import annotations
 
+from . import zerogpu  # noqa: F401  first: imports `spaces` where installed, before torch (ZeroGPU requires it)
+
 import argparse
 import sys
 import time
@@ -68,14 +70,18 @@ def training_runs(args: argparse.Namespace):
     limits = TrainLimits(enabled=args.train, max_epochs=args.max_train_epochs, max_runs=args.max_runs,
                          disk_budget_mb=args.train_disk_mb, threads=args.train_threads,
                          abandon_after_s=args.abandon_after, concurrency=args.train_concurrency,
-                         max_per_client=args.train_per_client, behind_proxy=TrainLimits.for_environment().behind_proxy)
+                         max_per_client=args.train_per_client, behind_proxy=TrainLimits.for_environment().behind_proxy,
+                         gpu=zerogpu.on_zero_gpu())
     runs_dir = Path(args.runs_dir)
     if args.train:
         try:
             runs_dir.mkdir(parents=True, exist_ok=True)
         except OSError:
             return None
-    return TrainingRuns(runs_dir, Path(args.data_dir), limits, download=args.download) if runs_dir.is_dir() else None
+    if not runs_dir.is_dir():
+        return None
+    launcher = {"launcher": zerogpu.GpuLauncher()} if zerogpu.on_zero_gpu() else {}  # else a subprocess per run
+    return TrainingRuns(runs_dir, Path(args.data_dir), limits, download=args.download, **launcher)
 
 
 def prepare(args: argparse.Namespace):

@@ -9,6 +9,7 @@ from `TrainLimits`.
 never tied to one of the server's short-lived worker threads. Tests drive `tick()` by hand with their own clock."""
 from __future__ import annotations
 
+import contextvars
 import ctypes
 import logging
 import os
@@ -64,6 +65,7 @@ class TrainLimits:
     concurrency: int = 1  # trainer processes at once
     max_per_client: int | None = None  # queued-or-running runs per network address (None: no cap but one per visitor)
     behind_proxy: bool = False  # the client's address is X-Forwarded-For's first (a Space's proxy sets it)
+    gpu: bool = False  # runs train on ZeroGPU, on the GPU time of the visitor who starts them (explorer/zerogpu.py)
 
     @classmethod
     def for_environment(cls, environ=os.environ, cpu_count: int | None = None) -> "TrainLimits":
@@ -72,14 +74,31 @@ class TrainLimits:
         queued or training per visitor's address."""
         if not environ.get("SPACE_ID"):
             return cls()
+        if environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "t", "true"):  # as explorer/zerogpu.py reads it
+            return cls.on_zero_gpu()
         cores = cpu_count or os.cpu_count() or 1
         return cls(max_epochs=5, max_runs=3, disk_budget_mb=300, threads=max(1, cores - 1), abandon_after_s=120.0,
                    max_queue=10, max_per_client=1, behind_proxy=True)
+
+    @classmethod
+    def on_zero_gpu(cls) -> "TrainLimits":
+        """On ZeroGPU each run trains in a GPU worker of its own, on its visitor's GPU quota (explorer/zerogpu.py):
+        the epochs whose run fits a visitor's daily quota without logging in (10), 3 runs training at once (the app's
+        process only reads their files), and the Space's caps on disk, runs kept and abandoned runs."""
+        from .zerogpu import MAX_EPOCHS
+
+        return cls(max_epochs=MAX_EPOCHS, max_runs=4, disk_budget_mb=300, threads=None, abandon_after_s=120.0,
+                   max_queue=10, concurrency=3, max_per_client=1, behind_proxy=True, gpu=True)
 
     def describe(self) -> str:
         abandon = (f"; a run nobody watches for {self.abandon_after_s:.0f} s is stopped and removed"
                    if self.abandon_after_s else "")
         threads = f"{self.threads} CPU thread{'s' if self.threads != 1 else ''}" if self.threads else "every core"
+        if self.gpu:
+            from .zerogpu import GpuTime
+
+            threads = (f"a ZeroGPU GPU, on your own daily GPU time (a run of {self.max_epochs} epochs asks for "
+                       f"{GpuTime().duration_s(self.max_epochs)} s at most)")
         at_once = "one run at a time" if self.concurrency == 1 else f"{self.concurrency} runs at a time"
         per_client = "; one run per visitor's address" if self.max_per_client == 1 else ""
         return (f"Up to {self.max_epochs} epochs a run, {at_once} (others wait in a queue) on {threads}; the "
@@ -174,9 +193,10 @@ class Run:
     state: str = "queued"  # queued → running → done / stopped / failed
     message: str = ""
     unwatched_s: float = 0.0  # time the server was answering and this run's visitor did not look
-    process: subprocess.Popen | None = None
+    process: subprocess.Popen | None = None  # or what another launcher returns with the same methods (zerogpu.py)
     stop_sent: float | None = None
     abandoned: bool = False
+    context: contextvars.Context | None = None  # the visitor's request, for a launcher that charges them (ZeroGPU)
 
     @property
     def name(self) -> str:
@@ -198,6 +218,16 @@ def _child_setup() -> None:
         pass
 
 
+def start_subprocess(argv: list[str], live: Path, limits: TrainLimits, context=None) -> subprocess.Popen:
+    """The launcher everywhere but ZeroGPU: the trainer in a process of its own, its output in the run's log."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if limits.threads:
+        env["OMP_NUM_THREADS"] = str(limits.threads)
+    with open(live / "log.txt", "wb") as log:
+        return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                preexec_fn=_child_setup)
+
+
 @dataclass
 class TrainingRuns:
     """The app's runs (see the module's doc). Capacity is held by the data structure, not by trimming a list:
@@ -211,6 +241,7 @@ class TrainingRuns:
     download: bool = False  # a run may download its data set (torchvision) when it is missing: then every one is offered
     clock: object = time.monotonic
     command: object = run_command  # (request, runs_dir, data_dir, limits, download) → argv; tests may use another
+    launcher: object = start_subprocess  # (argv, live folder, limits, visitor's context) → a Popen-like handle
     busy: object = lambda: False  # whether the server is too loaded to answer: then nobody's run counts as unwatched
     visitors: VisitorIds = field(default_factory=VisitorIds)
 
@@ -376,7 +407,7 @@ class TrainingRuns:
                 raise UserError(f"{self.limits.max_queue} runs are already waiting; try again in a few minutes.")
             if not self._room_for_one_more():
                 raise UserError(NO_ROOM.format(mb=self.limits.disk_budget_mb, runs=self.limits.max_runs))
-            run = Run(request, owner, client)
+            run = Run(request, owner, client, context=contextvars.copy_context())
             self.queue.append(run)
             self._wake.set()  # the supervisor starts it (a child must not be tied to this short-lived server thread)
             return owner, run
@@ -435,14 +466,9 @@ class TrainingRuns:
         live = self.live_dir(run.name)
         shutil.rmtree(live, ignore_errors=True)
         live.mkdir(parents=True)
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        if self.limits.threads:
-            env["OMP_NUM_THREADS"] = str(self.limits.threads)
-        with open(live / "log.txt", "wb") as log:
-            run.process = subprocess.Popen(self.command(run.request, self.runs_dir, self.data_dir, self.limits, self.download), cwd=ROOT,
-                                           env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                           preexec_fn=_child_setup)
-        run.state = "running"
+        argv = self.command(run.request, self.runs_dir, self.data_dir, self.limits, self.download)
+        run.process = self.launcher(argv, live, self.limits, run.context)
+        run.state, run.context = "running", None  # the request it carried is not kept with the run
 
     def _reap(self, run: Run) -> bool:
         """Whether the run's process has ended (then its state says how); kills one that ignored Stop too long."""
@@ -468,7 +494,7 @@ class TrainingRuns:
     def _failure(self, run: Run, code: int) -> str:
         """Why a run failed: the sentence its trainer wrote into its state, else what ended its process (a trainer
         killed outright writes nothing)."""
-        said = run_state(self.runs_dir / run.name).failed
+        said = run_state(self.runs_dir / run.name).failed or getattr(run.process, "failure", None)
         if said:
             return said[:400]
         if code == -signal.SIGKILL:

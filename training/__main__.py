@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="save the last epoch first with its PCA map (it opens then), then add the t-SNE map (≈ 25 s for 10k)")
     p.add_argument("--live", metavar="DIR", help="write the run's progress and timeline so far into DIR as it trains "
                                                  "(progress.json, timeline.*), for a live view")
+    p.add_argument("--stop-file", metavar="PATH", help="stop as on Ctrl-C (the last saved epoch is kept) when this file "
+                                                       "appears; checked before every step")
     p.add_argument("--threads", type=positive_int, help="CPU threads for torch (default: torch's, one per core)")
     p.add_argument("--timeline", choices=["on", "off"], default="on",
                    help="record snapshots of the run (steps 0, 5, 10, 20, … and every epoch end) for the explorer's timeline")
@@ -293,7 +295,8 @@ def train_command(parser: argparse.ArgumentParser, args: argparse.Namespace, arg
               f"(start-up {time.perf_counter() - STARTED:.1f} s: imports {imported - STARTED:.1f}, "
               f"data {loaded - imported:.1f}{'; freed memory kept for reuse' if kept else ''})")
         train(run, train_split, test_split, args.out, Invocation(device, resume=args.resume, overwrite=args.overwrite,
-                                                                 dry_run=args.dry_run, progress=args.progress))
+                                                                 dry_run=args.dry_run, progress=args.progress,
+                                                                 stop_file=args.stop_file))
     except UserError as err:
         return refuse(err, args.live, args.out)
     except KeyboardInterrupt:

@@ -143,6 +143,7 @@ class ProbeObserver(Observer):
         self.timing = not self.probe.done and not self.reported and s.batch == s.stepper.cfg.batch_size
         if self.timing:
             s.stepper.set_levers(self.probe.next_levers())
+            s.wait = True  # a step's time is its own only once the loop has waited for it (on a GPU)
 
     def step_done(self, s) -> None:
         if not self.timing:

@@ -31,6 +31,7 @@ class LiveProgress(Observer):
         self.first_step = self.step
         self.started = clock()
         self.train: list[list[float]] = []  # [step, total, recon, kl] of every step
+        self.unread: list[tuple[int, object]] = []  # steps whose losses are not in `train` yet
         self.test: list[list[float]] = []  # [epoch, total, recon, kl] of every epoch end
         self.images, self.step_seconds, self.epoch_end_seconds, self.epoch_ends = 0, 0.0, 0.0, 0
         self.state, self.message, self.snapshots, self.saved_epochs = "starting", "", 0, done_epochs
@@ -46,14 +47,16 @@ class LiveProgress(Observer):
         self.step_started = self.clock()
         self.set_state("training")
 
-    def after_step(self, values: list[float], n_images: int) -> None:
+    def after_step(self, values, n_images: int) -> None:
+        """`values`: the step's total, recon and KL, as numbers or as a tensor that may still be computed on a GPU
+        (read when the file is next written, all at once: the loop does not wait for each step)."""
         now = self.clock()
         if self.step_started is not None:
             self.step_seconds += now - self.step_started
         self.step_started = now
         self.step += 1
         self.images += n_images
-        self.train.append([self.step, *(round(v, 4) for v in values[:3])])
+        self.unread.append((self.step, values))
         self.write()
 
     def epoch_end(self) -> None:
@@ -77,6 +80,19 @@ class LiveProgress(Observer):
         self.snapshots = len(timeline.entries)
         self.write(force=True)
 
+    def read_losses(self) -> None:
+        """Move the unread steps' losses into `train` (one wait for a GPU, however many steps)."""
+        if not self.unread:
+            return
+        import torch
+
+        values = [v if isinstance(v, (list, tuple)) else None for _, v in self.unread]
+        tensors = [v for _, v in self.unread if not isinstance(v, (list, tuple))]
+        read = iter(torch.stack([t[:3] for t in tensors]).tolist() if tensors else [])
+        for (step, _), numbers in zip(self.unread, values):
+            self.train.append([step, *(round(float(v), 4) for v in (numbers or next(read))[:3])])
+        self.unread = []
+
     def set_state(self, state: str, message: str = "") -> None:
         self.state, self.message = state, message
         self.write(force=True)
@@ -95,6 +111,7 @@ class LiveProgress(Observer):
         if not force and now - self.last_write < self.every:
             return
         self.last_write = now
+        self.read_losses()
         eta = self.eta_seconds()
         rate = self.images / self.step_seconds if self.step_seconds > 0 else None
         body = {
@@ -112,7 +129,7 @@ class LiveProgress(Observer):
             self.begin_steps()
 
     def step_done(self, s) -> None:
-        self.after_step(s.losses, s.batch)
+        self.after_step(s.terms, s.batch)
 
     def epoch_trained(self, s) -> None:
         self.epoch_end()

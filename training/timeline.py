@@ -234,7 +234,7 @@ class Recorder(Observer):
         if self.timeline is None:
             return
         self.step += 1
-        self.sums += torch.tensor(s.losses, dtype=torch.float64) * s.batch
+        self.sums = self.sums.to(s.terms.device) + s.terms.double() * s.batch  # on the step's device: nothing waits
         self.seen += s.batch
         if self.step not in self.schedule:
             return

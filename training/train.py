@@ -31,9 +31,11 @@ from .loss import LossTerms, elbo_terms, kl_per_dim, latent_for_decoder
 from .model import VAE
 from .observers import LoopState, Observer, end, notify
 from .run_state import RunStateFile
+from .stop_file import StopFile
 from .timeline import Recorder
 
 SAMPLE_GRID_DIGITS = 32
+WAIT_EVERY = 20  # on a GPU, the loop waits for (and checks the losses of) one step in this many
 CHECKPOINT_BYTES_ESTIMATE = 32 * 2**20
 
 
@@ -112,14 +114,14 @@ class Stepper:
             return nullcontext()
         return torch.autocast(self.device.type, dtype=torch.bfloat16)
 
-    def __call__(self, images_u8: torch.Tensor) -> LossTerms:
+    def __call__(self, images_u8: torch.Tensor) -> torch.Tensor:
         x = to_model_input(images_u8, self.device).contiguous(memory_format=self.memory_format)
         with self.autocast():
             terms = self.loss_fn(self.model, x, self.cfg.beta, self.cfg.reconstruction, self.cfg.sampling)
         self.optimizer.zero_grad(set_to_none=True)
         terms.total.backward()
         self.optimizer.step()
-        return LossTerms(*(t.detach() for t in terms))
+        return torch.stack([t.detach().float() for t in terms])  # total, recon, KL: one tensor, read once
 
 
 def match_state_layout(optimizer: torch.optim.Optimizer) -> None:
@@ -136,27 +138,38 @@ def match_state_layout(optimizer: torch.optim.Optimizer) -> None:
                     entry[key] = torch.empty_like(param, dtype=value.dtype).copy_(value)
 
 
-def training_step(s: LoopState, images_u8: torch.Tensor, observers: list[Observer]) -> list[float]:
-    """One optimisation step between its observers' hooks; returns its loss terms, refused when not finite."""
+def training_step(s: LoopState, images_u8: torch.Tensor, observers: list[Observer]) -> torch.Tensor:
+    """One optimisation step between its observers' hooks; returns its loss terms (on the device).
+
+    On a CPU every step is waited for and its losses checked. On a GPU the loop does not wait: steps queue up on the
+    device, and only every `WAIT_EVERY`-th step (or one an observer asks for: the probe times its steps) is waited
+    for and checked, so that a loss that stopped being finite is still caught within a few steps."""
     s.batch = len(images_u8)
+    s.wait = s.stepper.device.type != "cuda" or s.step % WAIT_EVERY == 0
     notify(observers, "step_starts", s)
     started = time.perf_counter()
-    s.losses = [t.item() for t in s.stepper(images_u8)]  # .item() waits for the step, also on a GPU
+    s.terms = s.stepper(images_u8)
+    if s.wait:
+        refuse_non_finite(s.losses, s.epoch)  # reading them waits for the step, also on a GPU
     s.seconds = time.perf_counter() - started
-    if not all(math.isfinite(v) for v in s.losses):
+    s.step += 1
+    notify(observers, "step_done", s)
+    return s.terms
+
+
+def refuse_non_finite(losses: list[float], epoch: int) -> None:
+    if not all(math.isfinite(v) for v in losses):
         raise UserError(
-            f"The loss became {s.losses[0]} in epoch {s.epoch + 1}: training stopped and the last saved checkpoint "
+            f"The loss became {losses[0]} in epoch {epoch + 1}: training stopped and the last saved checkpoint "
             "was kept. Try a lower --lr or --beta, or --no-bf16."
         )
-    notify(observers, "step_done", s)
-    return s.losses
 
 
 def timed_step(step: Stepper, images_u8: torch.Tensor, probe: LeverProbe | None = None) -> list[float]:
     """One training step outside a run (tests, the speed benchmark), with the levers `probe` asks for while it is
     deciding; returns the loss terms."""
     observers = [ProbeObserver(probe, str(step.device))] if probe is not None else []
-    return training_step(LoopState(None, step.model, step), images_u8, observers)
+    return training_step(LoopState(None, step.model, step), images_u8, observers).tolist()
 
 
 def make_model_and_optimizer(run: RunConfig, device: torch.device) -> tuple[VAE, torch.optim.Optimizer]:
@@ -273,6 +286,7 @@ class Invocation:
     dry_run: bool = False  # one batch, one save: checks the whole path quickly
     progress: bool = True  # tqdm bars
     log: Callable[[str], None] = print
+    stop_file: str | None = None  # the run stops as on Ctrl-C when this file appears (training/stop_file.py)
 
 
 def train(run: RunConfig, train_split: ImageSplit, test_split: ImageSplit, out: str | Path,
@@ -306,6 +320,8 @@ def run_observers(run: RunConfig, out: Path, train_split: ImageSplit, test_split
     steps_per_epoch = -(-len(train_split.images) // run.train.batch_size)
     done = len(ckpt.read_json(out / ckpt.METRICS).get("history", [])) if how.resume else 0
     observers: list[Observer] = [RunStateFile(out)]
+    if how.stop_file is not None:
+        observers.append(StopFile(how.stop_file))
     live = None
     if run.record.live is not None:
         live = LiveProgress(run.record.live, 1 if how.dry_run else steps_per_epoch, run.train.epochs, done)
@@ -337,6 +353,8 @@ def _train(run: RunConfig, train_split: ImageSplit, test_split: ImageSplit, out:
         how.log(f"resuming {out} after epoch {len(history)}")
     else:
         (model, optimizer), history = make_model_and_optimizer(run, device), []
+    if device.type == "cuda":  # the whole uint8 set (47 MB for MNIST) once, not a copy per batch
+        train_split = replace(train_split, images=train_split.images.to(device))
     s = LoopState(run, model, Stepper(model, optimizer, run.train, device))
     saver = EpochSaver(out, optimizer, history, len(train_split.images), test_split, device, how)
     notify(observers, "start", s)
@@ -358,19 +376,21 @@ def _train(run: RunConfig, train_split: ImageSplit, test_split: ImageSplit, out:
 
 def _train_one_epoch(s: LoopState, split: ImageSplit, dry_run: bool, progress: bool, observers: list[Observer]) -> dict:
     cfg = s.run.train
-    sums = torch.zeros(3, dtype=torch.float64)
+    sums = torch.zeros(3, dtype=torch.float64, device=split.images.device)  # summed on the device: nothing waits
     seen = 0
     batches = list(shuffled_batches(len(split.images), cfg.batch_size, cfg.seed, s.epoch))
     bar = tqdm(batches, desc=f"epoch {s.epoch + 1}/{cfg.epochs}", unit="batch", disable=not progress, leave=False,
                file=sys.stderr)
     for idx in bar:
-        values = training_step(s, split.images[idx], observers)
-        sums += torch.tensor(values, dtype=torch.float64) * len(idx)
+        terms = training_step(s, split.images[idx.to(split.images.device)], observers)
+        sums += terms.double() * len(idx)
         seen += len(idx)
-        bar.set_postfix(loss=f"{values[0]:.1f}")
+        if s.wait and progress:
+            bar.set_postfix(loss=f"{s.losses[0]:.1f}")
         if dry_run:
             break
     total, recon, kl = (sums / seen).tolist()
+    refuse_non_finite([total], s.epoch)  # a step not waited for whose loss was not finite
     return {"total": total, "recon": recon, "kl": kl}
 
 
