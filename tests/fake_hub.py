@@ -17,8 +17,9 @@ from urllib.parse import unquote, urlparse
 
 
 class FakeHub:
-    def __init__(self):
+    def __init__(self, account: dict | None = None):
         self.repos: dict[str, dict] = {}  # repo id → {"commits": [(sha, {path: bytes})], "private": bool}
+        self.account = account or {"type": "user", "name": "alice", "isPro": False, "orgs": []}  # /api/whoami-v2
         self.requests: list[str] = []
         self.lock = threading.Lock()
 
@@ -107,6 +108,8 @@ def serve(hub: FakeHub, port: int) -> ThreadingHTTPServer:
         def do_GET(self, head=False):
             path = unquote(urlparse(self.path).path)
             hub.requests.append(f"{'HEAD' if head else 'GET'} {path}")
+            if path == "/api/whoami-v2":
+                return self._reply(200, hub.account, head=head)
             match = re.fullmatch(r"/api/models/([^/]+/[^/]+)(?:/revision/(.+))?", path)
             if match:
                 repo_id = match[1]

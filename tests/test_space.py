@@ -42,10 +42,37 @@ def test_deploy_creates_a_gradio_space_and_uploads_exactly_those_files(clean_clo
     finally:
         server.shutdown()
     created = hub.repos["alice/vae"]["create"]
-    assert created["type"] == "space" and created["sdk"] == "gradio" and created["hardware"] == "cpu-basic"
+    # ZeroGPU by default: the hardware a free account can host (README's front matter suggests the same)
+    assert created["type"] == "space" and created["sdk"] == "gradio" and created["hardware"] == "zero-a10g"
     uploaded = hub.files("alice/vae")
     assert sorted(uploaded) == space_files(clean_clone)
     assert uploaded["checkpoints/default/model.safetensors"] == (clean_clone / "checkpoints/default/model.safetensors").read_bytes()
+
+
+@pytest.mark.parametrize("account, owner, hardware, refused", [
+    ({"name": "alice", "isPro": False}, "alice", "cpu-basic", "A free Hugging Face account cannot host"),
+    ({"name": "alice", "isPro": False}, "alice", "zero-a10g", None),
+    ({"name": "alice", "isPro": True}, "alice", "cpu-basic", None),
+    ({"name": "alice", "isPro": False}, "alice", "a100-large", "--hardware must be one of"),
+])
+def test_deploy_refuses_in_one_sentence_what_the_hub_would_refuse(clean_clone, account, owner, hardware, refused):
+    from explorer.space import deploy_space
+    from training.errors import UserError
+
+    hub = FakeHub({"type": "user", "orgs": [], **account})
+    server = serve(hub, free_port())
+    try:
+        deploy = lambda: deploy_space(f"{owner}/vae", root=clean_clone, hardware=hardware, token="hf_test",  # noqa: E731
+                                      endpoint=f"http://127.0.0.1:{server.server_address[1]}")
+        if refused:
+            with pytest.raises(UserError, match=refused) as err:
+                deploy()
+            assert "\n" not in str(err.value) and f"{owner}/vae" not in hub.repos  # nothing created, nothing sent
+        else:
+            deploy()
+            assert hub.repos[f"{owner}/vae"]["create"]["hardware"] == hardware
+    finally:
+        server.shutdown()
 
 
 def test_the_readme_front_matter_is_a_valid_space_configuration():
@@ -62,3 +89,5 @@ def test_the_readme_front_matter_is_a_valid_space_configuration():
     assert meta["sdk"] == "gradio" and meta["sdk_version"] == gradio.__version__
     assert meta["colorFrom"] in colours and meta["colorTo"] in colours
     assert (ROOT / meta["app_file"]).is_file() and len(meta["short_description"]) <= 60
+    # ZeroGPU: the hardware a free account can host, on a Python it supports (3.10.13 or 3.12.12)
+    assert meta["suggested_hardware"] == "zero-a10g" and meta["python_version"] in ("3.10.13", "3.12.12")
