@@ -111,7 +111,8 @@ class WorkerRun:
                 started = time.monotonic()
             code = int(entry(*args))
         except BaseException as err:  # noqa: BLE001 — ZeroGPU's refusals (quota, duration) and a worker that died
-            self.failure = " ".join(str(err).split())[:300] or type(err).__name__
+            said = getattr(err, "message", None) or str(err)  # gr.Error (what `spaces` raises) keeps its sentence there
+            self.failure = " ".join(str(said).split())[:300] or type(err).__name__
             code = 1
         if self.on_end is not None:
             self.on_end(code, time.monotonic() - started)

@@ -3,6 +3,7 @@ SPACES_ZERO_GPU=true and a stand-in device API on 127.0.0.1 the app registers it
 own process never initialises CUDA; a stand-in for ZeroGPU's fork runs a tiny real training through the decorated
 entry's function, in the visitor's request context, and the Train tab follows it, opens it and stops it."""
 import contextvars
+import html
 import json
 import multiprocessing
 import os
@@ -11,8 +12,10 @@ import subprocess
 import sys
 import threading
 import time
+import base64
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 
@@ -54,16 +57,20 @@ def test_the_duration_asked_for_fits_a_visitors_quota_and_follows_what_runs_took
 
 
 class DeviceApi(BaseHTTPRequestHandler):
-    """ZeroGPU's device API as far as an app's start goes: it records what it is told and answers 200."""
+    """ZeroGPU's device API as far as this machine can go without a GPU: it records what it is told, accepts the
+    app's start-up report, and answers a GPU request (/schedule) as for a visitor whose daily quota is spent."""
 
     calls: list = []
 
     def do_POST(self):
         DeviceApi.calls.append(self.path)
-        self.send_response(200)
-        self.send_header("content-length", "2")
+        refused = urlparse(self.path).path == "/schedule"
+        body = json.dumps({"left": 30, "wait": 18000} if refused else {}).encode()
+        self.send_response(429 if refused else 200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
         self.end_headers()
-        self.wfile.write(b"{}")
+        self.wfile.write(body)
 
     def log_message(self, *args):
         pass
@@ -81,6 +88,8 @@ sys.exit(main(sys.argv[1:]))
 
 
 def test_on_zero_gpu_the_app_registers_its_gpu_function_before_launch_and_never_initialises_cuda(tmp_path):
+    """Also: a visitor's Start reaches ZeroGPU's scheduler through the real `spaces` package with that visitor's
+    X-IP-Token (so the run is charged to them), and the platform's refusal is the run's sentence in their Train tab."""
     DeviceApi.calls = []
     api = ThreadingHTTPServer(("127.0.0.1", 0), DeviceApi)
     threading.Thread(target=api.serve_forever, daemon=True).start()
@@ -110,6 +119,25 @@ def test_on_zero_gpu_the_app_registers_its_gpu_function_before_launch_and_never_
 
         samples = Client(f"http://127.0.0.1:{port}/", verbose=False).predict("default", 0, api_name="/prior_samples")
         assert Image.open(samples).size[0] > 28  # the model served by the app's process under ZeroGPU's patched torch
+
+        from tests.test_public_space import RawVisitor, dependencies
+
+        token = "e30." + base64.urlsafe_b64encode(b'{"sub": "visitor-b"}').decode().rstrip("=") + ".sig"  # a JWT's shape
+        with httpx.Client(timeout=60) as proxy:
+            visitor = RawVisitor(f"http://127.0.0.1:{port}/", dependencies(config.json()), proxy, "198.51.100.9")
+            visitor.headers["x-ip-token"] = token
+            started = visitor.queued("start", [None, "mnist", 1, 4, 10, 0, "charged", "rsample", "bce"])
+            assert started["success"]
+            visitor.token = started["output"]["data"][0]  # the visitor's id, kept by their page
+            deadline = time.monotonic() + 60
+            while "quota" not in (said := visitor.status()) and time.monotonic() < deadline:
+                time.sleep(0.3)
+        asked = [parse_qs(urlparse(c).query) for c in DeviceApi.calls if c.startswith("/schedule")]
+        assert asked and asked[0]["token"] == [token], DeviceApi.calls  # the visitor's own token, from their request
+        assert asked[0]["durationSeconds"] == [str(zerogpu.GpuTime().duration_s(10))]
+        said = html.unescape(said)  # shown as text: its punctuation escaped in the Markdown
+        assert f"failed: You have exceeded your ZeroGPU quota ({zerogpu.GpuTime().duration_s(10)}s requested vs. 30s left)" \
+            in said, said
     finally:
         app.send_signal(signal.SIGINT)
         app.wait(timeout=30)
