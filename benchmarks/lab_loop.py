@@ -121,12 +121,14 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.lab_loop")
     p.add_argument("--data-dir", default="../shared/mnist")
     p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--device", default="cpu", help="as the lab's notebook: the model moved there, each batch copied")
     args = p.parse_args(argv)
     dataset = datasets.MNIST(args.data_dir, train=True, download=False, transform=transforms.ToTensor())
     vae, opt = make_lab()
+    vae.to(args.device)
     for _ in range(args.epochs):
         for images, _ in lab_dataloader(dataset):
-            lab_step(vae, opt, images)
+            lab_step(vae, opt, images.to(args.device))
     return 0
 
 

@@ -134,6 +134,13 @@ class WorkerRun:
         return self.returncode
 
 
+def worker_args(argv: list[str]) -> list[str]:
+    """The trainer's arguments for a GPU run, from the subprocess command line the app would run (run_command).
+    t-SNE runs on the CPU (≈ 25 s) and would be charged to the visitor's GPU time: a GPU run keeps its PCA map."""
+    args = argv[3:] if argv[1:3] == TRAINER else list(argv)
+    return [a for a in args if a != "--tsne-after"] + ["--no-tsne"]
+
+
 def download_data(args: list[str]) -> None:
     """The run's data set fetched by torchvision in the app's process, before the GPU is asked for: a download is
     not the visitor's GPU time."""
@@ -154,9 +161,7 @@ class GpuLauncher:
         self._lock = threading.Lock()
 
     def __call__(self, argv: list[str], live: Path, limits, context) -> WorkerRun:
-        args = argv[3:] if argv[1:3] == TRAINER else list(argv)
-        # t-SNE runs on the CPU (≈ 25 s) and would be charged to the visitor's GPU time: a GPU run keeps its PCA map
-        args = [a for a in args if a != "--tsne-after"] + ["--no-tsne"]
+        args = worker_args(argv)
         epochs = int(args[args.index("--epochs") + 1])
         with self._lock:
             duration = self.gpu_time.duration_s(epochs)
