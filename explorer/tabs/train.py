@@ -47,8 +47,10 @@ class TrainTab(Tab):
         if not runs.datasets():
             return (f"No data set is on this server (looked for torchvision's layout under "
                     f"{safe_text.markdown_code(runs.data_dir)}), so training is not available here.")
+        where = ("on a GPU lent for your request (ZeroGPU; the t-SNE map is skipped, the PCA map is drawn)"
+                 if runs.limits.gpu else "in a separate process")
         return ("Train your own VAE here: pick a data set, β (the KL weight), the latent size and the epochs, and press "
-                "Start. It trains in a separate process into the runs folder; the curves, the map and the digits below "
+                f"Start. It trains {where} into the runs folder; the curves, the map and the digits below "
                 "follow it live. When it ends it is in the checkpoint picker, in Compare and in every tab. "
                 + safe_text.markdown(runs.limits.describe(), safe_text.LONG))
 
