@@ -4,6 +4,7 @@ Shared by the benchmark (which reports the numbers) and the slow tests (which as
 """
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -37,14 +38,16 @@ def rss_mib(pid: int) -> float:
 
 
 @contextmanager
-def running_app(checkpoint: Path, data_dir: str | Path, port: int, timeout_s: float = 120) -> Iterator[AppProcess]:
-    """Start the app exactly as a user does, wait for its first page, stop it afterwards."""
+def running_app(checkpoint: Path, data_dir: str | Path, port: int, timeout_s: float = 120,
+                env: dict[str, str] | None = None) -> Iterator[AppProcess]:
+    """Start the app exactly as a user does, wait for its first page, stop it afterwards. `env`: variables added to
+    the app's environment (the load test's probe of the app's malloc arenas)."""
     started = time.perf_counter()
     log = tempfile.TemporaryFile("w+")  # a file, not a pipe: a pipe nobody reads would block the server once full
     proc = subprocess.Popen(
         [sys.executable, "-m", "explorer", "--checkpoint", str(checkpoint), "--data-dir", str(data_dir),
          "--no-download", "--no-train", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log, text=True,
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log, text=True, env={**os.environ, **(env or {})},
     )
     url = f"http://127.0.0.1:{port}/"
     try:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
 import socket
 import struct
 import subprocess
@@ -13,6 +14,10 @@ from pathlib import Path
 import torch
 
 from training.data import ImageSplit
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
 
 
 def synthetic_digits(n: int, seed: int = 0) -> ImageSplit:
@@ -70,7 +75,7 @@ def running_explorer(args: list[str], log: Path, cwd: Path):
             if proc.poll() is not None or time.time() > deadline:
                 proc.kill()
                 raise RuntimeError(f"the app did not start: {log.read_text()[-3000:]}") from None
-            time.sleep(0.5)
+            time.sleep(0.05)
     try:
         yield url
     finally:
@@ -85,3 +90,40 @@ def cache_onnx_graphs(model: "ModelConfig") -> None:
     from training.onnx_export import OnnxExporter
 
     OnnxExporter().export(VAE(model))
+
+
+class SharedChromium:
+    """One headless Chromium for the browser tests that run one after another (tests/test_browser*.py), instead of a
+    Playwright driver and a Chromium started by each module (≈ 1 s each); every test still opens its own contexts
+    and pages in it. Started on first use; tests/conftest.py closes it after the last browser test of a run of them,
+    because while Playwright's sync API is open its event loop stays set as running in this thread (asyncio.run()
+    and a second sync_playwright() would fail in the tests that follow)."""
+
+    def __init__(self):
+        self._playwright = None
+        self._browser = None
+
+    def browser(self):
+        if self._browser is None or not self._browser.is_connected():
+            self.close()
+            from playwright.sync_api import sync_playwright
+
+            self._playwright = sync_playwright().start()
+            self._browser = self._playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        return self._browser
+
+    @property
+    def is_open(self) -> bool:
+        return self._playwright is not None
+
+    def close(self) -> None:
+        browser, playwright, self._browser, self._playwright = self._browser, self._playwright, None, None
+        try:
+            if browser is not None:
+                browser.close()
+        finally:
+            if playwright is not None:
+                playwright.stop()
+
+
+SHARED_CHROMIUM = SharedChromium()

@@ -1,22 +1,17 @@
 """The real app in headless Chromium: the model runs in the page (sliders, drawing, map, strips) with no server request,
 agrees with torch, and the server takes over when WebAssembly is missing."""
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import running_explorer
+from tests.helpers import CHROMIUM, CHROMIUM_ARGS, SHARED_CHROMIUM, running_explorer  # noqa: F401 (CHROMIUM_ARGS: for other modules)
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (apt-get install chromium)"),
 ]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-
 
 
 @pytest.fixture(scope="module")
@@ -29,12 +24,8 @@ def app_url(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    """The Chromium the browser modules share (tests/helpers.py, SharedChromium)."""
+    return SHARED_CHROMIUM.browser()
 
 
 @pytest.fixture(scope="module")

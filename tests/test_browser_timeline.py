@@ -5,8 +5,8 @@ import shutil
 
 import pytest
 
-from tests.helpers import running_explorer
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, HAS_PICTURE, ROOT, _shot
+from tests.helpers import CHROMIUM, running_explorer
+from tests.test_browser import HAS_PICTURE, ROOT, _shot
 from training.timeline import TIMELINE_DECODERS, TIMELINE_JSON, TIMELINE_TENSORS, load_timeline
 
 pytestmark = [
@@ -31,47 +31,42 @@ def timeline_app(tmp_path_factory, trained_checkpoint):
         yield url, root
 
 
-def test_the_timeline_is_scrubbed_and_played_in_the_page(timeline_app, tmp_path):
-    from playwright.sync_api import sync_playwright
-
+def test_the_timeline_is_scrubbed_and_played_in_the_page(timeline_app, chromium, tmp_path):
     url, root = timeline_app
     snapshots = len(load_timeline(root / "tiny", 4, 120).entries)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        page.goto(url + "?tab=timeline")
-        page.wait_for_function("window.vae?.explorer?.mode === 'browser'", timeout=60_000)
-        assert "has no timeline" in page.locator("#timeline-notice").inner_text()
-        page.get_by_role("button", name="Switch to tiny, which has one").click()  # one click to a checkpoint with one
-        page.wait_for_function("vae.explorer.name === 'tiny' && vae.explorer.frames.timeline", timeout=30_000)
-        assert page.locator("#timeline-caption").inner_text().startswith(f"snapshot {snapshots} of {snapshots} ·")
-        assert page.evaluate(HAS_PICTURE, "canvas#timeline-map")
-        page.wait_for_function("vae.explorer.frames['timeline-traversal']", timeout=30_000)  # the last decoder kept
-        _shot(page, tmp_path, "timeline-last.png")
+    page = chromium.new_page(viewport={"width": 1280, "height": 1000})
+    page.goto(url + "?tab=timeline")
+    page.wait_for_function("window.vae?.explorer?.mode === 'browser'", timeout=60_000)
+    assert "has no timeline" in page.locator("#timeline-notice").inner_text()
+    page.get_by_role("button", name="Switch to tiny, which has one").click()  # one click to a checkpoint with one
+    page.wait_for_function("vae.explorer.name === 'tiny' && vae.explorer.frames.timeline", timeout=30_000)
+    assert page.locator("#timeline-caption").inner_text().startswith(f"snapshot {snapshots} of {snapshots} ·")
+    assert page.evaluate(HAS_PICTURE, "canvas#timeline-map")
+    page.wait_for_function("vae.explorer.frames['timeline-traversal']", timeout=30_000)  # the last decoder kept
+    _shot(page, tmp_path, "timeline-last.png")
 
-        requests = []
-        page.on("request", lambda r: requests.append(r.url))
-        drawn = page.evaluate("vae.explorer.frames.timeline.count")
-        page.locator("#timeline-step").fill("0")  # a real input event on the scrubber
-        page.wait_for_function("(n) => vae.explorer.frames.timeline.count > n", arg=drawn, timeout=10_000)
-        assert "· step 0 · epoch 0.00 ·" in page.locator("#timeline-caption").inner_text()
-        page.wait_for_function("document.getElementById('timeline-traversal').style.visibility === 'hidden'")
-        assert "scrub to one of them" in page.locator("#timeline-traversal-caption").inner_text()  # no decoder at step 0
-        assert requests == []  # every snapshot is already in the page
-        _shot(page, tmp_path, "timeline-first.png")
+    requests = []
+    page.on("request", lambda r: requests.append(r.url))
+    drawn = page.evaluate("vae.explorer.frames.timeline.count")
+    page.locator("#timeline-step").fill("0")  # a real input event on the scrubber
+    page.wait_for_function("(n) => vae.explorer.frames.timeline.count > n", arg=drawn, timeout=10_000)
+    assert "· step 0 · epoch 0.00 ·" in page.locator("#timeline-caption").inner_text()
+    page.wait_for_function("document.getElementById('timeline-traversal').style.visibility === 'hidden'")
+    assert "scrub to one of them" in page.locator("#timeline-traversal-caption").inner_text()  # no decoder at step 0
+    assert requests == []  # every snapshot is already in the page
+    _shot(page, tmp_path, "timeline-first.png")
 
-        page.get_by_role("button", name="▶ Play").click()
-        page.wait_for_function("Number(document.getElementById('timeline-step').value) >= 2", timeout=10_000)
-        page.get_by_role("button", name="⏸ Pause").click()
+    page.get_by_role("button", name="▶ Play").click()
+    page.wait_for_function("Number(document.getElementById('timeline-step').value) >= 2", timeout=10_000)
+    page.get_by_role("button", name="⏸ Pause").click()
 
-        page.select_option("#timeline-compare", "tiny-b")  # side by side: the other run at the same step
-        step = page.evaluate("vae.explorer.timelineData.snapshots[Number(document.getElementById('timeline-step').value)].step")
-        page.wait_for_function("document.getElementById('timeline-other-caption').textContent.startsWith('tiny-b at step')",
-                               timeout=20_000)
-        assert f"tiny-b at step {step} " in page.locator("#timeline-other-caption").inner_text()
-        _shot(page, tmp_path, "timeline-compare.png")
+    page.select_option("#timeline-compare", "tiny-b")  # side by side: the other run at the same step
+    step = page.evaluate("vae.explorer.timelineData.snapshots[Number(document.getElementById('timeline-step').value)].step")
+    page.wait_for_function("document.getElementById('timeline-other-caption').textContent.startsWith('tiny-b at step')",
+                           timeout=20_000)
+    assert f"tiny-b at step {step} " in page.locator("#timeline-other-caption").inner_text()
+    _shot(page, tmp_path, "timeline-compare.png")
 
-        page.goto(url + "?checkpoint=tiny&tab=timeline&step=5")  # a link to a moment
-        page.wait_for_function("window.vae?.explorer?.frames?.timeline", timeout=60_000)
-        page.wait_for_function("document.getElementById('timeline-caption').textContent.includes('· step 5 ·')", timeout=20_000)
-        browser.close()
+    page.goto(url + "?checkpoint=tiny&tab=timeline&step=5")  # a link to a moment
+    page.wait_for_function("window.vae?.explorer?.frames?.timeline", timeout=60_000)
+    page.wait_for_function("document.getElementById('timeline-caption').textContent.includes('· step 5 ·')", timeout=20_000)

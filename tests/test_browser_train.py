@@ -12,8 +12,8 @@ import zipfile
 
 import pytest
 
-from tests.helpers import running_explorer, write_tiny_mnist
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, HAS_PICTURE, ROOT, _shot
+from tests.helpers import CHROMIUM
+from tests.test_browser import HAS_PICTURE, ROOT, _shot
 from training.checkpoint import load_checkpoint
 from training.live import read_progress
 
@@ -25,16 +25,6 @@ pytestmark = [
 STATUS = "document.getElementById('train-status')?.innerText || ''"
 
 
-@pytest.fixture(scope="module")
-def shared_app(tmp_path_factory):
-    data = write_tiny_mnist(tmp_path_factory.mktemp("data"), n_train=2048, n_test=200)
-    runs = tmp_path_factory.mktemp("runs")
-    args = ["--data-dir", str(data), "--no-download", "--runs-dir", str(runs), "--max-train-epochs", "30",
-            "--max-runs", "3"]
-    with running_explorer(args, tmp_path_factory.mktemp("log") / "app.log", ROOT) as url:
-        yield url, runs
-
-
 def _start(page, name, epochs):
     page.locator("#train-name textarea, #train-name input").fill(name)
     box = page.locator("#train-epochs input[type=number]")
@@ -43,63 +33,61 @@ def _start(page, name, epochs):
     page.locator("#train-start").click()
 
 
-def test_two_visitors_train_queue_watch_stop_and_open(shared_app, tmp_path):
-    from playwright.sync_api import sync_playwright
+def test_two_visitors_train_queue_watch_stop_and_open(mnist_app, chromium, tmp_path):
+    """On tests/conftest.py's mnist_app: a little MNIST (2,048 training images), a runs folder of its own, at most 30
+    epochs a run and 3 runs kept."""
+    url, runs = mnist_app
+    alice = chromium.new_context(viewport={"width": 1280, "height": 1300}).new_page()
+    bob = chromium.new_context(viewport={"width": 1280, "height": 1300}).new_page()  # its own browser storage
+    for page in (alice, bob):  # both pages load at once
+        page.goto(url + "?tab=train", wait_until="commit")
+    for page in (alice, bob):
+        page.wait_for_selector("#train-start")
+    _start(alice, "long-run", 30)
+    alice.wait_for_function(f"({STATUS}).includes('Training long-run') && ({STATUS}).includes('images/s')", timeout=60_000)
+    # the live view: curves from the progress file, and the map and digits from the latest snapshot (the tab
+    # drew the open checkpoint's run as an example before: wait until the page has drawn this run instead)
+    alice.wait_for_function("document.getElementById('train-caption').innerText.startsWith('long-run')",
+                            timeout=30_000)
+    alice.wait_for_function(HAS_PICTURE, arg="canvas#train-map", timeout=30_000)
+    assert alice.evaluate(HAS_PICTURE, "canvas#train-curves") and alice.evaluate(HAS_PICTURE, "canvas#train-recon")
+    assert alice.locator("#train-caption").inner_text().startswith("long-run: step ")
+    _shot(alice, tmp_path, "train-live.png")
 
-    url, runs = shared_app
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        alice = browser.new_context(viewport={"width": 1280, "height": 1300}).new_page()
-        bob = browser.new_context(viewport={"width": 1280, "height": 1300}).new_page()  # its own browser storage
-        for page in (alice, bob):
-            page.goto(url + "?tab=train")
-            page.wait_for_selector("#train-start")
-        _start(alice, "long-run", 30)
-        alice.wait_for_function(f"({STATUS}).includes('Training long-run') && ({STATUS}).includes('images/s')", timeout=60_000)
-        # the live view: curves from the progress file, and the map and digits from the latest snapshot (the tab
-        # drew the shipped model's run as an example before: wait until the page has drawn this run instead)
-        alice.wait_for_function("document.getElementById('train-caption').innerText.startsWith('long-run')",
-                                timeout=30_000)
-        alice.wait_for_function(HAS_PICTURE, arg="canvas#train-map", timeout=30_000)
-        assert alice.evaluate(HAS_PICTURE, "canvas#train-curves") and alice.evaluate(HAS_PICTURE, "canvas#train-recon")
-        assert alice.locator("#train-caption").inner_text().startswith("long-run: step ")
-        _shot(alice, tmp_path, "train-live.png")
+    _start(bob, "queued-run", 1)
+    bob.wait_for_function(f"({STATUS}).includes('number 1 in the queue') && ({STATUS}).includes('long-run is training now')",
+                          timeout=30_000)
+    bob.wait_for_function(HAS_PICTURE, arg="canvas#train-map", timeout=30_000)  # meanwhile it watches the other run
 
-        _start(bob, "queued-run", 1)
-        bob.wait_for_function(f"({STATUS}).includes('number 1 in the queue') && ({STATUS}).includes('long-run is training now')",
-                              timeout=30_000)
-        bob.wait_for_function(HAS_PICTURE, arg="canvas#train-map", timeout=30_000)  # meanwhile it watches the other run
+    alice.reload()  # re-attaches to the run in progress (the visitor's id is kept in the browser)
+    alice.get_by_role("tab", name="Train").click()
+    alice.wait_for_function(f"({STATUS}).includes('Training long-run')", timeout=30_000)
+    deadline = time.monotonic() + 60
+    while (read_progress(runs / "_live" / "long-run") or {}).get("saved_epochs", 0) < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # the run holds its folder's writer lock: a second writer (here the command line) is refused at once
+    second = subprocess.run([sys.executable, "-m", "training", "--out", str(runs / "long-run"), "--resume"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert second.returncode == 2 and "is being written by another run" in second.stderr
+    assert "long-run" not in alice.evaluate("Array.from(document.querySelectorAll('#compare-pick label')).map((l) => l.innerText).join()")
+    alice.locator("#train-stop").click()  # after its first saved epoch: that is kept
+    alice.wait_for_function(f"({STATUS}).includes('long-run (MNIST') && ({STATUS}).includes('stopped')", timeout=60_000)
 
-        alice.reload()  # re-attaches to the run in progress (the visitor's id is kept in the browser)
-        alice.get_by_role("tab", name="Train").click()
-        alice.wait_for_function(f"({STATUS}).includes('Training long-run')", timeout=30_000)
-        deadline = time.monotonic() + 60
-        while (read_progress(runs / "_live" / "long-run") or {}).get("saved_epochs", 0) < 1 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        # the run holds its folder's writer lock: a second writer (here the command line) is refused at once
-        second = subprocess.run([sys.executable, "-m", "training", "--out", str(runs / "long-run"), "--resume"],
-                                cwd=ROOT, capture_output=True, text=True, timeout=60)
-        assert second.returncode == 2 and "is being written by another run" in second.stderr
-        assert "long-run" not in alice.evaluate("Array.from(document.querySelectorAll('#compare-pick label')).map((l) => l.innerText).join()")
-        alice.locator("#train-stop").click()  # after its first saved epoch: that is kept
-        alice.wait_for_function(f"({STATUS}).includes('long-run (MNIST') && ({STATUS}).includes('stopped')", timeout=60_000)
-
-        bob.wait_for_function(f"({STATUS}).includes('queued-run') && ({STATUS}).includes('is trained')", timeout=120_000)
-        _shot(bob, tmp_path, "train-done.png")
-        with bob.expect_download() as download:
-            bob.locator("#train-download").click()
-        with zipfile.ZipFile(download.value.path()) as archive:
-            assert {"queued-run/config.json", "queued-run/model.safetensors", "queued-run/decoder.onnx"} <= set(archive.namelist())
-        bob.locator("#train-open").click()
-        bob.wait_for_function("vae.explorer.name === 'queued-run' && vae.explorer.mode === 'browser'", timeout=60_000)
-        assert "queued-run" in bob.locator("#component-0, body").first.inner_text()
-        bob.get_by_role("tab", name="Latent sliders").click()
-        bob.wait_for_function(HAS_PICTURE, arg="canvas#slider-canvas", timeout=30_000)
-        bob.get_by_role("tab", name="Compare").click()
-        choices = bob.locator("#compare-pick").inner_text()
-        assert "queued-run" in choices and "long-run" in choices  # the stopped run kept its saved epochs
-        _shot(bob, tmp_path, "train-opened-sliders.png")
-        browser.close()
+    bob.wait_for_function(f"({STATUS}).includes('queued-run') && ({STATUS}).includes('is trained')", timeout=120_000)
+    _shot(bob, tmp_path, "train-done.png")
+    with bob.expect_download() as download:
+        bob.locator("#train-download").click()
+    with zipfile.ZipFile(download.value.path()) as archive:
+        assert {"queued-run/config.json", "queued-run/model.safetensors", "queued-run/decoder.onnx"} <= set(archive.namelist())
+    bob.locator("#train-open").click()
+    bob.wait_for_function("vae.explorer.name === 'queued-run' && vae.explorer.mode === 'browser'", timeout=60_000)
+    assert "queued-run" in bob.locator("#component-0, body").first.inner_text()
+    bob.get_by_role("tab", name="Latent sliders").click()
+    bob.wait_for_function(HAS_PICTURE, arg="canvas#slider-canvas", timeout=30_000)
+    bob.get_by_role("tab", name="Compare").click()
+    choices = bob.locator("#compare-pick").inner_text()
+    assert "queued-run" in choices and "long-run" in choices  # the stopped run kept its saved epochs
+    _shot(bob, tmp_path, "train-opened-sliders.png")
     assert sorted(p.name for p in runs.iterdir() if not p.name.startswith((".", "_"))) == ["long-run", "queued-run"]
     assert len(load_checkpoint(runs / "long-run").metrics["history"]) >= 1  # the epochs saved before Stop
     done = load_checkpoint(runs / "queued-run")

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from explorer import atlas_maps, latent_views, likelihood, neighbours, web_assets
-from tests.helpers import synthetic_digits
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, ROOT
+from tests.helpers import SHARED_CHROMIUM, synthetic_digits
+from tests.test_browser import ROOT
 from tests import test_browser
 from training.checkpoint import load_checkpoint
 from training.scores import score_images
@@ -44,25 +44,22 @@ def _runtime(name: str) -> dict:
 
 @pytest.fixture(scope="module")
 def page():
-    """One blank page with onnxruntime-web and the page's pure modules; `window.loaded[name]` opens a checkpoint."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        page.route(ORIGIN + "**", _serve_from_disk)
-        page.goto(ORIGIN)
-        page.add_script_tag(url=f"web/{web_assets.ORT_DIR.relative_to(web_assets.WEB)}/ort.wasm.min.js")
-        for name in WEB_FILES:
-            page.add_script_tag(url=f"web/{name}")
-        page.evaluate("""() => { window.loaded = {}; window.openCheckpoint = async (config) => {
-            window.loaded[config.name] = window.loaded[config.name] || await (async () => {
-              const [model, atlas] = await Promise.all([vae.loadModel(config), vae.loadAtlas(config)]);
-              return { model, atlas, config };
-            })();
-            return true; }; }""")
-        yield page
-        browser.close()
+    """One blank page with onnxruntime-web and the page's pure modules; `window.loaded[name]` opens a checkpoint. In
+    the Chromium the browser modules share (tests/helpers.py, SharedChromium)."""
+    page = SHARED_CHROMIUM.browser().new_page()
+    page.route(ORIGIN + "**", _serve_from_disk)
+    page.goto(ORIGIN)
+    page.add_script_tag(url=f"web/{web_assets.ORT_DIR.relative_to(web_assets.WEB)}/ort.wasm.min.js")
+    for name in WEB_FILES:
+        page.add_script_tag(url=f"web/{name}")
+    page.evaluate("""() => { window.loaded = {}; window.openCheckpoint = async (config) => {
+        window.loaded[config.name] = window.loaded[config.name] || await (async () => {
+          const [model, atlas] = await Promise.all([vae.loadModel(config), vae.loadAtlas(config)]);
+          return { model, atlas, config };
+        })();
+        return true; }; }""")
+    yield page
+    page.close()
 
 
 def _open(page, name: str) -> dict:
