@@ -74,7 +74,9 @@ class TrainLimits:
         queued or training per visitor's address."""
         if not environ.get("SPACE_ID"):
             return cls()
-        if environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "t", "true"):  # as explorer/zerogpu.py reads it
+        from .zerogpu import on_zero_gpu
+
+        if on_zero_gpu(environ):
             return cls.on_zero_gpu()
         cores = cpu_count or os.cpu_count() or 1
         return cls(max_epochs=5, max_runs=3, disk_budget_mb=300, threads=max(1, cores - 1), abandon_after_s=120.0,
