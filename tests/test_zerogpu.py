@@ -4,6 +4,7 @@ own process never initialises CUDA; a stand-in for ZeroGPU's fork runs a tiny re
 entry's function, in the visitor's request context, and the Train tab follows it, opens it and stops it."""
 import contextvars
 import html
+import io
 import json
 import multiprocessing
 import os
@@ -114,11 +115,17 @@ def test_on_zero_gpu_the_app_registers_its_gpu_function_before_launch_and_never_
         assert app.poll() is None, (tmp_path / "app.log").read_text()[-3000:]
         assert "/startup-report" in DeviceApi.calls  # what `spaces` sends at launch only when a GPU function exists
         assert "ZeroGPU GPU, on your own daily GPU time" in json.dumps(config.json())  # the Train tab says so
-        from gradio_client import Client
         from PIL import Image
 
-        samples = Client(f"http://127.0.0.1:{port}/", verbose=False).predict("default", 0, api_name="/prior_samples")
-        assert Image.open(samples).size[0] > 28  # the model served by the app's process under ZeroGPU's patched torch
+        # Gradio's HTTP API, as `curl` would call it (gradio_client's heartbeat stream would hold the server's shutdown
+        # for Gradio's 5 s grace period)
+        call = f"http://127.0.0.1:{port}/gradio_api/call/prior_samples"
+        event = httpx.post(call, json={"data": ["default", 0]}, timeout=30).json()["event_id"]
+        answer = httpx.get(f"{call}/{event}", timeout=60).text
+        assert "event: complete" in answer, answer
+        samples = json.loads(answer.split("event: complete\ndata: ", 1)[1].splitlines()[0])[0]
+        image = httpx.get(samples["url"], timeout=30)
+        assert Image.open(io.BytesIO(image.content)).size[0] > 28  # served by the app's process under ZeroGPU's patched torch
 
         from tests.test_public_space import RawVisitor, dependencies
 
