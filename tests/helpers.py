@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import socket
 import struct
@@ -81,6 +82,15 @@ def running_explorer(args: list[str], log: Path, cwd: Path):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def screenshot(page, name: str, full_page: bool = True) -> None:
+    """Save what the page shows as SCREENSHOT_DIR/NAME, to be looked at (`SCREENSHOT_DIR=shots make test`); without
+    SCREENSHOT_DIR nothing is taken: a full-page capture costs Chromium ≈ 0.5 s of CPU and nobody would see it."""
+    folder = os.environ.get("SCREENSHOT_DIR")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / name), full_page=full_page)
 
 
 def cache_onnx_graphs(model: "ModelConfig") -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import CHROMIUM, CHROMIUM_ARGS, SHARED_CHROMIUM, running_explorer  # noqa: F401 (CHROMIUM_ARGS: for other modules)
+from tests.helpers import CHROMIUM, CHROMIUM_ARGS, SHARED_CHROMIUM, running_explorer, screenshot  # noqa: F401 (CHROMIUM_ARGS: for other modules)
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [
@@ -46,17 +46,11 @@ def _canvas_pixels(page, canvas_id):
     return page.evaluate("(id) => { const c = document.getElementById(id); return c.toDataURL(); }", canvas_id)
 
 
-def _shot(page, tmp_path, name):
-    shots = Path(os.environ.get("SCREENSHOT_DIR", tmp_path))
-    shots.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(shots / name), full_page=True)
-
-
 def test_the_page_says_the_model_runs_in_the_browser(page):
     assert "runs in your browser" in page.locator(".vae-status").first.inner_text()
 
 
-def test_a_slider_drag_redraws_the_canvas_with_no_request_to_the_server(page, tmp_path):
+def test_a_slider_drag_redraws_the_canvas_with_no_request_to_the_server(page):
     page.get_by_role("tab", name="Latent sliders").click()
     page.wait_for_function("document.getElementById('slider-canvas')?.dataset.drawn", timeout=30_000)
     before = _canvas_pixels(page, "slider-canvas")
@@ -74,7 +68,7 @@ def test_a_slider_drag_redraws_the_canvas_with_no_request_to_the_server(page, tm
     assert _canvas_pixels(page, "slider-canvas") != before
     assert page.requests[sent:] == []
     assert "nearest to z" in page.locator("#nearest-caption").inner_text()
-    _shot(page, tmp_path, "sliders.png")
+    screenshot(page, "sliders.png")
 
 
 def test_onnxruntime_web_agrees_with_torch(page):
@@ -169,7 +163,7 @@ def _draw_a_one(page):
     page.wait_for_function("(n) => (vae.explorer.frames.drawing?.count || 0) > n", arg=before, timeout=10_000)
 
 
-def test_a_drawing_is_reconstructed_in_the_page_and_marked_on_the_map(page, tmp_path):
+def test_a_drawing_is_reconstructed_in_the_page_and_marked_on_the_map(page):
     sent = len(page.requests)
     _draw_a_one(page)
     assert "reconstruction" in page.locator("#draw-caption").inner_text()
@@ -178,14 +172,14 @@ def test_a_drawing_is_reconstructed_in_the_page_and_marked_on_the_map(page, tmp_
     share = page.evaluate("vae.explorer.drawingScore.percentile")
     assert 0 <= share <= 100 and f"{share:.0f} % of the MNIST test images" in page.locator("#draw-score").inner_text()
     assert page.requests[sent:] == []
-    _shot(page, tmp_path, "drawing.png")
+    screenshot(page, "drawing.png")
     page.get_by_role("tab", name="Latent map").click()
     page.wait_for_function("document.querySelector('#latent-map .vae-star')?.style.display === 'block'", timeout=60_000)
     # its 10 latent neighbours against its 10 map neighbours, as for a clicked point
     page.wait_for_function("document.getElementById('neighbour-caption')?.innerText.startsWith('Your drawing: of its 10 nearest')", timeout=10_000)
 
 
-def test_the_likelihood_tab_ranks_and_the_map_is_coloured_by_a_score_in_the_page(page, tmp_path):
+def test_the_likelihood_tab_ranks_and_the_map_is_coloured_by_a_score_in_the_page(page):
     page.get_by_role("tab", name="Likelihood").click()
     page.wait_for_function(HAS_PICTURE, arg="canvas#rank-canvas", timeout=10_000)
     page.wait_for_function(HAS_PICTURE, arg="canvas#ood-canvas", timeout=10_000)
@@ -198,7 +192,7 @@ def test_the_likelihood_tab_ranks_and_the_map_is_coloured_by_a_score_in_the_page
     easiest = page.evaluate("vae.explorer.galleryPicked")
     scores = page.evaluate("(ix) => ix.map((i) => vae.explorer.atlas.scores.score_elbo[i])", hardest + easiest)
     assert min(scores[:24]) > max(scores[24:]) and scores[24:] == sorted(scores[24:])
-    _shot(page, tmp_path, "likelihood.png")
+    screenshot(page, "likelihood.png")
     page.get_by_role("tab", name="Latent map").click()
     page.wait_for_function("() => (document.querySelector('#latent-map .js-plotly-plot')?._fullData || []).length >= 10", timeout=30_000)
     page.locator("#map-colour label", has_text="−ELBO").click()
@@ -209,12 +203,12 @@ def test_the_likelihood_tab_ranks_and_the_map_is_coloured_by_a_score_in_the_page
     assert colours[4] == pytest.approx(page.evaluate("(i) => vae.explorer.atlas.scores.score_kl[i]", colours[0]))
     assert colours[1] == pytest.approx(page.evaluate("(i) => vae.explorer.atlas.scores.score_elbo[i]", colours[0])) and colours[2]
     assert page.requests[sent:] == []  # ranked and coloured in the page
-    _shot(page, tmp_path, "map-coloured.png")
+    screenshot(page, "map-coloured.png")
     page.locator("#map-colour label", has_text="class").click()
     page.wait_for_function("document.querySelector('#latent-map .js-plotly-plot').dataset.colouredBy === 'class'", timeout=10_000)
 
 
-def test_a_lasso_selection_shows_its_digits_and_mean_and_survives_a_projection_switch(page, tmp_path):
+def test_a_lasso_selection_shows_its_digits_and_mean_and_survives_a_projection_switch(page):
     import numpy as np
 
     from explorer.neighbours import neighbours
@@ -249,7 +243,7 @@ def test_a_lasso_selection_shows_its_digits_and_mean_and_survives_a_projection_s
     expected = neighbours(atlas["means"].numpy(), atlas["tsne"].numpy(), shown["index"])
     assert shown["latent"] == expected["latent"] and shown["both"] == expected["both"]
     assert f"{expected['both']} are also among its 10 nearest on this t-SNE map" in page.locator("#neighbour-caption").inner_text()
-    _shot(page, tmp_path, "map-selection.png")
+    screenshot(page, "map-selection.png")
     page.get_by_text("PCA", exact=True).click()  # the selection stays, marked on the new projection
     page.wait_for_function(f"() => {plot}._fullLayout.title.text.includes('PCA') && {plot}.data.some((t) => (t.selectedpoints || []).length)", timeout=30_000)
     marked = page.evaluate(f"{plot}.data.reduce((n, t) => n + (t.vaeSelection ? (t.selectedpoints || []).length : 0), 0)")
@@ -261,7 +255,7 @@ def test_a_lasso_selection_shows_its_digits_and_mean_and_survives_a_projection_s
     page.wait_for_function("vae.explorer.lastNeighbours.method === 'UMAP'", timeout=10_000)
     expected = neighbours(atlas["means"].numpy(), atlas["umap"].numpy(), shown["index"])
     assert page.evaluate("vae.explorer.lastNeighbours.both") == expected["both"]
-    _shot(page, tmp_path, "map-umap.png")
+    screenshot(page, "map-umap.png")
     page.locator("#selection-clear").click()
     page.wait_for_function("vae.explorer.selection.length === 0", timeout=10_000)
 
@@ -294,7 +288,7 @@ def _select(page, indices):
     page.wait_for_function("(n) => vae.explorer.selection.length === n", arg=len(set(indices)), timeout=10_000)
 
 
-def test_a_direction_from_two_selections_slides_a_digit_and_becomes_the_maps_x_axis(page, browser, tmp_path):
+def test_a_direction_from_two_selections_slides_a_digit_and_becomes_the_maps_x_axis(page, browser):
     from training.checkpoint import load_checkpoint
 
     atlas = load_checkpoint(ROOT / "checkpoints" / "default", check_onnx=False).atlas
@@ -325,7 +319,7 @@ def test_a_direction_from_two_selections_slides_a_digit_and_becomes_the_maps_x_a
         const x = new Map(Array.from(t.customdata, (row, k) => [Number(row[0]), t.x[k]]));
         const mean = (ix) => ix.reduce((s, i) => s + x.get(i), 0) / ix.length; return [mean(a), mean(b)]; }""", [ones[:40], ones[-40:]])
     assert b_x > a_x
-    _shot(page, tmp_path, "map-direction.png")
+    screenshot(page, "map-direction.png")
     # the view's link carries the selection and the direction; opening it brings both back
     page.locator("#copy-link").click()
     page.wait_for_function("() => document.querySelector('#view-link textarea, #view-link input').value.includes('dir_b=')", timeout=10_000)
@@ -341,7 +335,7 @@ def test_a_direction_from_two_selections_slides_a_digit_and_becomes_the_maps_x_a
     page.locator("#selection-clear").click()
 
 
-def test_a_map_click_decodes_the_point_in_the_page(page, tmp_path):
+def test_a_map_click_decodes_the_point_in_the_page(page):
     page.get_by_role("tab", name="Latent map").click()
     page.wait_for_function("() => { const p = document.querySelector('#latent-map .js-plotly-plot'); return p && p.data && p.data.length >= 10; }", timeout=60_000)
     x, y, index = page.evaluate("""() => {
@@ -355,14 +349,14 @@ def test_a_map_click_decodes_the_point_in_the_page(page, tmp_path):
     page.wait_for_function("vae.explorer.frames.map && vae.explorer.frames.map.count > 0", timeout=10_000)
     assert f"#{index}" in page.locator("#clicked-caption").inner_text()
     assert page.requests[sent:] == []
-    _shot(page, tmp_path, "latent-map.png")
+    screenshot(page, "latent-map.png")
 
 
-def test_interpolation_prior_samples_and_posterior_samples_draw_in_the_page(page, tmp_path):
+def test_interpolation_prior_samples_and_posterior_samples_draw_in_the_page(page):
     page.get_by_role("tab", name="Interpolate & sample").click()  # drawn on open, no button
     page.wait_for_function("vae.explorer.frames.interpolate && vae.explorer.frames.prior", timeout=10_000)
     assert page.evaluate("document.getElementById('interp-canvas').width") == 10 * 28 + 9 * 2  # 10 steps
-    _shot(page, tmp_path, "interpolation.png")
+    screenshot(page, "interpolation.png")
     page.get_by_role("tab", name="Sample vs mean").click()
     box = page.get_by_label("Test image #").first
     box.fill("99999")
@@ -391,7 +385,7 @@ def test_without_webassembly_the_page_says_so_and_the_server_decodes(app_url, br
     page.close()
 
 
-def test_traversal_grid_draws_in_the_page_and_can_be_downloaded(page, tmp_path):
+def test_traversal_grid_draws_in_the_page_and_can_be_downloaded(page):
     sent = len(page.requests)
     page.get_by_role("tab", name="Traversals").click()  # drawn on open, no button
     page.wait_for_function("vae.explorer.frames.traversal", timeout=10_000)
@@ -402,10 +396,10 @@ def test_traversal_grid_draws_in_the_page_and_can_be_downloaded(page, tmp_path):
     assert caption.startswith("Rows, top to bottom: " + ", ".join(f"z{d}" for d in order[:1]))
     assert page.locator("#traversal-download").get_attribute("href").startswith("data:image/png;base64,")
     assert [u for u in page.requests[sent:] if "/gradio_api/queue" in u] == []  # decoded in the page
-    _shot(page, tmp_path, "traversal.png")
+    screenshot(page, "traversal.png")
 
 
-def test_compare_reconstructs_with_each_checkpoint_in_the_page(page, tmp_path):
+def test_compare_reconstructs_with_each_checkpoint_in_the_page(page):
     """No MNIST on this server: the compare view reconstructs a drawing with each model."""
     _draw_a_one(page)
     page.get_by_role("tab", name="Compare").click()
@@ -416,10 +410,10 @@ def test_compare_reconstructs_with_each_checkpoint_in_the_page(page, tmp_path):
     assert page.evaluate("document.querySelector('#compare-browser canvas').width") == 28  # the drawing, one column
     table = page.locator("#compare-table").inner_text()
     assert "IWAE k=1000" in table and "default" in table and "mnist-beta4" in table
-    _shot(page, tmp_path, "compare.png")
+    screenshot(page, "compare.png")
 
 
-def test_the_2d_checkpoint_shows_its_manifold_with_its_means(page, tmp_path):
+def test_the_2d_checkpoint_shows_its_manifold_with_its_means(page):
     page.get_by_label("Checkpoint", exact=True).click()
     page.get_by_role("option", name="mnist-z2").click()
     page.wait_for_function("vae.explorer.name === 'mnist-z2' && vae.explorer.mode === 'browser'", timeout=60_000)
@@ -427,7 +421,7 @@ def test_the_2d_checkpoint_shows_its_manifold_with_its_means(page, tmp_path):
     page.wait_for_function("vae.explorer.frames.manifold", timeout=30_000)
     assert page.evaluate("document.getElementById('manifold-canvas').width") == 20 * 30 - 2
     assert "●" in page.locator("#manifold-legend").inner_text()
-    _shot(page, tmp_path, "manifold.png")
+    screenshot(page, "manifold.png")
 
 
 def test_a_drawing_made_while_the_model_loads_is_reconstructed_and_again_by_the_next_checkpoint(app_url, browser):
@@ -534,7 +528,7 @@ HAS_PICTURE = """(selector) => Array.from(document.querySelectorAll(selector)).s
 })"""
 
 
-def test_every_tab_shows_a_picture_the_first_time_it_is_opened_untouched(app_url, browser, tmp_path):
+def test_every_tab_shows_a_picture_the_first_time_it_is_opened_untouched(app_url, browser):
     page = _open(browser, app_url)
     page.wait_for_timeout(500)  # the first tab's own server response (its reconstructions)
     # timed in the page, from the tab's click event to the picture (Playwright's own click waits are not the user's)
@@ -543,13 +537,13 @@ def test_every_tab_shows_a_picture_the_first_time_it_is_opened_untouched(app_url
         page.get_by_role("tab", name=tab).click()
         page.wait_for_function(HAS_PICTURE, arg=selector, timeout=5_000, polling=10)
         assert page.evaluate("performance.now() - window.clickedAt") < 1_500, tab  # the budget: 1.5 s
-        _shot(page, tmp_path, f"first-open-{tab.split()[0].lower()}.png")
+        screenshot(page, f"first-open-{tab.split()[0].lower()}.png")
     # the 2-D tab of a 32-D checkpoint offers the one 2-D checkpoint there is; one click opens its manifold
     page.get_by_role("tab", name="2-D manifold").click()
     page.get_by_role("button", name="Switch to mnist-z2 (z_dim = 2)").click()
     page.wait_for_function(HAS_PICTURE, arg="canvas#manifold-canvas", timeout=30_000)
     assert page.evaluate("vae.explorer.name") == "mnist-z2"
-    _shot(page, tmp_path, "first-open-manifold.png")
+    screenshot(page, "first-open-manifold.png")
     page.close()
 
 

@@ -9,8 +9,8 @@ from urllib.parse import quote, urlparse
 
 import pytest
 
-from tests.helpers import CHROMIUM, running_explorer
-from tests.test_browser import HAS_PICTURE, ROOT, _shot
+from tests.helpers import CHROMIUM, screenshot, running_explorer
+from tests.test_browser import HAS_PICTURE, ROOT
 from training import safe_text
 
 pytestmark = [
@@ -108,7 +108,7 @@ QUIET = """(ms) => { if (!window.lastChange) { window.lastChange = performance.n
   return performance.now() - window.lastChange > ms; }"""
 
 
-def test_markup_in_every_text_field_is_shown_as_text_in_every_view(hostile_app, chromium, tmp_path):
+def test_markup_in_every_text_field_is_shown_as_text_in_every_view(hostile_app, chromium):
     page = chromium.new_page(viewport={"width": 1280, "height": 1000})
     dialogs, requests, errors = [], [], []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
@@ -138,7 +138,7 @@ def test_markup_in_every_text_field_is_shown_as_text_in_every_view(hostile_app, 
     page.get_by_role("tab", name="Latent map").click()
     legend = page.evaluate("Array.from(document.querySelectorAll('#latent-map .legendtext'), (t) => t.textContent)")
     assert "<img src=pwn-0.png class=pwn>" in legend  # a class name as text in plotly's legend
-    _shot(page, tmp_path, "hostile.png")
+    screenshot(page, "hostile.png")
     page.wait_for_function(QUIET, arg=500, timeout=30_000)  # every view's late answers and redraws have arrived
     assert page.evaluate(PAGE_ELEMENTS) == 0 and page.evaluate("window.hostileSeen") == []  # never, at any moment
     assert dialogs == [] and requests == [] and errors == []

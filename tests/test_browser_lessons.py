@@ -1,10 +1,9 @@
 """The Lessons tab in headless Chromium: it draws the first time it is shown, a pick redraws it, a link opens a lesson."""
 import os
-from pathlib import Path
 
 import pytest
 
-from tests.helpers import CHROMIUM
+from tests.helpers import CHROMIUM, screenshot
 
 pytestmark = [
     pytest.mark.browser,
@@ -12,7 +11,7 @@ pytestmark = [
 ]
 
 
-def test_the_lessons_tab_draws_on_open_redraws_on_a_pick_and_opens_from_a_link(mnist_app, chromium, tmp_path):
+def test_the_lessons_tab_draws_on_open_redraws_on_a_pick_and_opens_from_a_link(mnist_app, chromium):
     """On tests/conftest.py's mnist_app: the lessons family as four copies of one tiny checkpoint, said to be of MNIST
     and trained as each lesson says, with 120 test images in MNIST's layout (as many as its atlas encoded)."""
     lessons_app, _ = mnist_app
@@ -27,9 +26,7 @@ def test_the_lessons_tab_draws_on_open_redraws_on_a_pick_and_opens_from_a_link(m
     assert page.locator("#lesson-table [role=grid]").get_attribute("aria-rowcount") == "11"  # a header and 10 figures
     page.get_by_label("the mean passed to the decoder").check()
     note.get_by_text("the mean passed to the decoder").wait_for(timeout=30_000)
-    shots = Path(os.environ.get("SCREENSHOT_DIR", tmp_path))
-    shots.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(shots / "lessons.png"), full_page=True)
+    screenshot(page, "lessons.png")
     linked = chromium.new_page(viewport={"width": 1280, "height": 1000})
     linked.goto(lessons_app + "?lesson=mse")
     linked.locator("#lesson-note").get_by_text("MSE instead of BCE").wait_for(timeout=60_000)

@@ -5,8 +5,8 @@ import shutil
 
 import pytest
 
-from tests.helpers import CHROMIUM, running_explorer
-from tests.test_browser import HAS_PICTURE, ROOT, _shot
+from tests.helpers import CHROMIUM, screenshot, running_explorer
+from tests.test_browser import HAS_PICTURE, ROOT
 from training.timeline import TIMELINE_DECODERS, TIMELINE_JSON, TIMELINE_TENSORS, load_timeline
 
 pytestmark = [
@@ -31,7 +31,7 @@ def timeline_app(tmp_path_factory, trained_checkpoint):
         yield url, root
 
 
-def test_the_timeline_is_scrubbed_and_played_in_the_page(timeline_app, chromium, tmp_path):
+def test_the_timeline_is_scrubbed_and_played_in_the_page(timeline_app, chromium):
     url, root = timeline_app
     snapshots = len(load_timeline(root / "tiny", 4, 120).entries)
     page = chromium.new_page(viewport={"width": 1280, "height": 1000})
@@ -43,7 +43,7 @@ def test_the_timeline_is_scrubbed_and_played_in_the_page(timeline_app, chromium,
     assert page.locator("#timeline-caption").inner_text().startswith(f"snapshot {snapshots} of {snapshots} ·")
     assert page.evaluate(HAS_PICTURE, "canvas#timeline-map")
     page.wait_for_function("vae.explorer.frames['timeline-traversal']", timeout=30_000)  # the last decoder kept
-    _shot(page, tmp_path, "timeline-last.png")
+    screenshot(page, "timeline-last.png")
 
     requests = []
     page.on("request", lambda r: requests.append(r.url))
@@ -54,7 +54,7 @@ def test_the_timeline_is_scrubbed_and_played_in_the_page(timeline_app, chromium,
     page.wait_for_function("document.getElementById('timeline-traversal').style.visibility === 'hidden'")
     assert "scrub to one of them" in page.locator("#timeline-traversal-caption").inner_text()  # no decoder at step 0
     assert requests == []  # every snapshot is already in the page
-    _shot(page, tmp_path, "timeline-first.png")
+    screenshot(page, "timeline-first.png")
 
     page.get_by_role("button", name="▶ Play").click()
     page.wait_for_function("Number(document.getElementById('timeline-step').value) >= 2", timeout=10_000)
@@ -65,7 +65,7 @@ def test_the_timeline_is_scrubbed_and_played_in_the_page(timeline_app, chromium,
     page.wait_for_function("document.getElementById('timeline-other-caption').textContent.startsWith('tiny-b at step')",
                            timeout=20_000)
     assert f"tiny-b at step {step} " in page.locator("#timeline-other-caption").inner_text()
-    _shot(page, tmp_path, "timeline-compare.png")
+    screenshot(page, "timeline-compare.png")
 
     page.goto(url + "?checkpoint=tiny&tab=timeline&step=5")  # a link to a moment
     page.wait_for_function("window.vae?.explorer?.frames?.timeline", timeout=60_000)

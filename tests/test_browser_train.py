@@ -12,8 +12,8 @@ import zipfile
 
 import pytest
 
-from tests.helpers import CHROMIUM
-from tests.test_browser import HAS_PICTURE, ROOT, _shot
+from tests.helpers import CHROMIUM, screenshot
+from tests.test_browser import HAS_PICTURE, ROOT
 from training.checkpoint import load_checkpoint
 from training.live import read_progress
 
@@ -33,7 +33,7 @@ def _start(page, name, epochs):
     page.locator("#train-start").click()
 
 
-def test_two_visitors_train_queue_watch_stop_and_open(mnist_app, chromium, tmp_path):
+def test_two_visitors_train_queue_watch_stop_and_open(mnist_app, chromium):
     """On tests/conftest.py's mnist_app: a little MNIST (2,048 training images), a runs folder of its own, at most 30
     epochs a run and 3 runs kept."""
     url, runs = mnist_app
@@ -52,7 +52,7 @@ def test_two_visitors_train_queue_watch_stop_and_open(mnist_app, chromium, tmp_p
     alice.wait_for_function(HAS_PICTURE, arg="canvas#train-map", timeout=30_000)
     assert alice.evaluate(HAS_PICTURE, "canvas#train-curves") and alice.evaluate(HAS_PICTURE, "canvas#train-recon")
     assert alice.locator("#train-caption").inner_text().startswith("long-run: step ")
-    _shot(alice, tmp_path, "train-live.png")
+    screenshot(alice, "train-live.png")
 
     _start(bob, "queued-run", 1)
     bob.wait_for_function(f"({STATUS}).includes('number 1 in the queue') && ({STATUS}).includes('long-run is training now')",
@@ -74,7 +74,7 @@ def test_two_visitors_train_queue_watch_stop_and_open(mnist_app, chromium, tmp_p
     alice.wait_for_function(f"({STATUS}).includes('long-run (MNIST') && ({STATUS}).includes('stopped')", timeout=60_000)
 
     bob.wait_for_function(f"({STATUS}).includes('queued-run') && ({STATUS}).includes('is trained')", timeout=120_000)
-    _shot(bob, tmp_path, "train-done.png")
+    screenshot(bob, "train-done.png")
     with bob.expect_download() as download:
         bob.locator("#train-download").click()
     with zipfile.ZipFile(download.value.path()) as archive:
@@ -87,7 +87,7 @@ def test_two_visitors_train_queue_watch_stop_and_open(mnist_app, chromium, tmp_p
     bob.get_by_role("tab", name="Compare").click()
     choices = bob.locator("#compare-pick").inner_text()
     assert "queued-run" in choices and "long-run" in choices  # the stopped run kept its saved epochs
-    _shot(bob, tmp_path, "train-opened-sliders.png")
+    screenshot(bob, "train-opened-sliders.png")
     assert sorted(p.name for p in runs.iterdir() if not p.name.startswith((".", "_"))) == ["long-run", "queued-run"]
     assert len(load_checkpoint(runs / "long-run").metrics["history"]) >= 1  # the epochs saved before Stop
     done = load_checkpoint(runs / "queued-run")

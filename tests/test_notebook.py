@@ -10,7 +10,7 @@ import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell
 
-from tests.helpers import write_tiny_mnist
+from tests.helpers import screenshot, write_tiny_mnist
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +54,7 @@ def executed(tmp_path_factory):
             os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
 
 
-def test_the_lab_trains_and_explore_serves_its_model(executed, tmp_path):
+def test_the_lab_trains_and_explore_serves_its_model(executed):
     nb, kernel = executed
     printed = text_of(nb.cells[-1]) or text_of(nb.cells[-2])
     url = re.search(r"http://127\.0\.0\.1:\d+/", "".join(text_of(c) for c in nb.cells)).group(0)
@@ -81,7 +81,5 @@ def test_the_lab_trains_and_explore_serves_its_model(executed, tmp_path):
         kernel.run("explorer.finishing.join(120)")  # t-SNE and the scores of 48 images: a second or two
         assert kernel.run("print(explorer.still_computing(), explorer.log[-1])").startswith("False added the maps")
         page.get_by_text("still being computed").wait_for(state="detached", timeout=30_000)  # the page redrew itself
-        shots = Path(os.environ.get("SCREENSHOT_DIR", tmp_path))
-        shots.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(shots / "notebook-explore.png"), full_page=False)
+        screenshot(page, "notebook-explore.png", full_page=False)
         browser.close()
