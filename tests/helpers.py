@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import socket
 import struct
 import subprocess
@@ -14,11 +13,9 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.browser_speed import CHROMIUM, CHROMIUM_ARGS  # noqa: F401 (one Chromium set-up for tests and benchmarks)
 from training.data import ImageSplit
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 
 
 def synthetic_digits(n: int, seed: int = 0) -> ImageSplit:

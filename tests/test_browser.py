@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import CHROMIUM, CHROMIUM_ARGS, SHARED_CHROMIUM, running_explorer, screenshot  # noqa: F401 (CHROMIUM_ARGS: for other modules)
+from tests.helpers import CHROMIUM, SHARED_CHROMIUM, running_explorer, screenshot
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [

@@ -10,8 +10,8 @@ import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell
 
-from tests.helpers import screenshot, write_tiny_mnist
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.helpers import SHARED_CHROMIUM, screenshot, write_tiny_mnist
+from tests.test_browser import CHROMIUM
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "vae_lab.ipynb"
@@ -70,11 +70,8 @@ def test_the_lab_trains_and_explore_serves_its_model(executed):
 
     if not os.path.exists(CHROMIUM):
         pytest.skip("Debian's chromium is not installed: the page was not drawn")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page = SHARED_CHROMIUM.browser().new_page(viewport={"width": 1280, "height": 1000})
+    try:
         page.goto(url)
         page.wait_for_function("document.body.classList.contains('vae-browser')", timeout=60_000)
         page.get_by_text("imported from VAE from a notebook").first.wait_for(timeout=30_000)
@@ -82,4 +79,5 @@ def test_the_lab_trains_and_explore_serves_its_model(executed):
         assert kernel.run("print(explorer.still_computing(), explorer.log[-1])").startswith("False added the maps")
         page.get_by_text("still being computed").wait_for(state="detached", timeout=30_000)  # the page redrew itself
         screenshot(page, "notebook-explore.png", full_page=False)
-        browser.close()
+    finally:
+        page.context.close()
