@@ -77,8 +77,11 @@ class DeviceApi(BaseHTTPRequestHandler):
         pass
 
 
+# (SIGINT is given its default handler back: a test run started in the background by a script, as CI may start it,
+# hands its children SIGINT ignored, and the app would then never see the SIGINT that stops it)
 AFTER_EXIT = """
-import atexit, sys
+import atexit, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
 def report():
     import torch
     print("CUDA initialised in the app's process:", torch.cuda.is_initialized(), flush=True)
@@ -147,8 +150,12 @@ def test_on_zero_gpu_the_app_registers_its_gpu_function_before_launch_and_never_
             in said, said
     finally:
         app.send_signal(signal.SIGINT)
-        app.wait(timeout=30)
-        api.shutdown()
+        try:
+            app.wait(timeout=30)
+        finally:
+            if app.poll() is None:
+                app.kill()  # never left running, whatever failed
+            api.shutdown()
     said = (tmp_path / "app.log").read_text()
     assert "CUDA initialised in the app's process: False" in said, said[-3000:]
 
