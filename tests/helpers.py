@@ -17,7 +17,6 @@ from benchmarks.browser_speed import CHROMIUM, CHROMIUM_ARGS  # noqa: F401 (one 
 from training.data import ImageSplit
 
 
-
 def synthetic_digits(n: int, seed: int = 0) -> ImageSplit:
     """uint8 28×28 images of bright strokes whose position depends on the label, so there is something to learn."""
     g = torch.Generator().manual_seed(seed)
