@@ -10,8 +10,7 @@ import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell
 
-from tests.helpers import SHARED_CHROMIUM, screenshot, write_tiny_mnist
-from tests.test_browser import CHROMIUM
+from tests.helpers import CHROMIUM, SHARED_CHROMIUM, screenshot, write_tiny_mnist
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "vae_lab.ipynb"
