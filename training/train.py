@@ -7,7 +7,7 @@ import platform
 import shutil
 import sys
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
@@ -304,13 +304,33 @@ def train(run: RunConfig, train_split: ImageSplit, test_split: ImageSplit, out: 
     try:
         metrics = _train(run, train_split, test_split, out, device, how, observers)
     except KeyboardInterrupt:
-        end(observers, "stopped", "stopped: the last saved epoch is kept")
+        with further_interrupts_ignored():
+            end(observers, "stopped", "stopped: the last saved epoch is kept")
         raise
     except (UserError, OSError, RuntimeError) as err:
         end(observers, "failed", str(err)[:400])
         raise
     end(observers, "done")
     return metrics
+
+
+@contextmanager
+def further_interrupts_ignored():
+    """While a stopped run writes how it ended, a second SIGINT must not cut that short: an app killed while it ran
+    the trainer sends SIGINT (PR_SET_PDEATHSIG) once for each of its threads the trainer is handed to as they die, and
+    one arriving during the first one's bookkeeping left the state file saying "stopped" and the live file "training".
+    Only the main thread can set a signal handler; elsewhere (a ZeroGPU worker's thread) nothing changes."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def run_observers(run: RunConfig, out: Path, train_split: ImageSplit, test_split: ImageSplit, device: torch.device,
