@@ -9,7 +9,7 @@ from urllib.parse import quote, urlparse
 
 import pytest
 
-from tests.helpers import CHROMIUM, screenshot, running_explorer
+from tests.helpers import CHROMIUM, running_explorer, screenshot
 from tests.test_browser import HAS_PICTURE, ROOT
 from training import safe_text
 

@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from tests.helpers import CHROMIUM, screenshot, running_explorer
+from tests.helpers import CHROMIUM, running_explorer, screenshot
 from tests.test_browser import HAS_PICTURE, ROOT
 from training.timeline import TIMELINE_DECODERS, TIMELINE_JSON, TIMELINE_TENSORS, load_timeline
 

@@ -1,4 +1,7 @@
 """What watches a run hooks into its loop through one interface (training/observers.py)."""
+import os
+import signal
+
 import pytest
 import torch
 
@@ -53,9 +56,6 @@ class InterruptedAgain(Observer):
         raise KeyboardInterrupt
 
     def end(self, outcome, message=""):
-        import os
-        import signal
-
         os.kill(os.getpid(), signal.SIGINT)
 
 

@@ -5,7 +5,9 @@ import errno
 import math
 import platform
 import shutil
+import signal
 import sys
+import threading
 import time
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
@@ -320,9 +322,6 @@ def further_interrupts_ignored():
     the trainer sends SIGINT (PR_SET_PDEATHSIG) once for each of its threads the trainer is handed to as they die, and
     one arriving during the first one's bookkeeping left the state file saying "stopped" and the live file "training".
     Only the main thread can set a signal handler; elsewhere (a ZeroGPU worker's thread) nothing changes."""
-    import signal
-    import threading
-
     if threading.current_thread() is not threading.main_thread():
         yield
         return
